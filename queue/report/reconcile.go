@@ -1,0 +1,362 @@
+package report
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"posd/queue/engine"
+	"posd/wxpay"
+)
+
+// Class is how one order compares between the journal and WeChat's statement.
+type Class string
+
+const (
+	Matched Class = "matched"
+	// PaidNotLocal: WeChat kept money for an order the till does not hold as paid (unknown
+	// or failed/reversed locally, or not in the journal at all). Alert; the manager refunds.
+	PaidNotLocal Class = "paid_at_wechat_not_local"
+	// MissingAtWeChat: the journal says paid, the statement has no such payment.
+	MissingAtWeChat  Class = "missing_at_wechat"
+	AmountMismatch   Class = "amount_mismatch"
+	CurrencyMismatch Class = "currency_mismatch"
+	// ReversedAfterPayment: WeChat lists the order as REVOKED after a successful payment.
+	// Expected when the journal says reversed; an alert when the journal says paid.
+	ReversedAfterPayment Class = "reversed_after_payment"
+)
+
+// Alert reports whether a class needs a manager.
+func (c Class) Alert(localState string) bool {
+	switch c {
+	case Matched:
+		return false
+	case ReversedAfterPayment:
+		return localState != string(engine.AttemptReversed)
+	}
+	return true
+}
+
+// Item is one compared order.
+type Item struct {
+	Class         Class  `json:"class"`
+	Alert         bool   `json:"alert"`
+	OutTradeNo    string `json:"out_trade_no"`
+	TransactionID string `json:"transaction_id,omitempty"`
+	SaleID        string `json:"sale_id,omitempty"`
+	LocalState    string `json:"local_state,omitempty"`
+	WeChatState   string `json:"wechat_state,omitempty"`
+	LocalAmount   int64  `json:"local_amount"`
+	WeChatAmount  int64  `json:"wechat_amount"`
+	LocalCurrency string `json:"local_currency,omitempty"`
+	WeChatCurr    string `json:"wechat_currency,omitempty"`
+	Action        string `json:"action,omitempty"` // what the manager should do
+}
+
+// Result is a day's reconciliation.
+type Result struct {
+	Date      string        `json:"date"`  // 2006-01-02
+	State     string        `json:"state"` // done, not_ready, error
+	Tries     int           `json:"tries"`
+	CheckedAt time.Time     `json:"checked_at"`
+	Error     string        `json:"error,omitempty"`
+	Counts    map[Class]int `json:"counts"`
+	Alerts    int           `json:"alerts"`
+	Rows      int           `json:"rows"` // statement rows considered (this till's)
+	Items     []Item        `json:"items"`
+}
+
+// Filter says which statement rows belong to this till (a merchant's statement covers
+// every till): by device id, or by the till's out_trade_no prefix.
+type Filter struct {
+	DeviceID string
+	Prefix   string
+}
+
+func (f Filter) keep(row wxpay.StatementRow, local bool) bool {
+	if local || (f.DeviceID == "" && f.Prefix == "") {
+		return true
+	}
+	if f.DeviceID != "" && row.DeviceID == f.DeviceID {
+		return true
+	}
+	return f.Prefix != "" && strings.HasPrefix(row.OutTradeNo, f.Prefix)
+}
+
+type localAttempt struct {
+	sale *engine.Sale
+	a    engine.Attempt
+}
+
+type wechatOrder struct {
+	paid, revoked bool
+	tx            string
+	state         string
+	amount        int64
+	currency      string
+}
+
+// Reconcile compares the journal (every sale of the day, with their attempts) with the
+// statement of that day. Matching is by out_trade_no, then by transaction id.
+func Reconcile(date string, sales []*engine.Sale, st wxpay.Statement, f Filter) Result {
+	res := Result{Date: date, State: "done", Counts: map[Class]int{}}
+	local := map[string]localAttempt{}
+	byTx := map[string]string{}
+	for _, s := range sales {
+		for _, a := range s.Attempts {
+			local[a.OutTradeNo] = localAttempt{s, a}
+			if a.TransactionID != "" {
+				byTx[a.TransactionID] = a.OutTradeNo
+			}
+		}
+	}
+	wechat := map[string]*wechatOrder{}
+	var order []string
+	for _, row := range st.Rows {
+		key := row.OutTradeNo
+		if _, ok := local[key]; !ok && row.TransactionID != "" {
+			if k, ok := byTx[row.TransactionID]; ok {
+				key = k
+			}
+		}
+		_, isLocal := local[key]
+		if !f.keep(row, isLocal) {
+			continue
+		}
+		res.Rows++
+		w := wechat[key]
+		if w == nil {
+			w = &wechatOrder{}
+			wechat[key] = w
+			order = append(order, key)
+		}
+		if row.TransactionID != "" {
+			w.tx = row.TransactionID
+		}
+		switch strings.ToUpper(row.TradeState) {
+		case "SUCCESS", "REFUND":
+			w.paid = true
+			if w.amount == 0 {
+				w.amount, w.currency = row.Amount, row.Currency
+			}
+		case "REVOKED":
+			w.revoked = true
+			w.amount, w.currency = row.Amount, row.Currency
+		}
+		w.state = strings.ToUpper(row.TradeState)
+	}
+	add := func(it Item) {
+		it.Alert = it.Class.Alert(it.LocalState)
+		res.Counts[it.Class]++
+		if it.Alert {
+			res.Alerts++
+		}
+		res.Items = append(res.Items, it)
+	}
+	for _, key := range order {
+		w := wechat[key]
+		if !w.paid && !w.revoked {
+			continue // listed but never paid (e.g. closed): nothing moved
+		}
+		la, ok := local[key]
+		it := Item{OutTradeNo: key, TransactionID: w.tx, WeChatAmount: w.amount, WeChatCurr: w.currency}
+		it.WeChatState = "SUCCESS"
+		if w.revoked {
+			it.WeChatState = "REVOKED"
+		}
+		if ok {
+			it.SaleID, it.LocalState = la.sale.ID, string(la.a.State)
+			it.LocalAmount, it.LocalCurrency = la.sale.Amount, la.sale.Currency
+			if it.TransactionID == "" {
+				it.TransactionID = la.a.TransactionID
+			}
+		}
+		switch {
+		case w.revoked:
+			it.Class = ReversedAfterPayment
+			if ok && la.a.State == engine.AttemptPaid {
+				it.Action = "WeChat reversed a payment the till holds as paid: check the sale and collect the money again"
+			}
+		case !ok || la.a.State != engine.AttemptPaid:
+			it.Class = PaidNotLocal
+			it.Action = "refund"
+		case la.sale.Currency != "" && w.currency != "" && !strings.EqualFold(la.sale.Currency, w.currency):
+			it.Class = CurrencyMismatch
+			it.Action = "compare the sale with WeChat's record; refund or charge the difference"
+		case la.sale.Amount != w.amount:
+			it.Class = AmountMismatch
+			it.Action = "compare the sale with WeChat's record; refund or charge the difference"
+		default:
+			it.Class = Matched
+		}
+		add(it)
+	}
+	// Paid in the journal but absent from the statement.
+	keys := make([]string, 0, len(local))
+	for k := range local {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		la := local[k]
+		if la.a.State != engine.AttemptPaid {
+			continue
+		}
+		if w := wechat[k]; w != nil && (w.paid || w.revoked) {
+			continue
+		}
+		add(Item{Class: MissingAtWeChat, OutTradeNo: k, TransactionID: la.a.TransactionID, SaleID: la.sale.ID,
+			LocalState: string(la.a.State), LocalAmount: la.sale.Amount, LocalCurrency: la.sale.Currency,
+			Action: "WeChat has no record of this payment: query it, then contact WeChat Pay support"})
+	}
+	return res
+}
+
+// StatementSource downloads a day's statement (wxpay.Client does).
+type StatementSource interface {
+	Statement(ctx context.Context, date string) (wxpay.Statement, error)
+}
+
+// ResultStore keeps reconciliation results (queue.DB does).
+type ResultStore interface {
+	PutReconciliation(date string, v []byte) error
+	Reconciliation(date string) ([]byte, error) // nil, nil when absent
+}
+
+// Reconciler fetches the statement once WeChat has produced it and stores the result.
+type Reconciler struct {
+	Statements StatementSource
+	Sales      func(day string) ([]*engine.Sale, error)
+	Store      ResultStore
+	Filter     Filter
+	Location   *time.Location
+	// ReadyAfter is when, after midnight of the next day, the statement is available
+	// (WeChat: after 10:00 Hong Kong time).
+	ReadyAfter time.Duration
+	Retry      time.Duration // while not ready or on errors (default 30 min)
+	Now        func() time.Time
+	Log        logrus.FieldLogger
+	// OnResult is called after each stored result (metrics, alerts).
+	OnResult func(Result)
+}
+
+func (r *Reconciler) now() time.Time {
+	if r.Now != nil {
+		return r.Now()
+	}
+	return time.Now()
+}
+
+func (r *Reconciler) loc() *time.Location {
+	if r.Location != nil {
+		return r.Location
+	}
+	return time.UTC
+}
+
+// Load returns the stored result of a day, or nil.
+func (r *Reconciler) Load(date string) (*Result, error) {
+	b, err := r.Store.Reconciliation(date)
+	if err != nil || b == nil {
+		return nil, err
+	}
+	var res Result
+	if err := json.Unmarshal(b, &res); err != nil {
+		return nil, fmt.Errorf("reconciliation %s: %w", date, err)
+	}
+	return &res, nil
+}
+
+// RunDate reconciles one day now (date 2006-01-02), stores and returns the result. A
+// statement that is not ready yet gives a result in state not_ready, not an error.
+func (r *Reconciler) RunDate(ctx context.Context, date string) (Result, error) {
+	day, err := time.ParseInLocation("2006-01-02", date, r.loc())
+	if err != nil {
+		return Result{}, fmt.Errorf("reconcile: date %q: want YYYY-MM-DD", date)
+	}
+	tries := 0
+	if prev, _ := r.Load(date); prev != nil {
+		tries = prev.Tries
+	}
+	res := Result{Date: date, Counts: map[Class]int{}}
+	sales, err := r.Sales(date)
+	if err == nil {
+		var st wxpay.Statement
+		st, err = r.Statements.Statement(ctx, day.Format("20060102"))
+		switch {
+		case err != nil:
+		case st.NotReady:
+			res.State = "not_ready"
+		default:
+			res = Reconcile(date, sales, st, r.Filter)
+		}
+	}
+	if err != nil {
+		res.State, res.Error = "error", err.Error()
+	}
+	res.Tries = tries + 1
+	res.CheckedAt = r.now()
+	b, _ := json.Marshal(res)
+	if perr := r.Store.PutReconciliation(date, b); perr != nil {
+		return res, fmt.Errorf("reconcile %s: store result: %w", date, perr)
+	}
+	if r.OnResult != nil {
+		r.OnResult(res)
+	}
+	if res.State == "error" {
+		return res, fmt.Errorf("reconcile %s: %s", date, res.Error)
+	}
+	return res, nil
+}
+
+// Due returns the day that should be reconciled now, if any: yesterday, once the
+// statement is ready and no finished result is stored.
+func (r *Reconciler) Due() (string, bool) {
+	now := r.now().In(r.loc())
+	midnight := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, r.loc())
+	ready := r.ReadyAfter
+	if ready == 0 {
+		ready = 10 * time.Hour
+	}
+	if now.Before(midnight.Add(ready)) {
+		return "", false
+	}
+	date := midnight.AddDate(0, 0, -1).Format("2006-01-02")
+	if prev, _ := r.Load(date); prev != nil && prev.State == "done" {
+		return "", false
+	}
+	return date, true
+}
+
+// Run reconciles yesterday once the statement is available, retrying while it is not
+// ready or WeChat is unreachable. It returns when ctx is done.
+func (r *Reconciler) Run(ctx context.Context, tick <-chan time.Time) {
+	retry := r.Retry
+	if retry == 0 {
+		retry = 30 * time.Minute
+	}
+	var next time.Time
+	for {
+		if date, ok := r.Due(); ok && !r.now().Before(next) {
+			res, err := r.RunDate(ctx, date)
+			if err != nil || res.State != "done" {
+				next = r.now().Add(retry)
+				if r.Log != nil {
+					r.Log.WithField("date", date).WithField("state", res.State).Warn("reconciliation not finished; will retry")
+				}
+			} else if r.Log != nil && res.Alerts > 0 {
+				r.Log.WithField("date", date).WithField("alerts", res.Alerts).Warn("reconciliation found differences")
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick:
+		}
+	}
+}
