@@ -1,0 +1,464 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+	"github.com/sirupsen/logrus"
+)
+
+// DefaultConfigPath is where `posd run` looks when -config is not given (interfaces.md).
+const DefaultConfigPath = "/etc/posd/posd.toml"
+
+// Config is the whole of posd.toml. Names are the contract of interfaces.md; keys added here
+// (engine, log.dir, http.tls_*, ...) extend it without renaming anything.
+type Config struct {
+	Till    TillConfig      `toml:"till"`
+	WxPay   WxPayConfig     `toml:"wxpay"`
+	Scanner []ScannerConfig `toml:"scanner"`
+	Printer PrinterConfig   `toml:"printer"`
+	Storage StorageConfig   `toml:"storage"`
+	HTTP    HTTPConfig      `toml:"http"`
+	Log     LogConfig       `toml:"log"`
+	Engine  EngineConfig    `toml:"engine"`
+}
+
+// TillConfig identifies the till.
+type TillConfig struct {
+	StoreID      string `toml:"store_id"`
+	TillID       string `toml:"till_id"`
+	MerchantName string `toml:"merchant_name"`
+}
+
+// WxPayConfig is the WeChat Pay account and dialect.
+type WxPayConfig struct {
+	API                  string   `toml:"api"`
+	BaseURL              string   `toml:"base_url"`
+	BackupBaseURL        string   `toml:"backup_base_url"`
+	CAFile               string   `toml:"ca_file"`
+	Currency             string   `toml:"currency"`
+	MerchantCategoryCode string   `toml:"merchant_category_code"`
+	AppID                string   `toml:"appid"`
+	MchID                string   `toml:"mch_id"`
+	SubMchID             string   `toml:"sub_mch_id"`
+	SubAppID             string   `toml:"sub_appid"`
+	APIKeyFile           string   `toml:"api_key_file"`
+	SignType             string   `toml:"sign_type"`
+	ClientCertFile       string   `toml:"client_cert_file"`
+	ClientKeyFile        string   `toml:"client_key_file"`
+	PrivateKeyFile       string   `toml:"private_key_file"`
+	MerchantSerialNo     string   `toml:"merchant_serial_no"`
+	APIv3KeyFile         string   `toml:"apiv3_key_file"`
+	PlatformCertFiles    []string `toml:"platform_cert_files"`
+	PublicKeyFile        string   `toml:"public_key_file"`
+	PublicKeyID          string   `toml:"public_key_id"`
+}
+
+// ScannerConfig is one [[scanner]] table.
+type ScannerConfig struct {
+	Kind      string `toml:"kind"`
+	Device    string `toml:"device"`
+	Baud      int    `toml:"baud"`
+	VendorID  string `toml:"vendor_id"`
+	ProductID string `toml:"product_id"`
+	Mode      string `toml:"mode"`
+	Keymap    string `toml:"keymap"`
+}
+
+// PrinterConfig is the receipt printer.
+type PrinterConfig struct {
+	Kind     string `toml:"kind"`
+	Address  string `toml:"address"`
+	Device   string `toml:"device"`
+	Baud     int    `toml:"baud"` // serial printers; added by posd
+	Encoding string `toml:"encoding"`
+	Columns  int    `toml:"columns"`
+}
+
+// StorageConfig is the journal.
+type StorageConfig struct {
+	Path string `toml:"path"`
+}
+
+// HTTPConfig is the local API and web UI.
+type HTTPConfig struct {
+	Listen         string `toml:"listen"`
+	APITokenFile   string `toml:"api_token_file"`
+	ManagerPINFile string `toml:"manager_pin_file"`
+	TLSCertFile    string `toml:"tls_cert_file"`
+	TLSKeyFile     string `toml:"tls_key_file"`
+}
+
+// LogConfig is logging.
+type LogConfig struct {
+	Level        string `toml:"level"`
+	Format       string `toml:"format"`
+	Dir          string `toml:"dir"`            // rotated log files; default $LOGS_DIRECTORY or /var/log/posd
+	FileMaxBytes int64  `toml:"file_max_bytes"` // rotate when the file would exceed this
+	FileKeep     int    `toml:"file_keep"`      // rotated files kept besides the current one
+	RingSize     int    `toml:"ring_size"`      // entries kept in memory for the UI
+}
+
+// EngineConfig tunes the payment engine within WeChat's rules (payment-policy.md).
+type EngineConfig struct {
+	PollUntil    Duration `toml:"poll_until"`
+	ReverseFloor Duration `toml:"reverse_floor"`
+	QueueRate    float64  `toml:"queue_rate"`
+}
+
+// Duration is a time.Duration written as "30s" in TOML.
+type Duration struct{ time.Duration }
+
+// UnmarshalText parses "30s", "1m".
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return fmt.Errorf("not a duration like \"30s\": %q", b)
+	}
+	d.Duration = v
+	return nil
+}
+
+// MarshalText writes "30s".
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.Duration.String()), nil }
+
+// DefaultConfig is every default of interfaces.md. Directory defaults follow systemd's
+// StateDirectory=/LogsDirectory= when those variables are set.
+func DefaultConfig() Config {
+	state := "/var/lib/posd"
+	if d := firstDir(os.Getenv("STATE_DIRECTORY")); d != "" {
+		state = d
+	}
+	logs := "/var/log/posd"
+	if d := firstDir(os.Getenv("LOGS_DIRECTORY")); d != "" {
+		logs = d
+	}
+	return Config{
+		WxPay: WxPayConfig{
+			API:                  "v3-global",
+			BaseURL:              "https://apihk.mch.weixin.qq.com",
+			Currency:             "HKD",
+			MerchantCategoryCode: "5411",
+			SignType:             "HMAC-SHA256",
+		},
+		Printer: PrinterConfig{Kind: "none", Encoding: "big5", Columns: 42, Baud: 9600},
+		Storage: StorageConfig{Path: filepath.Join(state, "posd.db")},
+		HTTP: HTTPConfig{
+			Listen:         "127.0.0.1:8080",
+			APITokenFile:   "/etc/posd/api_token",
+			ManagerPINFile: "/etc/posd/manager_pin",
+		},
+		Log: LogConfig{
+			Level: "info", Format: "text", Dir: logs,
+			FileMaxBytes: 10 << 20, FileKeep: 5, RingSize: 1000,
+		},
+		Engine: EngineConfig{
+			PollUntil:    Duration{30 * time.Second},
+			ReverseFloor: Duration{15 * time.Second},
+			QueueRate:    20,
+		},
+	}
+}
+
+// firstDir takes the first of systemd's colon-separated directory list.
+func firstDir(s string) string {
+	if i := strings.IndexByte(s, ':'); i >= 0 {
+		s = s[:i]
+	}
+	return s
+}
+
+// Problem is one thing wrong with the configuration, naming the key at fault.
+type Problem struct {
+	Key string
+	Msg string
+}
+
+func (p Problem) String() string { return p.Key + ": " + p.Msg }
+
+// ConfigError lists every problem found, so IT fixes the file in one go.
+type ConfigError struct{ Problems []Problem }
+
+func (e *ConfigError) Error() string {
+	lines := make([]string, len(e.Problems))
+	for i, p := range e.Problems {
+		lines[i] = p.String()
+	}
+	return strings.Join(lines, "\n")
+}
+
+// ReadConfigFile opens and parses path.
+func ReadConfigFile(path string) (Config, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return Config{}, &ConfigError{[]Problem{{"config", fmt.Sprintf("cannot read %s: %v", path, errors.Unwrap(err))}}}
+	}
+	defer f.Close()
+	return ParseConfig(f)
+}
+
+// ParseConfig decodes TOML over the defaults, refuses unknown keys, and validates.
+func ParseConfig(r io.Reader) (Config, error) {
+	cfg := DefaultConfig()
+	// Scanner tables get their defaults after decoding: TOML arrays replace the slice.
+	md, err := toml.NewDecoder(r).Decode(&cfg)
+	if err != nil {
+		var pe toml.ParseError
+		if errors.As(err, &pe) {
+			key := "config"
+			if pe.Position.Line > 0 {
+				key = fmt.Sprintf("config line %d", pe.Position.Line)
+			}
+			return Config{}, &ConfigError{[]Problem{{key, pe.Message}}}
+		}
+		return Config{}, &ConfigError{[]Problem{{"config", err.Error()}}}
+	}
+	var probs []Problem
+	for _, k := range md.Undecoded() {
+		probs = append(probs, Problem{k.String(), "unknown key"})
+	}
+	for i := range cfg.Scanner {
+		s := &cfg.Scanner[i]
+		if s.Kind == "serial" && s.Baud == 0 {
+			s.Baud = 9600
+		}
+		if s.Kind == "hid" {
+			if s.Mode == "" {
+				s.Mode = "keyboard"
+			}
+			if s.Keymap == "" {
+				s.Keymap = "us"
+			}
+		}
+	}
+	probs = append(probs, cfg.Validate()...)
+	if len(probs) > 0 {
+		return cfg, &ConfigError{probs}
+	}
+	return cfg, nil
+}
+
+var (
+	idRE       = regexp.MustCompile(`^[0-9A-Za-z]{1,8}$`)
+	digitsRE   = regexp.MustCompile(`^[0-9]+$`)
+	currencyRE = regexp.MustCompile(`^[A-Z]{3}$`)
+	hex4RE     = regexp.MustCompile(`^[0-9a-fA-F]{4}$`)
+	serialNoRE = regexp.MustCompile(`^[0-9A-Fa-f]{8,64}$`)
+)
+
+// Validate checks values that do not need the files they name (check-config does those).
+func (c *Config) Validate() []Problem {
+	var p []Problem
+	bad := func(key, format string, args ...any) { p = append(p, Problem{key, fmt.Sprintf(format, args...)}) }
+	oneOf := func(key, v string, allowed ...string) bool {
+		for _, a := range allowed {
+			if v == a {
+				return true
+			}
+		}
+		bad(key, "must be one of %s (got %q)", strings.Join(allowed, ", "), v)
+		return false
+	}
+	required := func(key, v string) bool {
+		if strings.TrimSpace(v) == "" {
+			bad(key, "required")
+			return false
+		}
+		return true
+	}
+
+	// out_trade_no carries store and till ids and is at most 32 characters.
+	if required("till.store_id", c.Till.StoreID) && !idRE.MatchString(c.Till.StoreID) {
+		bad("till.store_id", "1 to 8 letters or digits (it is part of out_trade_no)")
+	}
+	if required("till.till_id", c.Till.TillID) && !idRE.MatchString(c.Till.TillID) {
+		bad("till.till_id", "1 to 8 letters or digits (it is part of out_trade_no)")
+	}
+	if len(c.Till.MerchantName) > 127 {
+		bad("till.merchant_name", "at most 127 characters")
+	}
+
+	w := &c.WxPay
+	oneOf("wxpay.api", w.API, "v3-global", "v3-hk", "v2")
+	checkURL := func(key, v string) {
+		u, err := url.Parse(v)
+		if err != nil || u.Scheme != "https" || u.Host == "" {
+			bad(key, "must be an https:// URL (got %q)", v)
+		}
+	}
+	if required("wxpay.base_url", w.BaseURL) {
+		checkURL("wxpay.base_url", w.BaseURL)
+	}
+	if w.BackupBaseURL != "" {
+		checkURL("wxpay.backup_base_url", w.BackupBaseURL)
+	}
+	if !currencyRE.MatchString(w.Currency) {
+		bad("wxpay.currency", "a 3-letter ISO 4217 code such as HKD (got %q)", w.Currency)
+	}
+	required("wxpay.appid", w.AppID)
+	if required("wxpay.mch_id", w.MchID) && !digitsRE.MatchString(w.MchID) {
+		bad("wxpay.mch_id", "digits only (got %q)", w.MchID)
+	}
+	if w.SubMchID != "" && !digitsRE.MatchString(w.SubMchID) {
+		bad("wxpay.sub_mch_id", "digits only (got %q)", w.SubMchID)
+	}
+	if w.SubAppID != "" && w.SubMchID == "" {
+		bad("wxpay.sub_appid", "only with wxpay.sub_mch_id (service-provider mode)")
+	}
+	switch w.API {
+	case "v2":
+		required("wxpay.api_key_file", w.APIKeyFile)
+		oneOf("wxpay.sign_type", w.SignType, "HMAC-SHA256", "MD5")
+		// Reverse and refund are /secapi/ calls: mutual TLS is not optional.
+		required("wxpay.client_cert_file", w.ClientCertFile)
+		required("wxpay.client_key_file", w.ClientKeyFile)
+	case "v3-global", "v3-hk":
+		required("wxpay.private_key_file", w.PrivateKeyFile)
+		if required("wxpay.merchant_serial_no", w.MerchantSerialNo) && !serialNoRE.MatchString(w.MerchantSerialNo) {
+			bad("wxpay.merchant_serial_no", "the certificate serial number in hex (got %q)", w.MerchantSerialNo)
+		}
+		if w.MerchantCategoryCode != "" && (len(w.MerchantCategoryCode) != 4 || !digitsRE.MatchString(w.MerchantCategoryCode)) {
+			bad("wxpay.merchant_category_code", "4 digits (got %q)", w.MerchantCategoryCode)
+		}
+		if w.PublicKeyFile != "" && w.PublicKeyID == "" {
+			bad("wxpay.public_key_id", "required with wxpay.public_key_file")
+		}
+		if w.PublicKeyID != "" && w.PublicKeyFile == "" {
+			bad("wxpay.public_key_file", "required with wxpay.public_key_id")
+		}
+		// Without pinned certificates or a public key, platform certificates are downloaded,
+		// and they arrive encrypted with the APIv3 key.
+		if len(w.PlatformCertFiles) == 0 && w.PublicKeyFile == "" {
+			if w.APIv3KeyFile == "" {
+				bad("wxpay.apiv3_key_file", "required unless wxpay.platform_cert_files or wxpay.public_key_file is set")
+			}
+		}
+	}
+
+	for i, s := range c.Scanner {
+		k := fmt.Sprintf("scanner[%d]", i)
+		switch s.Kind {
+		case "serial":
+			required(k+".device", s.Device)
+			if s.Baud <= 0 || s.Baud > 921600 {
+				bad(k+".baud", "a baud rate such as 9600 or 115200 (got %d)", s.Baud)
+			}
+		case "hid":
+			if !hex4RE.MatchString(s.VendorID) {
+				bad(k+".vendor_id", "4 hex digits such as \"0c2e\" (got %q)", s.VendorID)
+			}
+			if !hex4RE.MatchString(s.ProductID) {
+				bad(k+".product_id", "4 hex digits such as \"0b61\" (got %q)", s.ProductID)
+			}
+			oneOf(k+".mode", s.Mode, "keyboard", "pos")
+			oneOf(k+".keymap", s.Keymap, "us", "uk", "de", "fr")
+		default:
+			oneOf(k+".kind", s.Kind, "serial", "hid")
+		}
+	}
+
+	pr := &c.Printer
+	if oneOf("printer.kind", pr.Kind, "tcp", "usb", "serial", "file", "none") {
+		switch pr.Kind {
+		case "tcp":
+			if required("printer.address", pr.Address) {
+				if _, port, err := net.SplitHostPort(pr.Address); err != nil || port == "" {
+					bad("printer.address", "host:port such as 192.168.1.50:9100 (got %q)", pr.Address)
+				}
+			}
+		case "usb", "serial", "file":
+			required("printer.device", pr.Device)
+		}
+	}
+	if pr.Kind == "serial" && pr.Baud <= 0 {
+		bad("printer.baud", "a baud rate such as 9600 (got %d)", pr.Baud)
+	}
+	oneOf("printer.encoding", pr.Encoding, "big5", "gb18030", "ascii")
+	if pr.Columns < 24 || pr.Columns > 80 {
+		bad("printer.columns", "between 24 and 80 (got %d)", pr.Columns)
+	}
+
+	required("storage.path", c.Storage.Path)
+
+	h := &c.HTTP
+	if required("http.listen", h.Listen) {
+		host, _, err := net.SplitHostPort(h.Listen)
+		switch {
+		case err != nil:
+			bad("http.listen", "host:port such as 127.0.0.1:8080 (got %q)", h.Listen)
+		case !isLoopback(host) && (h.TLSCertFile == "" || h.TLSKeyFile == ""):
+			bad("http.listen", "%q is not a loopback address: set http.tls_cert_file and http.tls_key_file, or listen on 127.0.0.1", h.Listen)
+		}
+	}
+	if (h.TLSCertFile == "") != (h.TLSKeyFile == "") {
+		bad("http.tls_cert_file", "http.tls_cert_file and http.tls_key_file go together")
+	}
+	required("http.api_token_file", h.APITokenFile)
+	required("http.manager_pin_file", h.ManagerPINFile)
+
+	if _, err := logrus.ParseLevel(c.Log.Level); err != nil {
+		oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
+	}
+	oneOf("log.format", c.Log.Format, "text", "json")
+	if c.Log.FileMaxBytes < 0 || (c.Log.FileMaxBytes > 0 && c.Log.FileMaxBytes < 64<<10) {
+		bad("log.file_max_bytes", "0 (no log file) or at least 65536 (got %d)", c.Log.FileMaxBytes)
+	}
+	if c.Log.FileKeep < 0 || c.Log.FileKeep > 100 {
+		bad("log.file_keep", "between 0 and 100 (got %d)", c.Log.FileKeep)
+	}
+	if c.Log.RingSize < 0 || c.Log.RingSize > 100000 {
+		bad("log.ring_size", "between 0 and 100000 (got %d)", c.Log.RingSize)
+	}
+
+	e := &c.Engine
+	// payment-policy.md: reverse no earlier than 15 s, and settle within 45 s.
+	if e.PollUntil.Duration < 15*time.Second || e.PollUntil.Duration > 45*time.Second {
+		bad("engine.poll_until", "between 15s and 45s (got %s)", e.PollUntil.Duration)
+	}
+	if e.ReverseFloor.Duration < 15*time.Second || e.ReverseFloor.Duration > e.PollUntil.Duration {
+		bad("engine.reverse_floor", "at least 15s and at most engine.poll_until (got %s)", e.ReverseFloor.Duration)
+	}
+	if e.QueueRate <= 0 || e.QueueRate > 100 {
+		bad("engine.queue_rate", "calls per second, above 0 and at most 100 (got %g)", e.QueueRate)
+	}
+	return p
+}
+
+// isLoopback reports whether host names only this machine.
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// ResolveSecretPath maps "credential:NAME" to $CREDENTIALS_DIRECTORY/NAME (systemd
+// LoadCredential=); other values are file paths.
+func ResolveSecretPath(v string) (string, error) {
+	name, ok := strings.CutPrefix(v, "credential:")
+	if !ok {
+		return v, nil
+	}
+	if name == "" || strings.ContainsAny(name, "/\x00") || name == "." || name == ".." {
+		return "", fmt.Errorf("bad credential name %q", name)
+	}
+	dir := os.Getenv("CREDENTIALS_DIRECTORY")
+	if dir == "" {
+		return "", fmt.Errorf("%s needs $CREDENTIALS_DIRECTORY (LoadCredential=%s:... in the unit)", v, name)
+	}
+	return filepath.Join(dir, name), nil
+}
+
+// isCredential reports whether v comes from systemd's credential store, whose copies are
+// private to the unit whatever their mode says.
+func isCredential(v string) bool { return strings.HasPrefix(v, "credential:") }
