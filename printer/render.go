@@ -1,0 +1,375 @@
+package printer
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// Format is how receipts are laid out for one printer.
+type Format struct {
+	Encoding     string // big5, gb18030 or ascii
+	Columns      int    // 32, 42 or 48 (font A characters per line)
+	DrawerKick   bool   // kick the cash drawer after a paid sale's receipt
+	MerchantCopy bool   // print a merchant copy after the customer's
+	QRModule     int    // QR module size in dots, 1–16 (default 6)
+}
+
+func (f Format) cols() int {
+	if f.Columns < 16 {
+		return 42
+	}
+	return f.Columns
+}
+
+// labels are the bilingual texts. Traditional Chinese as used in Hong Kong.
+var labels = map[string][2]string{
+	"store":        {"Store", "店舖"},
+	"till":         {"Till", "收銀機"},
+	"date":         {"Date", "日期"},
+	"ref":          {"Ref", "參考編號"},
+	"sale":         {"Sale", "銷售編號"},
+	"item":         {"Item", "項目"},
+	"amount":       {"Amount", "金額"},
+	"payer":        {"Paid in", "付款貨幣"},
+	"status":       {"Status", "狀態"},
+	"paid":         {"PAID", "已付款"},
+	"refund":       {"REFUND", "退款"},
+	"refunded":     {"Refund", "退款金額"},
+	"reversed":     {"REVERSED", "已撤銷"},
+	"reversalnote": {"No money was taken", "款項未被扣除"},
+	"orig":         {"Original", "原金額"},
+	"wechat":       {"WeChat Pay", "微信支付"},
+	"txn":          {"Transaction", "交易單號"},
+	"order":        {"Order no", "商戶單號"},
+	"refundno":     {"Refund no", "退款單號"},
+	"refundid":     {"Refund id", "微信退款單號"},
+	"reason":       {"Reason", "原因"},
+	"code":         {"Code", "付款碼"},
+	"copy":         {"COPY", "副本"},
+	"merchantcopy": {"MERCHANT COPY", "商戶存根"},
+	"customercopy": {"CUSTOMER COPY", "顧客存根"},
+	"interrupted":  {"REPRINT AFTER INTERRUPTION", "中斷後重印"},
+	"thanks":       {"Thank you", "多謝惠顧"},
+	"zreport":      {"DAY REPORT (Z)", "日結報告"},
+	"day":          {"Day", "營業日"},
+	"number":       {"Z no", "報告編號"},
+	"printed":      {"Printed", "列印時間"},
+	"sales":        {"Sales", "銷售"},
+	"attempts":     {"Payments", "付款嘗試"},
+	"paidtotal":    {"Paid", "已收款"},
+	"wallets":      {"By wallet", "按錢包貨幣"},
+	"refunds":      {"Refunds", "退款"},
+	"refundsopen":  {"Refunds pending", "處理中退款"},
+	"net":          {"NET", "淨額"},
+	"unresolved":   {"Unresolved", "未確定"},
+	"problems":     {"Check", "待查"},
+}
+
+// builder accumulates ESC/POS bytes for one printout.
+type builder struct {
+	b    []byte
+	c    *codec
+	cols int
+	lang Lang
+}
+
+func newBuilder(f Format, lang Lang, size int) (*builder, error) {
+	c, err := newCodec(f.Encoding)
+	if err != nil {
+		return nil, err
+	}
+	if c.enc == nil {
+		lang = LangEN // an ASCII printer cannot print the Chinese labels
+	}
+	return &builder{b: make([]byte, 0, size), c: c, cols: f.cols(), lang: lang}, nil
+}
+
+func (w *builder) raw(p []byte) { w.b = append(w.b, p...) }
+
+// start resets the printer and selects the character mode for the encoding.
+func (w *builder) start() {
+	w.raw(cmdInit)
+	if w.c.chinese {
+		w.raw(cmdChineseOn)
+	} else {
+		w.raw(cmdChineseOff)
+		w.raw(cmdCodePage437)
+	}
+}
+
+func (w *builder) label(key string) string {
+	l := labels[key]
+	switch w.lang {
+	case LangEN:
+		return l[0]
+	case LangZH:
+		return l[1]
+	}
+	return l[0] + " " + l[1]
+}
+
+// text prints s wrapped to the line width (halved for double-width text).
+func (w *builder) text(s string, cols int) {
+	for _, line := range w.c.wrap(s, cols) {
+		w.b = w.c.append(w.b, line)
+		w.b = append(w.b, '\n')
+	}
+}
+
+func (w *builder) line(s string) { w.text(s, w.cols) }
+
+func (w *builder) center(s string) {
+	w.raw(cmdAlignCenter)
+	w.line(s)
+	w.raw(cmdAlignLeft)
+}
+
+func (w *builder) rule(ch byte) {
+	for i := 0; i < w.cols; i++ {
+		w.b = append(w.b, ch)
+	}
+	w.b = append(w.b, '\n')
+}
+
+// pair prints a label on the left and a value on the right of one line, or, when both do
+// not fit, the label on one line and the value right-aligned below it.
+func (w *builder) pair(label, value string) {
+	lw, vw := w.c.width(label), w.c.width(value)
+	if lw+1+vw <= w.cols {
+		w.b = w.c.append(w.b, label)
+		for i := lw + vw; i < w.cols; i++ {
+			w.b = append(w.b, ' ')
+		}
+		w.b = w.c.append(w.b, value)
+		w.b = append(w.b, '\n')
+		return
+	}
+	w.line(label)
+	for _, l := range w.c.wrap(value, w.cols) {
+		for i := w.c.width(l); i < w.cols; i++ {
+			w.b = append(w.b, ' ')
+		}
+		w.b = w.c.append(w.b, l)
+		w.b = append(w.b, '\n')
+	}
+}
+
+func (w *builder) bold(on bool) {
+	if on {
+		w.raw(cmdBoldOn)
+	} else {
+		w.raw(cmdBoldOff)
+	}
+}
+
+func (w *builder) end() {
+	w.b = append(w.b, '\n', '\n')
+	w.raw(cmdCutPartial)
+}
+
+// Render returns the ESC/POS bytes of a receipt: the customer's copy and, when the format
+// asks for it, the merchant's copy, each ending with a cut; then the drawer kick for a
+// paid sale's first print when configured.
+func Render(r Receipt, f Format) ([]byte, error) {
+	w, err := newBuilder(f, r.Lang, 1024)
+	if err != nil {
+		return nil, err
+	}
+	copies := []string{""}
+	if f.MerchantCopy && r.Kind != KindReversal {
+		copies = []string{"customercopy", "merchantcopy"}
+	}
+	for _, c := range copies {
+		if err := w.receipt(r, f, c); err != nil {
+			return nil, err
+		}
+	}
+	if f.DrawerKick && r.Kind == KindSale && !r.Copy && !r.Interrupted && r.TransactionID != "" {
+		// Only a confirmed payment opens the drawer, and only on its first print.
+		w.raw(cmdDrawerKickPin)
+	}
+	return w.b, nil
+}
+
+func (w *builder) receipt(r Receipt, f Format, copyLabel string) error {
+	w.start()
+	w.raw(cmdAlignCenter)
+	w.bold(true)
+	w.raw(cmdSizeDoubleH)
+	w.line(firstNonEmpty(r.MerchantName, "posd"))
+	w.raw(cmdSizeNormal)
+	w.bold(false)
+	w.line(w.label("store") + " " + r.StoreID + "  " + w.label("till") + " " + r.TillID)
+	w.bold(true)
+	switch r.Kind {
+	case KindSale:
+		w.line(w.label("paid"))
+	case KindRefund:
+		w.line(w.label("refund"))
+	case KindReversal:
+		w.line(w.label("reversed"))
+	default:
+		return fmt.Errorf("render receipt: unknown kind %q", r.Kind)
+	}
+	if r.Copy {
+		w.line("*** " + w.label("copy") + " ***")
+	}
+	if copyLabel != "" {
+		w.line(w.label(copyLabel))
+	}
+	if r.Interrupted {
+		w.line(w.label("interrupted"))
+	}
+	w.bold(false)
+	w.raw(cmdAlignLeft)
+	w.rule('-')
+
+	w.pair(w.label("date"), r.Time.In(HongKong).Format("2006-01-02 15:04:05"))
+	if r.Reference != "" {
+		w.pair(w.label("ref"), r.Reference)
+	}
+	w.pair(w.label("sale"), r.SaleID)
+	if r.Description != "" {
+		w.line(w.label("item") + ": " + r.Description)
+	}
+	w.rule('-')
+
+	switch r.Kind {
+	case KindSale:
+		w.bold(true)
+		w.pair(w.label("amount"), FormatAmount(r.Currency, r.Amount))
+		w.bold(false)
+		if r.PayerCurrency != "" {
+			w.pair(w.label("payer"), FormatAmount(r.PayerCurrency, r.PayerAmount))
+		}
+		w.pair(w.label("status"), w.label("paid"))
+	case KindRefund:
+		w.pair(w.label("orig"), FormatAmount(r.Currency, r.Amount))
+		w.bold(true)
+		w.pair(w.label("refunded"), FormatAmount(r.Currency, r.RefundAmount))
+		w.bold(false)
+		w.pair(w.label("status"), w.label("refund"))
+	case KindReversal:
+		w.pair(w.label("amount"), FormatAmount(r.Currency, r.Amount))
+		w.bold(true)
+		w.pair(w.label("status"), w.label("reversed"))
+		w.bold(false)
+		w.line(w.label("reversalnote"))
+		if r.Note != "" {
+			w.line(r.Note)
+		}
+	}
+	w.rule('-')
+	w.line(w.label("wechat"))
+	if r.TransactionID != "" {
+		w.pair(w.label("txn"), r.TransactionID)
+	}
+	if r.OutTradeNo != "" {
+		w.pair(w.label("order"), r.OutTradeNo)
+	}
+	if r.Kind == KindRefund {
+		if r.OutRefundNo != "" {
+			w.pair(w.label("refundno"), r.OutRefundNo)
+		}
+		if r.RefundID != "" {
+			w.pair(w.label("refundid"), r.RefundID)
+		}
+		if r.Reason != "" {
+			w.line(w.label("reason") + ": " + r.Reason)
+		}
+	}
+	if r.Code != "" {
+		w.pair(w.label("code"), r.Code)
+	}
+	if r.TransactionID != "" && r.Kind != KindReversal {
+		w.raw(cmdAlignCenter)
+		w.raw(QRBytes(r.TransactionID, f.QRModule))
+		w.b = append(w.b, '\n')
+		w.raw(cmdAlignLeft)
+	}
+	if r.Kind == KindSale {
+		w.center(w.label("thanks"))
+	}
+	w.end()
+	return nil
+}
+
+// RenderReport returns the ESC/POS bytes of a day report.
+func RenderReport(d DayReport, f Format) ([]byte, error) {
+	w, err := newBuilder(f, d.Lang, 1024)
+	if err != nil {
+		return nil, err
+	}
+	w.start()
+	w.raw(cmdAlignCenter)
+	w.bold(true)
+	w.raw(cmdSizeDoubleH)
+	w.line(firstNonEmpty(d.MerchantName, "posd"))
+	w.raw(cmdSizeNormal)
+	w.line(w.label("zreport"))
+	if d.Copy {
+		w.line("*** " + w.label("copy") + " ***")
+	}
+	w.bold(false)
+	w.line(w.label("store") + " " + d.StoreID + "  " + w.label("till") + " " + d.TillID)
+	w.raw(cmdAlignLeft)
+	w.rule('=')
+	w.pair(w.label("day"), d.Date)
+	if d.Number > 0 {
+		w.pair(w.label("number"), strconv.Itoa(d.Number))
+	}
+	w.pair(w.label("printed"), d.GeneratedAt.In(HongKong).Format("2006-01-02 15:04:05"))
+	w.rule('-')
+	w.line(w.label("sales"))
+	for _, k := range sortedKeys(d.Sales) {
+		w.pair("  "+k, strconv.Itoa(d.Sales[k]))
+	}
+	w.line(w.label("attempts"))
+	for _, k := range sortedKeys(d.Attempts) {
+		w.pair("  "+k, strconv.Itoa(d.Attempts[k]))
+	}
+	w.rule('-')
+	w.pair(w.label("paidtotal")+" x"+strconv.Itoa(d.Paid.Count), FormatAmount(d.Currency, d.Paid.Amount))
+	if len(d.Wallets) > 0 {
+		w.line(w.label("wallets"))
+		for _, wt := range d.Wallets {
+			w.pair("  "+wt.Wallet+" x"+strconv.Itoa(wt.Count), FormatAmount(d.Currency, wt.Amount))
+			if wt.Wallet != d.Currency {
+				w.pair("", "("+FormatAmount(wt.Wallet, wt.PayerAmount)+")")
+			}
+		}
+	}
+	w.pair(w.label("refunds")+" x"+strconv.Itoa(d.Refunds.Count), FormatAmount(d.Currency, -d.Refunds.Amount))
+	if d.RefundsOpen.Count > 0 {
+		w.pair(w.label("refundsopen")+" x"+strconv.Itoa(d.RefundsOpen.Count), FormatAmount(d.Currency, d.RefundsOpen.Amount))
+	}
+	w.rule('=')
+	w.bold(true)
+	w.raw(cmdSizeDoubleH)
+	w.pair(w.label("net"), FormatAmount(d.Currency, d.Net))
+	w.raw(cmdSizeNormal)
+	w.bold(false)
+	if d.Unresolved > 0 {
+		w.pair(w.label("unresolved"), strconv.Itoa(d.Unresolved))
+	}
+	if len(d.Problems) > 0 {
+		w.rule('-')
+		w.line(w.label("problems") + ":")
+		for _, p := range d.Problems {
+			w.line("- " + strings.TrimSpace(p))
+		}
+	}
+	w.end()
+	return w.b, nil
+}
+
+func sortedKeys(m map[string]int) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
