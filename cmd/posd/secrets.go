@@ -19,13 +19,13 @@ import (
 // Secrets is everything posd.toml names by file, read and parsed. Values never reach logs:
 // Redactor.AddSecret is called with each of them.
 type Secrets struct {
-	APIKey        string            // v2 API key (32 characters)
-	APIv3Key      string            // v3 APIv3 key (32 bytes)
-	PrivateKey    *rsa.PrivateKey   // v3 merchant key
-	ClientCert    *tls.Certificate  // v2 /secapi/ mutual TLS
+	APIKey        string              // v2 API key (32 characters)
+	APIv3Key      string              // v3 APIv3 key (32 bytes)
+	PrivateKey    *rsa.PrivateKey     // v3 merchant key
+	ClientCert    *tls.Certificate    // v2 /secapi/ mutual TLS
 	PlatformCerts []*x509.Certificate // v3 pinned platform certificates
-	PublicKey     *rsa.PublicKey    // v3 public-key mode
-	RootCAs       *x509.CertPool    // wxpay.ca_file; nil = system roots
+	PublicKey     *rsa.PublicKey      // v3 public-key mode
+	RootCAs       *x509.CertPool      // wxpay.ca_file; nil = system roots
 	APIToken      string
 	ManagerPIN    string
 	HTTPCert      *tls.Certificate // http.tls_*; nil = plain HTTP on loopback
