@@ -1,0 +1,131 @@
+package printer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Printer is one receipt printer behind some link.
+type Printer interface {
+	// Write sends one whole job. nil means every byte was accepted by the link. An
+	// *InterruptedError means some bytes may have reached the printer before the link
+	// failed; any other error means nothing was sent.
+	Write(ctx context.Context, job []byte) error
+	// Status asks the printer for its state (DLE EOT). ErrNoStatus means the link or the
+	// printer does not answer; callers print anyway.
+	Status(ctx context.Context) (Status, error)
+	Close() error
+}
+
+var (
+	// ErrNoStatus: the printer or its link gives no status (a file, a one-way cable, a
+	// printer that ignores DLE EOT, or one that answered garbage).
+	ErrNoStatus = errors.New("printer status not available")
+	// ErrDisabled: the printer kind is "none".
+	ErrDisabled = errors.New("no printer configured")
+)
+
+// InterruptedError reports a job cut off after Sent bytes had left for the printer: part
+// of the receipt may be on paper.
+type InterruptedError struct {
+	Sent int
+	Err  error
+}
+
+func (e *InterruptedError) Error() string {
+	return fmt.Sprintf("print interrupted after %d bytes: %v", e.Sent, e.Err)
+}
+
+func (e *InterruptedError) Unwrap() error { return e.Err }
+
+// Config is the [printer] section of posd.toml.
+type Config struct {
+	Kind         string `toml:"kind"`          // tcp, usb, serial, file or none
+	Address      string `toml:"address"`       // tcp: host:port
+	Device       string `toml:"device"`        // usb, serial, file: a path
+	Baud         int    `toml:"baud"`          // serial: default 9600
+	Encoding     string `toml:"encoding"`      // big5, gb18030 or ascii
+	Columns      int    `toml:"columns"`       // 32, 42 or 48
+	DrawerKick   bool   `toml:"drawer_kick"`   // open the cash drawer after a paid sale
+	MerchantCopy bool   `toml:"merchant_copy"` // print a merchant copy too
+
+	// Link timeouts; zero means the defaults below.
+	ConnectTimeout time.Duration `toml:"-"` // tcp dial: 3 s
+	WriteTimeout   time.Duration `toml:"-"` // one job: 20 s
+	StatusTimeout  time.Duration `toml:"-"` // one DLE EOT answer: 700 ms
+}
+
+// Format is the layout part of the configuration.
+func (c Config) Format() Format {
+	return Format{Encoding: c.Encoding, Columns: c.Columns, DrawerKick: c.DrawerKick, MerchantCopy: c.MerchantCopy}
+}
+
+func (c Config) connectTimeout() time.Duration { return orDefault(c.ConnectTimeout, 3*time.Second) }
+func (c Config) writeTimeout() time.Duration   { return orDefault(c.WriteTimeout, 20*time.Second) }
+func (c Config) statusTimeout() time.Duration {
+	return orDefault(c.StatusTimeout, 700*time.Millisecond)
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d <= 0 {
+		return def
+	}
+	return d
+}
+
+// Validate checks the kind, the fields it needs, the encoding and the width.
+func (c Config) Validate() error {
+	var errs []error
+	switch c.Kind {
+	case "tcp":
+		if c.Address == "" {
+			errs = append(errs, errors.New("printer.address: required for kind tcp"))
+		}
+	case "usb", "serial", "file":
+		if c.Device == "" {
+			errs = append(errs, fmt.Errorf("printer.device: required for kind %s", c.Kind))
+		}
+	case "none":
+	default:
+		errs = append(errs, fmt.Errorf("printer.kind: %q is not tcp, usb, serial, file or none", c.Kind))
+	}
+	if _, err := newCodec(c.Encoding); err != nil {
+		errs = append(errs, fmt.Errorf("printer.encoding: %w", err))
+	}
+	switch c.Columns {
+	case 0, 32, 42, 48:
+	default:
+		errs = append(errs, fmt.Errorf("printer.columns: %d is not 32, 42 or 48", c.Columns))
+	}
+	return errors.Join(errs...)
+}
+
+// Open returns the printer the configuration names. It does not touch the device yet:
+// links are opened per job, so a printer that is off at start-up is not an error.
+func Open(cfg Config) (Printer, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	switch cfg.Kind {
+	case "tcp":
+		return &TCP{Address: cfg.Address, ConnectTimeout: cfg.connectTimeout(), WriteTimeout: cfg.writeTimeout(), StatusTimeout: cfg.statusTimeout()}, nil
+	case "usb":
+		return &Device{Path: cfg.Device, WriteTimeout: cfg.writeTimeout(), StatusTimeout: cfg.statusTimeout()}, nil
+	case "serial":
+		return &Serial{Port: cfg.Device, Baud: cfg.Baud, WriteTimeout: cfg.writeTimeout(), StatusTimeout: cfg.statusTimeout()}, nil
+	case "file":
+		return &File{Path: cfg.Device}, nil
+	}
+	return None{}, nil
+}
+
+// None is the printer of kind "none": every job fails with ErrDisabled.
+type None struct{}
+
+func (None) Write(context.Context, []byte) error { return ErrDisabled }
+func (None) Status(context.Context) (Status, error) {
+	return Status{}, ErrDisabled
+}
+func (None) Close() error { return nil }
