@@ -55,7 +55,7 @@ func newTestTransport(t *testing.T, primary, backup string, srv *httptest.Server
 }
 
 func poolOf(srv *httptest.Server) *x509.CertPool {
-	if srv == nil {
+	if srv == nil || srv.TLS == nil {
 		return nil
 	}
 	return srv.Client().Transport.(*http.Transport).TLSClientConfig.RootCAs
