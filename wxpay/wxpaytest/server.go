@@ -1,0 +1,589 @@
+package wxpaytest
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"math/big"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Options configure a simulator. The zero value is a usable default.
+type Options struct {
+	// Now is the simulator clock (order times, USERPAYING durations, the 15 s / 7 day rules,
+	// statement readiness, Wechatpay-Timestamp). Default time.Now.
+	Now func() time.Time
+	// Addr is the listen address ("127.0.0.1:8443"); default a free loopback port.
+	Addr string
+	// Hosts are extra DNS names / IPs for the server certificate (it always covers
+	// localhost, 127.0.0.1 and ::1).
+	Hosts []string
+	// Credentials overrides the built-in throwaway credentials (empty fields take defaults).
+	Credentials *Credentials
+	// AmountDriven picks a behaviour from the amount's last two digits (AmountTable).
+	AmountDriven bool
+	// UserPaying200 answers a v3 USERPAYING micropay with 200 and a full body instead of
+	// the default 202 with a body carrying only trade_state (wxpay-v3.md §0.3).
+	UserPaying200 bool
+	// PublicKeyMode signs every v3 answer with the public-key-mode key (Wechatpay-Serial =
+	// PublicKeyID). Without it, a request whose Wechatpay-Serial header names the public
+	// key ID gets a public-key-mode answer; others get platform-certificate answers.
+	PublicKeyMode bool
+	// CNYRate is the HKD→CNY rate × 10^8 for mainland-wallet payments (default 92000000).
+	CNYRate int64
+	// RefundDelay: refunds are PROCESSING for this long (sim clock), then SUCCESS.
+	RefundDelay time.Duration
+	// StatementDelay: a day's statement (HKT) is ready this long after the day ends
+	// (default 9 h: 09:00 the next morning). Before that: NO_STATEMENT_EXIST / No Bill Exist.
+	StatementDelay time.Duration
+	// RequestSkew: v3 requests whose timestamp is further than this from the sim clock get
+	// 401 SIGN_ERROR. 0 means 300 s with the real clock and no check with an injected Now
+	// (so a fake sim clock does not break a client on the real clock); < 0 never checks.
+	RequestSkew time.Duration
+}
+
+// Server is a running WeChat Pay simulator (both dialects on one HTTPS port).
+type Server struct {
+	opts  Options
+	creds Credentials
+	keys  keys
+	srv   *httptest.Server
+	caPEM []byte
+	pool  *x509.CertPool
+
+	closed    chan struct{}
+	closeOnce sync.Once
+
+	mu         sync.Mutex
+	orders     map[string]*Order
+	byTxID     map[string]*Order
+	order      []string // out_trade_nos in creation order
+	codes      map[string]string
+	lastQuery  map[string]time.Time
+	refunds    map[string]*Refund
+	refundByID map[string]string
+	seq        int64
+	requests   []Request
+	violations []Violation
+	scripts    map[string]*script // "no:"+out_trade_no or "code:"+auth_code
+	global     *script
+	outages    []Outage
+	stmtDrop   map[string]bool
+	stmtDelta  map[string]int64
+	stmtReady  map[string]time.Time
+}
+
+// New starts a simulator and panics on failure (like httptest.NewServer). Close it when done.
+func New(opts Options) *Server {
+	s, err := Start(opts)
+	if err != nil {
+		panic("wxpaytest: " + err.Error())
+	}
+	return s
+}
+
+// Start starts a simulator, returning an error (for `posd demo`, where Addr may be taken).
+func Start(opts Options) (*Server, error) {
+	if opts.Now == nil {
+		opts.Now = time.Now
+		if opts.RequestSkew == 0 {
+			opts.RequestSkew = 300 * time.Second
+		}
+	}
+	if opts.CNYRate == 0 {
+		opts.CNYRate = 92000000
+	}
+	if opts.StatementDelay == 0 {
+		opts.StatementDelay = 9 * time.Hour
+	}
+	creds := DefaultCredentials()
+	if opts.Credentials != nil {
+		creds = *opts.Credentials
+	}
+	k, err := creds.complete()
+	if err != nil {
+		return nil, fmt.Errorf("credentials: %w", err)
+	}
+	s := &Server{
+		opts: opts, creds: creds, keys: k,
+		closed:     make(chan struct{}),
+		orders:     map[string]*Order{},
+		byTxID:     map[string]*Order{},
+		codes:      map[string]string{},
+		lastQuery:  map[string]time.Time{},
+		refunds:    map[string]*Refund{},
+		refundByID: map[string]string{},
+		scripts:    map[string]*script{},
+		stmtDrop:   map[string]bool{},
+		stmtDelta:  map[string]int64{},
+		stmtReady:  map[string]time.Time{},
+	}
+	leaf, caPEM, err := serverCert(opts.Hosts)
+	if err != nil {
+		return nil, fmt.Errorf("server certificate: %w", err)
+	}
+	s.caPEM = caPEM
+	s.pool = x509.NewCertPool()
+	s.pool.AppendCertsFromPEM(caPEM)
+	clientCAs := x509.NewCertPool()
+	if !clientCAs.AppendCertsFromPEM(creds.ClientCertPEM) {
+		return nil, errors.New("client certificate: no PEM certificate")
+	}
+	srv := httptest.NewUnstartedServer(s)
+	if opts.Addr != "" {
+		l, err := net.Listen("tcp", opts.Addr)
+		if err != nil {
+			srv.Listener.Close()
+			return nil, fmt.Errorf("listen %s: %w", opts.Addr, err)
+		}
+		srv.Listener.Close()
+		srv.Listener = l
+	}
+	srv.Listener = &outageListener{Listener: srv.Listener, s: s}
+	// WeChat's /secapi/ needs the merchant certificate; other paths work without one, so the
+	// handshake asks for it but only verifies it when given (the handler checks presence).
+	srv.TLS = &tls.Config{
+		Certificates: []tls.Certificate{leaf},
+		ClientAuth:   tls.VerifyClientCertIfGiven,
+		ClientCAs:    clientCAs,
+		MinVersion:   tls.VersionTLS12,
+	}
+	srv.StartTLS()
+	s.srv = srv
+	return s, nil
+}
+
+// Close stops the server; hanging requests are released.
+func (s *Server) Close() {
+	s.closeOnce.Do(func() {
+		close(s.closed)
+		s.srv.CloseClientConnections()
+		s.srv.Close()
+	})
+}
+
+// URL is the base URL (https://127.0.0.1:port), the client's base_url.
+func (s *Server) URL() string { return s.srv.URL }
+
+// CACertPEM is the CA that signed the server certificate: the client's ca_file.
+func (s *Server) CACertPEM() []byte { return append([]byte(nil), s.caPEM...) }
+
+// CertPool trusts the server certificate.
+func (s *Server) CertPool() *x509.CertPool { return s.pool.Clone() }
+
+// Credentials returns the merchant credentials the simulator accepts.
+func (s *Server) Credentials() Credentials { return s.creds }
+
+// Now is the simulator clock.
+func (s *Server) Now() time.Time { return s.opts.Now() }
+
+// CloseClientConnections drops every open connection (a network blip).
+func (s *Server) CloseClientConnections() { s.srv.CloseClientConnections() }
+
+// Script queues faults for one order (by out_trade_no or payment code). Scripts by code
+// are bound to the out_trade_no of the first micropay that carries the code.
+func (s *Server) Script(m Match, faults ...Fault) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sc := newScript(faults)
+	if m.OutTradeNo != "" {
+		s.scripts["no:"+m.OutTradeNo] = sc
+	}
+	if m.AuthCode != "" {
+		s.scripts["code:"+m.AuthCode] = sc
+	}
+}
+
+// ScriptAll queues faults for every order without a script of its own.
+func (s *Server) ScriptAll(faults ...Fault) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.global = newScript(faults)
+}
+
+// AddOutage refuses every request between o.From and o.Until (sim clock).
+func (s *Server) AddOutage(o Outage) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.outages = append(s.outages, o)
+}
+
+// DropFromStatement leaves an order's rows out of statements (reconciliation tests).
+func (s *Server) DropFromStatement(outTradeNo string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.stmtDrop[outTradeNo] = true
+}
+
+// AlterStatementAmount shifts the order amount shown in statements by delta minor units.
+func (s *Server) AlterStatementAmount(outTradeNo string, delta int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.stmtDelta[outTradeNo] = delta
+}
+
+// SetStatementReady overrides when the statement of date (YYYYMMDD) becomes available.
+func (s *Server) SetStatementReady(date string, at time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.stmtReady[date] = at
+}
+
+// Orders returns snapshots of every order, in creation order.
+func (s *Server) Orders() []Order {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.opts.Now()
+	out := make([]Order, 0, len(s.order))
+	for _, no := range s.order {
+		o := s.orders[no]
+		s.advance(o, now)
+		out = append(out, o.clone())
+	}
+	return out
+}
+
+// Order returns one order's snapshot.
+func (s *Server) Order(outTradeNo string) (Order, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	o, ok := s.orders[outTradeNo]
+	if !ok {
+		return Order{}, false
+	}
+	s.advance(o, s.opts.Now())
+	return o.clone(), true
+}
+
+// Captured is the money the merchant keeps: paid, minus reversed, minus refunded (minor
+// units of the orders' currency).
+func (s *Server) Captured() int64 {
+	var sum int64
+	for _, o := range s.Orders() {
+		sum += o.Kept()
+	}
+	return sum
+}
+
+// Requests returns every request received, oldest first.
+func (s *Server) Requests() []Request {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Request(nil), s.requests...)
+}
+
+// Violations returns every broken rule, oldest first.
+func (s *Server) Violations() []Violation {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Violation(nil), s.violations...)
+}
+
+// record appends a request. Caller holds s.mu.
+func (s *Server) record(r Request) { s.requests = append(s.requests, r) }
+
+// outageAt returns the outage covering t. Caller holds s.mu.
+func (s *Server) outageAt(t time.Time) *Outage {
+	for i := range s.outages {
+		o := &s.outages[i]
+		if !t.Before(o.From) && t.Before(o.Until) {
+			return o
+		}
+	}
+	return nil
+}
+
+// isBehaviour reports the order-shaping kinds, which all apply to the creating micropay.
+func isBehaviour(k FaultKind) bool {
+	switch k {
+	case FaultUserPaying, FaultUserPayingForever, FaultFail, FaultMainlandWallet:
+		return true
+	}
+	return false
+}
+
+// scriptFor finds (and binds) the script of an order. Caller holds s.mu.
+func (s *Server) scriptFor(outTradeNo, authCode string) *script {
+	if sc, ok := s.scripts["no:"+outTradeNo]; ok && outTradeNo != "" {
+		return sc
+	}
+	if authCode == "" {
+		if o, ok := s.orders[outTradeNo]; ok {
+			authCode = o.AuthCode
+		}
+	}
+	if sc, ok := s.scripts["code:"+authCode]; ok && authCode != "" {
+		if outTradeNo != "" {
+			s.scripts["no:"+outTradeNo] = sc
+		}
+		return sc
+	}
+	return nil
+}
+
+// takeMicroPay returns the order-shaping faults and at most one transport fault for a
+// micropay. Caller holds s.mu.
+func (s *Server) takeMicroPay(r payReq) (behaviour []Fault, transport *Fault) {
+	sc := s.scriptFor(r.outTradeNo, r.authCode)
+	if sc == nil && s.opts.AmountDriven && s.orders[r.outTradeNo] == nil {
+		if c, ok := amountCase(r.amount); ok {
+			sc = newScript(c.Faults)
+			s.scripts["no:"+r.outTradeNo] = sc
+			if c.StatementDrop {
+				s.stmtDrop[r.outTradeNo] = true
+			}
+			if c.StatementDelta != 0 {
+				s.stmtDelta[r.outTradeNo] = c.StatementDelta
+			}
+		}
+	}
+	if sc == nil {
+		sc = s.global
+	}
+	if sc == nil {
+		return nil, nil
+	}
+	for _, it := range sc.items {
+		if it.left == 0 || it.f.endpoint() != EPMicroPay {
+			continue
+		}
+		if isBehaviour(it.f.Kind) {
+			if s.orders[r.outTradeNo] != nil {
+				continue // the order exists: its behaviour was fixed at creation
+			}
+		} else if transport != nil {
+			continue
+		}
+		if it.left > 0 {
+			it.left--
+		}
+		f := it.f
+		if isBehaviour(f.Kind) {
+			behaviour = append(behaviour, f)
+		} else {
+			transport = &f
+		}
+	}
+	return behaviour, transport
+}
+
+// takeFault returns the fault for a non-micropay request. Caller holds s.mu.
+func (s *Server) takeFault(ep Endpoint, outTradeNo string) *Fault {
+	if sc := s.scriptFor(outTradeNo, ""); sc != nil {
+		if f, ok := sc.take(ep); ok {
+			return &f
+		}
+		return nil
+	}
+	if f, ok := s.global.take(ep); ok {
+		return &f
+	}
+	return nil
+}
+
+// processes reports whether the request takes effect under fault f.
+func processes(f *Fault) bool {
+	if f == nil {
+		return true
+	}
+	switch f.Kind {
+	case FaultLost, FaultSlow:
+		return true
+	case FaultDrop, FaultRateLimit, FaultReverseRetry:
+		return false
+	case FaultSystemError, FaultBankError, FaultHang, FaultHTTP, FaultForged:
+		return f.Processed
+	}
+	return true
+}
+
+// answer is a response about to be written.
+type answer struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+// deliver writes ans, or misbehaves as f says: drop, hang, delay.
+func (s *Server) deliver(w http.ResponseWriter, r *http.Request, f *Fault, ans answer) (status int, note string) {
+	if f != nil {
+		switch f.Kind {
+		case FaultLost, FaultDrop:
+			dropConn(w)
+			return 0, "dropped"
+		case FaultHang:
+			select {
+			case <-r.Context().Done():
+			case <-s.closed:
+			}
+			return 0, "hung"
+		case FaultSlow:
+			t := time.NewTimer(f.Delay)
+			select {
+			case <-t.C:
+			case <-r.Context().Done():
+				t.Stop()
+				return 0, "gave up while slow"
+			case <-s.closed:
+				t.Stop()
+			}
+		}
+	}
+	for k, v := range ans.header {
+		w.Header()[k] = v
+	}
+	w.Header().Set("Content-Length", fmt.Sprint(len(ans.body)))
+	w.WriteHeader(ans.status)
+	w.Write(ans.body)
+	return ans.status, ""
+}
+
+// dropConn closes the connection under a request without an answer, with a TCP reset so
+// the client sees the failure at once.
+func dropConn(w http.ResponseWriter) {
+	hj, ok := w.(http.Hijacker)
+	if !ok {
+		panic(http.ErrAbortHandler)
+	}
+	c, _, err := hj.Hijack()
+	if err != nil {
+		panic(http.ErrAbortHandler)
+	}
+	raw := c
+	if tc, ok := c.(*tls.Conn); ok {
+		raw = tc.NetConn()
+	}
+	if tcp, ok := raw.(*net.TCPConn); ok {
+		tcp.SetLinger(0)
+	}
+	raw.Close()
+}
+
+// ServeHTTP routes to the v2 or v3 handlers.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	now := s.opts.Now()
+	s.mu.Lock()
+	out := s.outageAt(now)
+	if out != nil {
+		s.record(Request{Time: now, Dialect: dialectOf(r.URL.Path), Method: r.Method, Path: r.URL.Path,
+			Status: out.Status, Outcome: "outage"})
+	}
+	s.mu.Unlock()
+	if out != nil {
+		if out.Status == 0 {
+			dropConn(w)
+			return
+		}
+		http.Error(w, http.StatusText(out.Status), out.Status)
+		return
+	}
+	switch d := dialectOf(r.URL.Path); d {
+	case "v2":
+		s.serveV2(w, r, now)
+	case "v3-global", "v3-hk":
+		s.serveV3(w, r, d, now)
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+func dialectOf(path string) string {
+	switch {
+	case strings.HasPrefix(path, "/v3/global/"):
+		return "v3-global"
+	case strings.HasPrefix(path, "/hk/v3/"):
+		return "v3-hk"
+	case strings.HasPrefix(path, "/pay/"), strings.HasPrefix(path, "/secapi/"):
+		return "v2"
+	}
+	return ""
+}
+
+// outageListener closes connections accepted during a dropping outage.
+type outageListener struct {
+	net.Listener
+	s *Server
+}
+
+func (l *outageListener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		l.s.mu.Lock()
+		o := l.s.outageAt(l.s.opts.Now())
+		l.s.mu.Unlock()
+		if o == nil || o.Status != 0 {
+			return c, nil
+		}
+		if tcp, ok := c.(*net.TCPConn); ok {
+			tcp.SetLinger(0)
+		}
+		c.Close()
+	}
+}
+
+// serverCert makes a throwaway ECDSA CA and a leaf for the loopback names (fast: no RSA).
+func serverCert(hosts []string) (tls.Certificate, []byte, error) {
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return tls.Certificate{}, nil, fmt.Errorf("ca key: %w", err)
+	}
+	now := time.Now()
+	ca := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "wxpaytest throwaway CA", Organization: []string{"test"}},
+		NotBefore:             now.Add(-time.Hour),
+		NotAfter:              now.Add(10 * 365 * 24 * time.Hour),
+		IsCA:                  true,
+		BasicConstraintsValid: true,
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
+	}
+	caDER, err := x509.CreateCertificate(rand.Reader, ca, ca, &caKey.PublicKey, caKey)
+	if err != nil {
+		return tls.Certificate{}, nil, fmt.Errorf("ca cert: %w", err)
+	}
+	caCert, err := x509.ParseCertificate(caDER)
+	if err != nil {
+		return tls.Certificate{}, nil, fmt.Errorf("ca cert: %w", err)
+	}
+	leafKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return tls.Certificate{}, nil, fmt.Errorf("leaf key: %w", err)
+	}
+	leaf := &x509.Certificate{
+		SerialNumber: big.NewInt(2),
+		Subject:      pkix.Name{CommonName: "wxpaytest", Organization: []string{"test"}},
+		NotBefore:    now.Add(-time.Hour),
+		NotAfter:     now.Add(10 * 365 * 24 * time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		DNSNames:     []string{"localhost", "apihk.mch.weixin.qq.com", "api.mch.weixin.qq.com"},
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
+	}
+	for _, h := range hosts {
+		if ip := net.ParseIP(h); ip != nil {
+			leaf.IPAddresses = append(leaf.IPAddresses, ip)
+		} else {
+			leaf.DNSNames = append(leaf.DNSNames, h)
+		}
+	}
+	leafDER, err := x509.CreateCertificate(rand.Reader, leaf, caCert, &leafKey.PublicKey, caKey)
+	if err != nil {
+		return tls.Certificate{}, nil, fmt.Errorf("leaf cert: %w", err)
+	}
+	caPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER})
+	return tls.Certificate{Certificate: [][]byte{leafDER}, PrivateKey: leafKey}, caPEM, nil
+}
