@@ -52,8 +52,8 @@ type Credentials struct {
 	PlatformCertPEM []byte // what a client pins or downloads from /certificates
 	PlatformSerial  string
 
-	PublicKeyID     string // public-key mode: Wechatpay-Serial of answers signed with PublicKeyPEM's key
-	PublicKeyPEM    []byte // SPKI public key (public_key_file)
+	PublicKeyID      string // public-key mode: Wechatpay-Serial of answers signed with PublicKeyPEM's key
+	PublicKeyPEM     []byte // SPKI public key (public_key_file)
 	PublicKeyPrivPEM []byte // the simulator's private half
 }
 

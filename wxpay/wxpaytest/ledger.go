@@ -114,16 +114,16 @@ type Request struct {
 
 // Rules a client can break (recorded as violations).
 const (
-	RuleReverseTooEarly  = "reverse-too-early"    // reverse < 15 s after the order
-	RuleReverseExpired   = "reverse-expired"      // reverse > 7 days after the order (refused)
-	RuleOutTradeNoReused = "out-trade-no-reused"  // another code/amount, or after reversed/closed
-	RuleQueryRate        = "query-rate"           // > 1 query per second per order
-	RuleBadSignature     = "bad-signature"        // request signature missing or wrong
-	RuleNoClientCert     = "no-client-cert"       // v2 /secapi/ call without the client certificate
-	RuleStaleTimestamp   = "stale-timestamp"      // v3 request timestamp too far from the sim clock
-	RuleAuthCodeReused   = "auth-code-reused"     // a payment code used for a second out_trade_no
-	RuleRefundInvalid    = "refund-invalid"       // refund over the total, > 50 refunds, unpaid order
-	RuleWrongMerchant    = "wrong-merchant"       // mchid/appid/sub_mchid do not match the credentials
+	RuleReverseTooEarly  = "reverse-too-early"   // reverse < 15 s after the order
+	RuleReverseExpired   = "reverse-expired"     // reverse > 7 days after the order (refused)
+	RuleOutTradeNoReused = "out-trade-no-reused" // another code/amount, or after reversed/closed
+	RuleQueryRate        = "query-rate"          // > 1 query per second per order
+	RuleBadSignature     = "bad-signature"       // request signature missing or wrong
+	RuleNoClientCert     = "no-client-cert"      // v2 /secapi/ call without the client certificate
+	RuleStaleTimestamp   = "stale-timestamp"     // v3 request timestamp too far from the sim clock
+	RuleAuthCodeReused   = "auth-code-reused"    // a payment code used for a second out_trade_no
+	RuleRefundInvalid    = "refund-invalid"      // refund over the total, > 50 refunds, unpaid order
+	RuleWrongMerchant    = "wrong-merchant"      // mchid/appid/sub_mchid do not match the credentials
 )
 
 // Violation is a broken WeChat rule.

@@ -60,12 +60,12 @@ func v3Code(code string) (int, string) {
 }
 
 type v3Amount struct {
-	Total         int64             `json:"total,omitempty"`
-	Refund        int64             `json:"refund,omitempty"`
-	Currency      string            `json:"currency,omitempty"`
-	PayerTotal    *int64            `json:"payer_total,omitempty"`
-	PayerRefund   *int64            `json:"payer_refund,omitempty"`
-	PayerCurrency string            `json:"payer_currency,omitempty"`
+	Total         int64           `json:"total,omitempty"`
+	Refund        int64           `json:"refund,omitempty"`
+	Currency      string          `json:"currency,omitempty"`
+	PayerTotal    *int64          `json:"payer_total,omitempty"`
+	PayerRefund   *int64          `json:"payer_refund,omitempty"`
+	PayerCurrency string          `json:"payer_currency,omitempty"`
 	ExchangeRate  *v3ExchangeRate `json:"exchange_rate,omitempty"`
 }
 
