@@ -1,0 +1,639 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"posd/wxpay"
+)
+
+// runner drives one attempt from its journaled intent to paid, failed or reversed. One
+// goroutine per attempt in flight ("live", started by Pay or Recover) and one per job the
+// durable queue works on ("queued": rate-limited, and silence reschedules the job).
+//
+// Every change is written to the journal first (one Update) and published after; queries
+// that change nothing are not written (their events ride along with the next write), so
+// a paid attempt costs 2–3 fsyncs.
+type runner struct {
+	e      *Engine
+	ctx    context.Context
+	saleID string
+	otn    string
+	code   string // the full payment code, for the micropay only; never journaled
+	queued bool
+	job    Job // the durable-queue job (queued runners)
+
+	amount   int64
+	currency string
+	t0       time.Time
+	txID     string // WeChat's transaction id once seen (needed to refund)
+
+	t        track
+	phase    string // as journaled
+	wake     chan struct{}
+	woken    atomic.Bool // Cancel happened
+	pending  []Event     // events not journaled yet
+	queries  int         // calls not journaled yet
+	reverses int
+	lastErr  string
+}
+
+// startLive starts the runner of a just-journaled attempt: the micropay leaves now.
+func (e *Engine) startLive(s *Sale, otn, code string) {
+	a := findAttempt(s, otn)
+	r := e.newRunner(s, a, false)
+	r.code = code
+	e.launch(r, nil)
+}
+
+func findAttempt(s *Sale, otn string) *Attempt {
+	for i := range s.Attempts {
+		if s.Attempts[i].OutTradeNo == otn {
+			return &s.Attempts[i]
+		}
+	}
+	return nil
+}
+
+// newRunner builds a runner from the journal. Deadlines come from the journaled t0; if
+// the wall clock now reads earlier than t0 (it was set back), t0 is taken as now, so
+// the jump can delay a reverse but never bring one before t0 + ReverseFloor.
+func (e *Engine) newRunner(s *Sale, a *Attempt, queued bool) *runner {
+	now := e.now()
+	t0 := a.StartedAt
+	deadline, reverseAfter := a.Deadline, a.ReverseAfter
+	if deadline.IsZero() {
+		deadline = t0.Add(e.cfg.PollUntil)
+	}
+	if reverseAfter.Before(t0.Add(e.cfg.ReverseFloor)) {
+		reverseAfter = t0.Add(e.cfg.ReverseFloor)
+	}
+	if now.Before(t0) {
+		shift := now.Sub(t0)
+		t0, deadline, reverseAfter = now, deadline.Add(shift), reverseAfter.Add(shift)
+	}
+	r := &runner{
+		e: e, saleID: s.ID, otn: a.OutTradeNo, queued: queued,
+		amount: s.Amount, currency: s.Currency, t0: t0, txID: a.TransactionID,
+		phase: a.Phase, wake: make(chan struct{}, 1),
+	}
+	r.t.deadline, r.t.reverseAfter = deadline, reverseAfter
+	r.t.cancelled = s.State == SaleCancelled || s.State == SalePaid
+	for _, ev := range a.Events {
+		if ev.Call == "query" && ev.At.After(r.t.lastQuery) && !ev.At.After(now) {
+			r.t.lastQuery = ev.At
+		}
+	}
+	return r
+}
+
+// launch registers r (one runner per attempt) and starts it; done runs after it ends.
+func (e *Engine) launch(r *runner, done func()) bool { return e.launchWith(e.ctx, r, done) }
+
+func (e *Engine) launchWith(ctx context.Context, r *runner, done func()) bool {
+	e.mu.Lock()
+	if _, busy := e.runners[r.otn]; busy {
+		e.mu.Unlock()
+		return false
+	}
+	e.runners[r.otn] = r
+	e.wg.Add(1)
+	e.mu.Unlock()
+	r.ctx = ctx
+	go func() {
+		defer e.wg.Done()
+		defer func() {
+			e.mu.Lock()
+			delete(e.runners, r.otn)
+			e.mu.Unlock()
+			if done != nil {
+				done()
+			}
+		}()
+		r.run()
+	}()
+	return true
+}
+
+// cancel tells the runner its sale was cancelled (the journal already says so).
+func (r *runner) cancel() {
+	r.woken.Store(true)
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (r *runner) run() {
+	if r.code != "" {
+		if r.micropay() {
+			return
+		}
+	} else {
+		// Resumed (restart or durable queue): whether or not the micropay left, and
+		// whatever happened since, the first request is a query.
+		r.t.mustQuery = true
+	}
+	for {
+		if r.woken.Swap(false) {
+			r.t.cancelled = true
+		}
+		act, at := next(&r.t, r.e.now())
+		if act == actUnresolve {
+			r.unresolve()
+			return
+		}
+		if r.t.cancelled && r.phase != PhaseRefunding && act != actRefund && act != actQueryRefund {
+			r.setPhase(PhaseReversing)
+		}
+		if !r.sleepUntil(at) {
+			return
+		}
+		if r.woken.Load() {
+			continue // cancelled while waiting: plan again
+		}
+		if r.queued && !r.e.limiter.wait(r.ctx) {
+			return
+		}
+		var done bool
+		switch act {
+		case actQuery:
+			done = r.query()
+		case actReverse:
+			done = r.reverse()
+		case actRefund:
+			done = r.refund()
+		case actQueryRefund:
+			done = r.queryRefund()
+		}
+		if done || r.ctx.Err() != nil {
+			return
+		}
+	}
+}
+
+// sleepUntil waits for the clock to reach at, a cancel, or the end of the engine.
+func (r *runner) sleepUntil(at time.Time) bool {
+	d := at.Sub(r.e.now())
+	if d <= 0 {
+		return r.ctx.Err() == nil
+	}
+	c, stop := newTimer(r.e.clk, d)
+	select {
+	case <-c:
+		return true
+	case <-r.wake:
+		stop()
+		return true
+	case <-r.ctx.Done():
+		stop()
+		return false
+	}
+}
+
+func (r *runner) event(call string, outcome wxpay.Outcome, err *wxpay.Error, detail string) {
+	ev := Event{At: r.e.now(), Call: call, Outcome: outcome.String(), Detail: detail}
+	if err != nil {
+		ev.Code = err.Code
+		if ev.Detail == "" {
+			ev.Detail = err.Message
+		}
+	}
+	r.pending = append(r.pending, ev)
+	r.e.observe(!silent(outcome, err), verified(outcome, err))
+}
+
+// callErr handles a non-nil error from the client: the call was not made. It reports
+// whether the runner must stop (the engine is closing).
+func (r *runner) callErr(call string, err error) {
+	r.e.log.WithError(err).WithField("out_trade_no", r.otn).Warnf("%s not sent", call)
+	r.pending = append(r.pending, Event{At: r.e.now(), Call: call, Detail: "not sent: " + err.Error()})
+}
+
+// micropay sends the charge; it reports whether the attempt is finished (or the runner
+// must stop).
+func (r *runner) micropay() bool {
+	req := wxpay.PayRequest{
+		OutTradeNo: r.otn, AuthCode: r.code, Amount: r.amount, Currency: r.currency,
+		Description: r.e.cfg.Description, DeviceID: r.e.cfg.TillID, StoreID: r.e.cfg.StoreID,
+		StoreName: r.e.cfg.Description,
+	}
+	r.code = "" // the code is needed once; do not keep it around
+	ctx, cancel := context.WithTimeout(r.ctx, microPayTimeout)
+	o, err := r.e.gw.MicroPay(ctx, req)
+	cancel()
+	if err != nil {
+		if r.ctx.Err() != nil {
+			return true // closing: recovery will query
+		}
+		// The client refused to send it (bad input): no money can have moved.
+		r.callErr("micropay", err)
+		return r.finish(AttemptFailed, &ErrorInfo{Code: "NOT_SENT", Message: "The payment could not be sent to WeChat Pay: take another payment method and call support"})
+	}
+	now := r.e.now()
+	r.event("micropay", o.Outcome, o.Error, "")
+	switch o.Outcome {
+	case wxpay.Paid:
+		return r.paid(o)
+	case wxpay.Failed:
+		return r.finish(AttemptFailed, errInfo(o.Error, "WeChat Pay refused the payment: ask for another payment method"))
+	case wxpay.Pending:
+		r.t.nextQuery = now.Add(pollEvery)
+		r.setPhase(PhaseWaitingCustomer)
+	default:
+		// System error, no answer, or an answer that does not fit a new order: only a
+		// query can tell, after the pause WeChat asks for.
+		r.t.nextQuery = now.Add(afterSystemError)
+		r.t.silent = silent(o.Outcome, o.Error)
+		r.t.mustQuery = true
+		r.setPhase(PhaseQuerying)
+	}
+	return false
+}
+
+// query asks WeChat about the order; it reports whether the attempt is finished.
+func (r *runner) query() bool {
+	now := r.e.now()
+	r.t.lastQuery = now
+	r.queries++
+	ctx, cancel := context.WithTimeout(r.ctx, callTimeout)
+	o, err := r.e.gw.QueryOrder(ctx, r.otn)
+	cancel()
+	if err != nil {
+		if r.ctx.Err() != nil {
+			return true
+		}
+		r.callErr("query", err)
+		r.t.silent, r.t.mustQuery, r.t.nextQuery = true, true, now.Add(unknownEvery)
+		return false
+	}
+	now = r.e.now()
+	r.event("query", o.Outcome, o.Error, o.TradeState)
+	r.t.silent = silent(o.Outcome, o.Error)
+	r.t.mustQuery = r.t.silent
+	if o.TransactionID != "" {
+		r.txID = o.TransactionID
+	}
+	switch {
+	case o.Outcome == wxpay.Paid || o.Outcome == wxpay.Refunded:
+		return r.paid(o)
+	case o.Outcome == wxpay.Failed && o.TradeState == "PAYERROR":
+		return r.finish(AttemptFailed, errInfo(o.Error, "The payment failed at WeChat Pay: ask for another payment method"))
+	case o.Outcome == wxpay.Reversed:
+		return r.reversed()
+	case o.Outcome == wxpay.NotFound && r.t.reverseClaimed:
+		// Reversed and no such order: the number is closed and no money moved.
+		return r.reversed()
+	case o.Outcome == wxpay.Pending || o.Outcome == wxpay.NotPaid || o.Outcome == wxpay.NotFound:
+		if r.t.reverseClaimed {
+			// WeChat said reversed but the order is still open: reverse again.
+			r.t.reverseClaimed = false
+			r.t.nextReverse = now.Add(backoff(reverseBackoff, maxReverseBackoff, r.t.reverseTries))
+		}
+		r.t.nextQuery = now.Add(pollEvery)
+		if o.Outcome == wxpay.Pending {
+			r.setPhase(PhaseWaitingCustomer)
+		} else {
+			r.setPhase(PhaseQuerying)
+		}
+	default:
+		// Unknown (system error, no answer) or a refusal of the query itself.
+		if r.t.reverseClaimed {
+			r.t.mustQuery = true // the reverse is still to be confirmed
+		}
+		r.lastErr = describe(o.Error)
+		r.t.nextQuery = now.Add(unknownEvery)
+		if !r.t.cancelled {
+			r.setPhase(PhaseQuerying)
+		}
+	}
+	return false
+}
+
+// reverse closes the order at WeChat (or, for a paid order within 7 days, gives the money
+// back); every reverse is confirmed by a query.
+func (r *runner) reverse() bool {
+	now := r.e.now()
+	r.reverses++
+	r.t.reverseTries++
+	ctx, cancel := context.WithTimeout(r.ctx, callTimeout)
+	res, err := r.e.gw.Reverse(ctx, r.otn)
+	cancel()
+	if err != nil {
+		if r.ctx.Err() != nil {
+			return true
+		}
+		r.callErr("reverse", err)
+		res = wxpay.ReverseResult{Outcome: wxpay.Unknown, Error: &wxpay.Error{Code: "NOT_SENT", Message: err.Error()}}
+	}
+	now = r.e.now()
+	detail := ""
+	if res.Recall {
+		detail = "recall=Y"
+	}
+	r.event("reverse", res.Outcome, res.Error, detail)
+	switch res.Outcome {
+	case wxpay.Reversed, wxpay.NotFound:
+		r.t.reverseClaimed = true
+		r.t.mustQuery = true
+	case wxpay.Paid:
+		// Refused because the order is paid (e.g. past the reverse window): it is paid.
+		// A query confirms and fetches the transaction; if the sale was cancelled the
+		// money goes back by refund.
+		r.t.mustQuery = true
+		if r.t.undo == undoReverse || r.t.cancelled {
+			r.t.undo = undoRefund
+			r.t.nextRefund = now
+		}
+	case wxpay.Failed:
+		// A final refusal that is not about payment (certificate, permission): a person
+		// must look; the durable queue keeps the attempt.
+		r.lastErr = describe(res.Error)
+		return r.unresolveAttention("WeChat Pay refused to cancel the order (" + describe(res.Error) + "). Check the till's API certificate, then look the order up in the WeChat Pay merchant platform.")
+	default:
+		r.lastErr = describe(res.Error)
+		if r.t.reverseTries >= reverseTries {
+			r.unresolve()
+			return true
+		}
+		r.t.nextReverse = now.Add(backoff(reverseBackoff, maxReverseBackoff, r.t.reverseTries-1))
+	}
+	return false
+}
+
+// refundNo is the stable out_refund_no that gives back the payment of a cancelled sale.
+func refundNoForCancel(otn string) string { return otn + "C" }
+
+func (r *runner) refund() bool {
+	now := r.e.now()
+	r.t.refundTries++
+	req := wxpay.RefundRequest{OutTradeNo: r.otn, TransactionID: r.txID, OutRefundNo: refundNoForCancel(r.otn),
+		Amount: r.amount, Total: r.amount, Currency: r.currency, Reason: "sale cancelled"}
+	ctx, cancel := context.WithTimeout(r.ctx, callTimeout)
+	res, err := r.e.gw.Refund(ctx, req)
+	cancel()
+	if err != nil {
+		if r.ctx.Err() != nil {
+			return true
+		}
+		r.callErr("refund", err)
+		res = wxpay.Refund{Outcome: wxpay.Unknown, Error: &wxpay.Error{Code: "NOT_SENT", Message: err.Error()}}
+	}
+	now = r.e.now()
+	r.event("refund", res.Outcome, res.Error, string(res.State))
+	switch res.Outcome {
+	case wxpay.Paid, wxpay.Refunded:
+		if res.State == wxpay.RefundSuccess {
+			return r.reversed()
+		}
+		r.t.refundAccepted = true
+		r.t.nextRefund = now.Add(afterSystemError)
+	case wxpay.Failed:
+		r.lastErr = describe(res.Error)
+		return r.unresolveAttention("WeChat Pay refused to refund the payment of a cancelled sale (" + describe(res.Error) + "): give the customer the money back another way.")
+	default:
+		r.lastErr = describe(res.Error)
+		if r.t.refundTries >= reverseTries {
+			r.unresolve()
+			return true
+		}
+		r.t.nextRefund = now.Add(backoff(reverseBackoff, maxReverseBackoff, r.t.refundTries-1))
+	}
+	return false
+}
+
+func (r *runner) queryRefund() bool {
+	ctx, cancel := context.WithTimeout(r.ctx, callTimeout)
+	res, err := r.e.gw.QueryRefund(ctx, refundNoForCancel(r.otn))
+	cancel()
+	if err != nil {
+		if r.ctx.Err() != nil {
+			return true
+		}
+		r.callErr("refundquery", err)
+		res = wxpay.Refund{Outcome: wxpay.Unknown}
+	}
+	now := r.e.now()
+	r.event("refundquery", res.Outcome, res.Error, string(res.State))
+	switch {
+	case res.State == wxpay.RefundSuccess:
+		return r.reversed()
+	case res.Outcome == wxpay.NotFound:
+		r.t.refundAccepted = false // never arrived: send it again, same number
+		r.t.nextRefund = now
+	case res.State == wxpay.RefundClosed || res.State == wxpay.RefundAbnormal || res.Outcome == wxpay.Failed:
+		return r.unresolveAttention("The refund of a cancelled sale's payment did not go through (" + string(res.State) + "): give the customer the money back another way.")
+	default:
+		r.t.refundTries++
+		if r.t.refundTries >= 3*reverseTries {
+			r.unresolve()
+			return true
+		}
+		r.t.nextRefund = now.Add(afterSystemError)
+	}
+	return false
+}
+
+// paid records a payment. If the sale can no longer take it (cancelled meanwhile), the
+// attempt stays open and the money goes back: reversed within 7 days, refunded after.
+func (r *runner) paid(o wxpay.Order) bool {
+	now := r.e.now()
+	if o.TransactionID != "" {
+		r.txID = o.TransactionID
+	}
+	final := false
+	err := r.save(func(s *Sale, a *Attempt) {
+		a.TransactionID = r.txID
+		if o.PayerCurrency != "" {
+			a.Wallet, a.PayerAmount = o.PayerCurrency, o.PayerAmount
+		}
+		if s.State == SalePaying && !r.t.cancelled {
+			a.State, a.Phase, a.Error = AttemptPaid, "", nil
+			a.Events = appendEvents(a.Events, Event{At: now, Call: "state", Outcome: string(AttemptPaid)})
+			s.State = SalePaid
+			final = true
+			return
+		}
+		// Not for this sale any more: give it back.
+		r.t.cancelled = true
+		if r.t.undo != undoRefund {
+			if now.Sub(r.t0) >= reverseWindow {
+				r.t.undo, r.t.nextRefund = undoRefund, now
+			} else {
+				r.t.undo = undoReverse
+			}
+		}
+		r.t.reverseClaimed = false
+		a.Phase = PhaseRefunding
+	})
+	if err != nil {
+		return true
+	}
+	if !final {
+		r.phase = PhaseRefunding
+	}
+	return final
+}
+
+// reversed ends the attempt with no money kept.
+func (r *runner) reversed() bool {
+	msg := &ErrorInfo{Code: "REVERSED", Message: "Not paid: the payment was cancelled at WeChat Pay. Ask the customer to scan again or pay another way"}
+	if r.t.cancelled {
+		msg = &ErrorInfo{Code: "CANCELLED", Message: "Sale cancelled: no money was kept"}
+	}
+	return r.finish(AttemptReversed, msg)
+}
+
+// finish ends the attempt failed or reversed; a sale still paying waits for a new code.
+func (r *runner) finish(state AttemptState, info *ErrorInfo) bool {
+	now := r.e.now()
+	r.save(func(s *Sale, a *Attempt) {
+		a.State, a.Phase, a.Error = state, "", info
+		a.Events = appendEvents(a.Events, Event{At: now, Call: "state", Outcome: string(state), Code: info.Code})
+		if s.State == SalePaying {
+			s.State = SaleAwaitingScan
+		}
+	})
+	return true
+}
+
+// unresolve hands the attempt to the durable queue: WeChat is silent.
+func (r *runner) unresolve() { r.toQueue("") }
+
+func (r *runner) unresolveAttention(advice string) bool {
+	r.toQueue(advice)
+	return true
+}
+
+// toQueue journals the attempt as unresolved with its job (due after a backoff with
+// jitter); advice flags the job for a person at once.
+func (r *runner) toQueue(advice string) {
+	now := r.e.now()
+	r.save(func(s *Sale, a *Attempt) {
+		a.State, a.Phase = AttemptUnresolved, PhaseWaitingNetwork
+		if r.t.undo != undoNone {
+			a.Phase = PhaseRefunding
+		}
+		a.Events = appendEvents(a.Events, Event{At: now, Call: "state", Outcome: string(AttemptUnresolved), Detail: r.lastErr})
+	}, func(tx *wtx, s *Sale, a *Attempt) error {
+		j := r.job
+		if j.ID == "" {
+			j = Job{ID: resolveJobID(r.otn), Kind: "resolve", SaleID: s.ID, OutTradeNo: r.otn, CreatedAt: now}
+			if old, err := tx.job(j.ID); err != nil {
+				return err
+			} else if old != nil {
+				j = *old
+			}
+		}
+		j.Tries++
+		j.LastError = r.lastErr
+		j.Due = now.Add(backoff(jobBackoff, maxJobBackoff, j.Tries-1))
+		if advice == "" && (j.Tries >= r.e.cfg.AttentionTries || now.Sub(j.CreatedAt) >= r.e.cfg.AttentionAfter) {
+			advice = fmt.Sprintf("WeChat Pay has not settled order %s (sale %s, %s %s) after %d tries since %s. posd keeps checking every few minutes. Check the till's network; if the customer says they paid, look the order up in the WeChat Pay merchant platform.",
+				r.otn, s.ID, s.Currency, formatAmount(s.Amount), j.Tries, j.CreatedAt.In(r.e.cfg.Location).Format("2006-01-02 15:04"))
+		}
+		if advice != "" {
+			j.Attention, j.Advice = true, advice
+			j.Due = now.Add(attentionRetry)
+		}
+		return tx.putJob(j)
+	})
+}
+
+func resolveJobID(otn string) string { return "resolve:" + otn }
+
+func formatAmount(cents int64) string { return fmt.Sprintf("%d.%02d", cents/100, cents%100) }
+
+// setPhase journals a new phase (the UI shows it); the same phase is not written again.
+func (r *runner) setPhase(p string) {
+	if p == r.phase {
+		return
+	}
+	r.save(func(s *Sale, a *Attempt) {
+		if a.State == AttemptUnresolved {
+			return // a queued runner keeps the attempt unresolved until it is final
+		}
+		a.Phase = p
+	})
+}
+
+// save journals a change of the attempt (with the pending events and counters) in one
+// Update, then publishes it. If the journal cannot be written the runner keeps the
+// outcome in memory and retries every second: the intent is journaled, so even a crash
+// now is resolved by Recover's query. It returns an error only when the engine closes.
+func (r *runner) save(fn func(s *Sale, a *Attempt), more ...func(tx *wtx, s *Sale, a *Attempt) error) error {
+	for {
+		now := r.e.now()
+		phase := r.phase
+		err := r.e.update(func(tx *wtx) error {
+			s, err := tx.Sale(r.saleID)
+			if err != nil {
+				return err
+			}
+			a := findAttempt(s, r.otn)
+			if a == nil {
+				return fmt.Errorf("attempt %s not in sale %s: %w", r.otn, r.saleID, ErrNotFound)
+			}
+			if a.State.Final() {
+				return errAlreadyFinal
+			}
+			if s.State == SaleCancelled {
+				r.t.cancelled = true
+			}
+			a.Events = appendEvents(a.Events, r.pending...)
+			a.Queries += r.queries
+			a.Reverses += r.reverses
+			fn(s, a)
+			final := a.State.Final()
+			a.UpdatedAt, s.UpdatedAt = now, now
+			for _, m := range more {
+				if err := m(tx, s, a); err != nil {
+					return err
+				}
+			}
+			if final {
+				if err := tx.dropJob(resolveJobID(r.otn)); err != nil {
+					return err
+				}
+			}
+			phase = a.Phase
+			return tx.put(s)
+		})
+		if err == nil {
+			r.pending, r.queries, r.reverses = nil, 0, 0
+			r.phase = phase
+			return nil
+		}
+		if errors.Is(err, errAlreadyFinal) || errors.Is(err, ErrNotFound) {
+			r.e.log.WithError(err).WithField("out_trade_no", r.otn).Warn("attempt changed under its runner")
+			return err
+		}
+		r.e.log.WithError(err).WithField("out_trade_no", r.otn).Error("journal write failed; retrying")
+		if !r.sleepUntil(now.Add(time.Second)) {
+			return err
+		}
+	}
+}
+
+var errAlreadyFinal = errors.New("attempt already final")
+
+func errInfo(err *wxpay.Error, fallback string) *ErrorInfo {
+	if err == nil {
+		return &ErrorInfo{Code: "FAILED", Message: fallback}
+	}
+	msg := err.Message
+	if msg == "" {
+		msg = fallback
+	}
+	return &ErrorInfo{Code: err.Code, Message: msg}
+}
+
+func describe(err *wxpay.Error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Code + ": " + err.Message
+}

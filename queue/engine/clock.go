@@ -1,0 +1,36 @@
+package engine
+
+import "time"
+
+// TimerClock is a Clock whose timers can be released early. The engine uses it when the
+// injected Clock has it (RealClock and enginetest.FakeClock do): a runner woken by a
+// cancel then releases its timer, so a fake clock's count of waiting timers stays exact
+// and tests can wait for "the engine is idle" deterministically.
+type TimerClock interface {
+	Clock
+	// NewTimer is like time.NewTimer: the channel receives once after d; stop releases
+	// the timer and reports whether it was still pending.
+	NewTimer(d time.Duration) (c <-chan time.Time, stop func() bool)
+}
+
+// RealClock is the wall clock. Its timers use Go's monotonic clock, so a wall-clock jump
+// (NTP, a dead RTC battery) does not shorten a wait.
+func RealClock() Clock { return realClock{} }
+
+type realClock struct{}
+
+func (realClock) Now() time.Time                         { return time.Now() }
+func (realClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
+func (realClock) NewTimer(d time.Duration) (<-chan time.Time, func() bool) {
+	t := time.NewTimer(d)
+	return t.C, t.Stop
+}
+
+// newTimer uses clk's stoppable timers when it has them, else After (whose timer is
+// released when it fires).
+func newTimer(clk Clock, d time.Duration) (<-chan time.Time, func() bool) {
+	if tc, ok := clk.(TimerClock); ok {
+		return tc.NewTimer(d)
+	}
+	return clk.After(d), func() bool { return false }
+}

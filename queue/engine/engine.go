@@ -1,0 +1,538 @@
+package engine
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"posd/wxpay"
+)
+
+// Config tunes the engine. Zero values take the defaults; New checks the limits.
+type Config struct {
+	StoreID, TillID string
+	Currency        string         // default "HKD"
+	Location        *time.Location // default Asia/Hong_Kong (fixed +08:00 if tzdata missing)
+	Description     string         // micropay description, e.g. "Example Store"
+	PollUntil       time.Duration  // default 30s, max 45s: reverse if not final by t0+PollUntil
+	ReverseFloor    time.Duration  // default 15s: never reverse before t0+15s
+	QueueRate       float64        // durable-queue WeChat calls per second for this till (default 20)
+
+	// QueueWorkers bounds the attempts the durable queue works on at once (default 64).
+	// Each waits ≥ 1 s between two queries of its order, so draining fast needs many.
+	QueueWorkers int
+	// CodeSalt salts the hash that refuses a payment code used before. Empty: derived
+	// from StoreID and TillID. The hash only has to survive in the journal for the
+	// minute a code is valid; it is not a secret store.
+	CodeSalt string
+	// AttentionAfter flags a durable-queue job for a person after this many tries
+	// (default 12, about 40 minutes of backoff) ...
+	AttentionTries int
+	// ... or after this long (default 30 minutes). The queue keeps trying, slowly.
+	AttentionAfter time.Duration
+}
+
+// Limits from WeChat's rules (payment-policy.md).
+const (
+	DefaultPollUntil    = 30 * time.Second
+	MaxPollUntil        = 45 * time.Second
+	DefaultReverseFloor = 15 * time.Second
+	DefaultQueueRate    = 20
+	// MaxQueueRate keeps one till far below WeChat's query limit (300/s per merchant).
+	MaxQueueRate = 5000
+)
+
+func (c *Config) setDefaults() error {
+	if err := CheckIDs(c.StoreID, c.TillID); err != nil {
+		return err
+	}
+	if c.Currency == "" {
+		c.Currency = "HKD"
+	}
+	if c.Location == nil {
+		loc, err := time.LoadLocation("Asia/Hong_Kong")
+		if err != nil {
+			loc = time.FixedZone("HKT", 8*3600)
+		}
+		c.Location = loc
+	}
+	if c.PollUntil == 0 {
+		c.PollUntil = DefaultPollUntil
+	}
+	if c.ReverseFloor == 0 {
+		c.ReverseFloor = DefaultReverseFloor
+	}
+	if c.ReverseFloor < DefaultReverseFloor {
+		return fmt.Errorf("reverse floor %v: WeChat forbids reversing earlier than 15s after the micropay", c.ReverseFloor)
+	}
+	if c.PollUntil < c.ReverseFloor || c.PollUntil > MaxPollUntil {
+		return fmt.Errorf("poll until %v: must be between the reverse floor (%v) and %v", c.PollUntil, c.ReverseFloor, MaxPollUntil)
+	}
+	if c.QueueRate == 0 {
+		c.QueueRate = DefaultQueueRate
+	}
+	if c.QueueRate < 0 || c.QueueRate > MaxQueueRate {
+		return fmt.Errorf("queue rate %v: must be between 0 and %d calls per second", c.QueueRate, MaxQueueRate)
+	}
+	if c.QueueWorkers <= 0 {
+		c.QueueWorkers = 64
+	}
+	if c.CodeSalt == "" {
+		c.CodeSalt = "posd-code/" + c.StoreID + "/" + c.TillID
+	}
+	if c.AttentionTries <= 0 {
+		c.AttentionTries = 12
+	}
+	if c.AttentionAfter <= 0 {
+		c.AttentionAfter = 30 * time.Minute
+	}
+	return nil
+}
+
+// Error is the engine's refusal: Code is stable (see the list in the API notes), Message
+// a sentence for the cashier.
+type Error struct{ Code, Message string }
+
+func (e *Error) Error() string { return e.Code + ": " + e.Message }
+
+func errorf(code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// storageError refuses work the journal cannot record (disk full, read-only).
+func storageError(err error) *Error {
+	return &Error{Code: "storage", Message: "The till cannot save payments (disk full or read-only): take another payment method and call support (" + err.Error() + ")"}
+}
+
+// Status is what /healthz shows.
+type Status struct {
+	Ready           bool      // Recover finished
+	Unresolved      int       // attempts not final
+	QueueDepth      int       // jobs in the durable queue
+	Attention       int       // jobs needing a person
+	LastWeChatOK    time.Time // last answer from WeChat that verified
+	WeChatReachable bool      // last call got an answer
+}
+
+// Engine runs Quick Pay attempts: see the package comment and payment-policy.md.
+type Engine struct {
+	cfg Config
+	gw  wxpay.Client
+	st  Store
+	clk Clock
+	log logrus.FieldLogger
+	hub hub
+
+	// ctx ends every runner on Close; wg counts them.
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	limiter limiter
+	qwake   chan struct{} // wakes the queue worker: a job was added or one finished
+
+	mu        sync.Mutex
+	stopping  bool
+	ready     bool
+	runners   map[string]*runner      // out_trade_no → the runner working on it (live or queue)
+	open      map[string]AttemptState // attempts not final, for Status
+	jobs      map[string]bool         // job id → needs attention, for Status
+	lastOK    time.Time
+	reachable bool
+}
+
+// New builds an engine. Call Recover before taking sales and Run for the durable queue.
+func New(cfg Config, gw wxpay.Client, st Store, clk Clock, log logrus.FieldLogger) (*Engine, error) {
+	if err := cfg.setDefaults(); err != nil {
+		return nil, fmt.Errorf("engine config: %w", err)
+	}
+	if gw == nil || st == nil {
+		return nil, errors.New("engine: nil wxpay client or store")
+	}
+	if clk == nil {
+		clk = RealClock()
+	}
+	if log == nil {
+		l := logrus.New()
+		l.Out = nopWriter{}
+		log = l
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	e := &Engine{
+		cfg: cfg, gw: gw, st: st, clk: clk, log: log.WithField("component", "engine"),
+		ctx: ctx, cancel: cancel,
+		qwake:     make(chan struct{}, 1),
+		runners:   map[string]*runner{},
+		open:      map[string]AttemptState{},
+		jobs:      map[string]bool{},
+		reachable: true,
+	}
+	e.limiter.init(clk, cfg.QueueRate)
+	return e, nil
+}
+
+type nopWriter struct{}
+
+func (nopWriter) Write(p []byte) (int, error) { return len(p), nil }
+
+// Stop refuses new sales and payments from now on (SIGTERM). Work in flight continues
+// until the process exits; whatever is left is resumed by Recover on the next start.
+func (e *Engine) Stop() {
+	e.mu.Lock()
+	e.stopping = true
+	e.mu.Unlock()
+}
+
+// Close stops the engine and ends every runner, waiting for them. An attempt interrupted
+// here is resumed from the journal by the next Recover, exactly as after a crash.
+func (e *Engine) Close() {
+	e.Stop()
+	e.cancel()
+	e.wg.Wait()
+}
+
+func (e *Engine) refuseNew() *Error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.stopping {
+		return errorf("stopping", "The till is shutting down: take another payment method")
+	}
+	return nil
+}
+
+func (e *Engine) now() time.Time { return e.clk.Now() }
+
+// day returns the journal day of t.
+func (e *Engine) day(t time.Time) string { return t.In(e.cfg.Location).Format("2006-01-02") }
+
+// codeHash is the salted hash that recognises a payment code used before.
+func (e *Engine) codeHash(code string) string {
+	h := sha256.Sum256([]byte(e.cfg.CodeSalt + "\x00" + code))
+	return hex.EncodeToString(h[:])
+}
+
+// OpenSaleRequest opens a sale; AuthCode (optional) pays it at once.
+type OpenSaleRequest struct {
+	Amount                                      int64
+	Currency, Description, Reference, AuthCode string
+}
+
+// OpenSale journals a new sale. With an AuthCode the sale and its first attempt are
+// journaled in one write and the micropay leaves right after.
+func (e *Engine) OpenSale(ctx context.Context, r OpenSaleRequest) (*Sale, error) {
+	if err := e.refuseNew(); err != nil {
+		return nil, err
+	}
+	if r.Amount <= 0 {
+		return nil, errorf("bad_request", "The amount must be more than zero")
+	}
+	if r.Amount > 1_000_000_000_00 {
+		return nil, errorf("bad_request", "The amount is too large")
+	}
+	if r.Currency == "" {
+		r.Currency = e.cfg.Currency
+	}
+	if !strings.EqualFold(r.Currency, e.cfg.Currency) {
+		return nil, errorf("bad_request", "This till takes %s only, not %s", e.cfg.Currency, r.Currency)
+	}
+	if len(r.Description) > 127 || len(r.Reference) > 64 {
+		return nil, errorf("bad_request", "Description (at most 127 bytes) or reference (at most 64) too long")
+	}
+	if r.AuthCode != "" {
+		if err := wxpay.CheckAuthCode(r.AuthCode); err != nil {
+			return nil, &Error{Code: "invalid_code", Message: err.Error()}
+		}
+	}
+	now := e.now()
+	s := &Sale{
+		Reference: r.Reference, Description: r.Description, Amount: r.Amount,
+		Currency: e.cfg.Currency, State: SaleAwaitingScan, Attempts: []Attempt{},
+		StoreID: e.cfg.StoreID, TillID: e.cfg.TillID, CreatedAt: now, UpdatedAt: now,
+	}
+	var a *Attempt
+	err := e.update(func(tx *wtx) error {
+		seq, err := tx.NextSeq()
+		if err != nil {
+			return err
+		}
+		s.ID = fmt.Sprintf("%s-%s-%s-%d", e.cfg.StoreID, e.cfg.TillID, now.In(e.cfg.Location).Format("060102"), seq)
+		if r.AuthCode != "" {
+			if a, err = e.newAttempt(tx, s, r.AuthCode, now); err != nil {
+				return err
+			}
+		}
+		return tx.put(s)
+	})
+	if err != nil {
+		return nil, e.refusal(err)
+	}
+	if a != nil {
+		e.startLive(s, a.OutTradeNo, r.AuthCode)
+	}
+	return s, nil
+}
+
+// refusal turns an Update error into what the API returns.
+func (e *Engine) refusal(err error) error {
+	var ee *Error
+	if errors.As(err, &ee) {
+		return ee
+	}
+	if errors.Is(err, ErrNotFound) {
+		return errorf("not_found", "No such sale")
+	}
+	e.log.WithError(err).Error("journal write failed: refusing the sale")
+	return storageError(err)
+}
+
+// Scan takes a scanner's code for the (single) sale awaiting a scan.
+func (e *Engine) Scan(ctx context.Context, code string) (*Sale, error) {
+	if err := wxpay.CheckAuthCode(code); err != nil {
+		return nil, &Error{Code: "invalid_code", Message: err.Error()}
+	}
+	if err := e.refuseNew(); err != nil {
+		return nil, err
+	}
+	var target *Sale
+	busy := false
+	err := e.st.View(func(tx ReadTx) error {
+		open, err := tx.OpenSales()
+		if err != nil {
+			return err
+		}
+		for _, s := range open {
+			switch s.State {
+			case SaleAwaitingScan:
+				if target == nil || s.CreatedAt.After(target.CreatedAt) {
+					target = s
+				}
+			case SalePaying:
+				busy = true
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, storageError(err)
+	}
+	if target == nil {
+		if busy {
+			return nil, errorf("sale_busy", "A payment is already in progress: wait for it to finish")
+		}
+		return nil, errorf("no_open_sale", "No sale is waiting for payment: open a sale on the POS first")
+	}
+	return e.Pay(ctx, target.ID, code)
+}
+
+// Pay charges code for the sale: the attempt is journaled, then the micropay leaves.
+// It returns as soon as the attempt is in flight (state paying).
+func (e *Engine) Pay(ctx context.Context, saleID, code string) (*Sale, error) {
+	if err := wxpay.CheckAuthCode(code); err != nil {
+		return nil, &Error{Code: "invalid_code", Message: err.Error()}
+	}
+	if err := e.refuseNew(); err != nil {
+		return nil, err
+	}
+	now := e.now()
+	var out *Sale
+	var a *Attempt
+	err := e.update(func(tx *wtx) error {
+		s, err := tx.Sale(saleID)
+		if err != nil {
+			return err
+		}
+		if a, err = e.newAttempt(tx, s, code, now); err != nil {
+			return err
+		}
+		out = s
+		return tx.put(s)
+	})
+	if err != nil {
+		return nil, e.refusal(err)
+	}
+	e.startLive(out, a.OutTradeNo, code)
+	return out, nil
+}
+
+// newAttempt adds a journaled attempt (the intent) to s, which must be able to take one.
+func (e *Engine) newAttempt(tx *wtx, s *Sale, code string, now time.Time) (*Attempt, error) {
+	switch s.State {
+	case SalePaid:
+		return nil, errorf("bad_request", "This sale is already paid")
+	case SaleCancelled:
+		return nil, errorf("bad_request", "This sale was cancelled: open a new sale")
+	}
+	for _, a := range s.Attempts {
+		if !a.State.Final() {
+			return nil, errorf("sale_busy", "A payment for this sale is already in progress: wait for it to finish")
+		}
+	}
+	h := e.codeHash(code)
+	used, err := tx.CodeUsed(h)
+	if err != nil {
+		return nil, err
+	}
+	if used {
+		return nil, errorf("code_used", "This payment code was already used: ask the customer to refresh the code and scan again")
+	}
+	seq, err := tx.NextSeq()
+	if err != nil {
+		return nil, err
+	}
+	otn, err := OutTradeNo(e.cfg.StoreID, e.cfg.TillID, now.In(e.cfg.Location), seq)
+	if err != nil {
+		return nil, err
+	}
+	s.Attempts = append(s.Attempts, Attempt{
+		OutTradeNo: otn, State: AttemptPaying, Code: wxpay.MaskCode(code), CodeHash: h,
+		Phase: PhaseSending, StartedAt: now,
+		Deadline: now.Add(e.cfg.PollUntil), ReverseAfter: now.Add(e.cfg.ReverseFloor),
+		Events:    []Event{{At: now, Call: "state", Outcome: string(AttemptPaying)}},
+		UpdatedAt: now,
+	})
+	s.State = SalePaying
+	s.UpdatedAt = now
+	return &s.Attempts[len(s.Attempts)-1], nil
+}
+
+// Cancel cancels a sale. An attempt in flight is reversed (not before t0 + ReverseFloor:
+// Attempt.ReverseAfter tells the UI how long) and one found paid later is reversed or
+// refunded: a cancelled sale keeps no money.
+func (e *Engine) Cancel(ctx context.Context, saleID string) (*Sale, error) {
+	now := e.now()
+	var out *Sale
+	var openOTN []string
+	err := e.update(func(tx *wtx) error {
+		s, err := tx.Sale(saleID)
+		if err != nil {
+			return err
+		}
+		switch s.State {
+		case SaleCancelled:
+			out = s
+			return errNoChange
+		case SalePaid:
+			return errorf("bad_request", "This sale is paid: refund it instead of cancelling")
+		}
+		s.State = SaleCancelled
+		s.UpdatedAt = now
+		for i := range s.Attempts {
+			a := &s.Attempts[i]
+			if a.State.Final() {
+				continue
+			}
+			openOTN = append(openOTN, a.OutTradeNo)
+			a.Phase = PhaseReversing
+			a.Events = appendEvents(a.Events, Event{At: now, Call: "cancel", Detail: "cashier cancelled the sale"})
+			a.UpdatedAt = now
+			if a.State == AttemptUnresolved {
+				// Resolve it now: the first request is still a query.
+				if err := tx.touchJob(resolveJobID(a.OutTradeNo), now); err != nil {
+					return err
+				}
+			}
+		}
+		out = s
+		return tx.put(s)
+	})
+	if errors.Is(err, errNoChange) {
+		return out, nil
+	}
+	if err != nil {
+		return nil, e.refusal(err)
+	}
+	e.mu.Lock()
+	for _, otn := range openOTN {
+		if r := e.runners[otn]; r != nil {
+			r.cancel()
+		}
+	}
+	e.mu.Unlock()
+	e.wakeQueue()
+	return out, nil
+}
+
+var errNoChange = errors.New("no change")
+
+// Sale returns a sale.
+func (e *Engine) Sale(id string) (*Sale, error) {
+	var s *Sale
+	err := e.st.View(func(tx ReadTx) error {
+		var err error
+		s, err = tx.Sale(id)
+		return err
+	})
+	if errors.Is(err, ErrNotFound) {
+		return nil, errorf("not_found", "No such sale")
+	}
+	if err != nil {
+		return nil, storageError(err)
+	}
+	return s, nil
+}
+
+// Sales lists a day's sales ("2006-01-02" in the till's time zone; "" = today), newest first.
+func (e *Engine) Sales(day string) ([]*Sale, error) {
+	if day == "" {
+		day = e.day(e.now())
+	} else if _, err := time.Parse("2006-01-02", day); err != nil {
+		return nil, errorf("bad_request", "Date %q is not YYYY-MM-DD", day)
+	}
+	var out []*Sale
+	err := e.st.View(func(tx ReadTx) error {
+		var err error
+		out, err = tx.SalesByDay(day)
+		return err
+	})
+	if err != nil {
+		return nil, storageError(err)
+	}
+	return out, nil
+}
+
+// Jobs lists the durable queue, including jobs needing attention, by due time.
+func (e *Engine) Jobs() ([]Job, error) {
+	var out []Job
+	err := e.st.View(func(tx ReadTx) error {
+		var err error
+		out, err = tx.Jobs()
+		return err
+	})
+	if err != nil {
+		return nil, storageError(err)
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Due.Before(out[j].Due) })
+	return out, nil
+}
+
+// Status reports readiness and the queue for /healthz.
+func (e *Engine) Status() Status {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	st := Status{Ready: e.ready, Unresolved: len(e.open), QueueDepth: len(e.jobs),
+		LastWeChatOK: e.lastOK, WeChatReachable: e.reachable}
+	for _, att := range e.jobs {
+		if att {
+			st.Attention++
+		}
+	}
+	return st
+}
+
+// observe records whether a WeChat call got an answer, for Status.
+func (e *Engine) observe(answered, verified bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.reachable = answered
+	if verified {
+		e.lastOK = e.now()
+	}
+}

@@ -1,0 +1,205 @@
+package enginetest
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"posd/queue/engine"
+	"posd/wxpay"
+)
+
+// Call is one request the engine made to FakeWx.
+type Call struct {
+	Method     string // micropay, query, reverse, refund, refundquery
+	OutTradeNo string
+	RefundNo   string
+	Amount     int64
+	At         time.Time // on the clock given to NewFakeWx
+}
+
+// FakeWx is a scriptable wxpay.Client for table tests. Each method answers through its
+// handler (set the exported fields); n counts that method's calls for the order so far,
+// starting at 1. A nil handler answers "no answer" (Unknown, no HTTP status). Every call
+// is recorded with the clock's time.
+type FakeWx struct {
+	OnMicroPay    func(req wxpay.PayRequest) wxpay.Order
+	OnQuery       func(otn string, n int) wxpay.Order
+	OnReverse     func(otn string, n int) wxpay.ReverseResult
+	OnRefund      func(req wxpay.RefundRequest, n int) wxpay.Refund
+	OnQueryRefund func(outRefundNo string, n int) wxpay.Refund
+
+	clk   engine.Clock
+	mu    sync.Mutex
+	calls []Call
+	count map[string]int
+}
+
+// NewFakeWx records calls with clk's time.
+func NewFakeWx(clk engine.Clock) *FakeWx { return &FakeWx{clk: clk, count: map[string]int{}} }
+
+var _ wxpay.Client = (*FakeWx)(nil)
+
+func (f *FakeWx) record(c Call, key string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c.At = f.clk.Now()
+	f.calls = append(f.calls, c)
+	f.count[c.Method+"|"+key]++
+	return f.count[c.Method+"|"+key]
+}
+
+// Calls returns the calls so far, in order.
+func (f *FakeWx) Calls() []Call {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]Call(nil), f.calls...)
+}
+
+// CallsOf returns the calls of one method.
+func (f *FakeWx) CallsOf(method string) []Call {
+	var out []Call
+	for _, c := range f.Calls() {
+		if c.Method == method {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func (f *FakeWx) MicroPay(ctx context.Context, req wxpay.PayRequest) (wxpay.Order, error) {
+	if err := ctx.Err(); err != nil {
+		return wxpay.Order{}, err
+	}
+	f.record(Call{Method: "micropay", OutTradeNo: req.OutTradeNo, Amount: req.Amount}, req.OutTradeNo)
+	if f.OnMicroPay == nil {
+		return Silent(), nil
+	}
+	o := f.OnMicroPay(req)
+	if o.OutTradeNo == "" {
+		o.OutTradeNo = req.OutTradeNo
+	}
+	return o, nil
+}
+
+func (f *FakeWx) QueryOrder(ctx context.Context, otn string) (wxpay.Order, error) {
+	if err := ctx.Err(); err != nil {
+		return wxpay.Order{}, err
+	}
+	n := f.record(Call{Method: "query", OutTradeNo: otn}, otn)
+	if f.OnQuery == nil {
+		return Silent(), nil
+	}
+	o := f.OnQuery(otn, n)
+	if o.OutTradeNo == "" {
+		o.OutTradeNo = otn
+	}
+	return o, nil
+}
+
+func (f *FakeWx) Reverse(ctx context.Context, otn string) (wxpay.ReverseResult, error) {
+	if err := ctx.Err(); err != nil {
+		return wxpay.ReverseResult{}, err
+	}
+	n := f.record(Call{Method: "reverse", OutTradeNo: otn}, otn)
+	if f.OnReverse == nil {
+		return wxpay.ReverseResult{Outcome: wxpay.Unknown, Error: silentErr()}, nil
+	}
+	return f.OnReverse(otn, n), nil
+}
+
+func (f *FakeWx) Refund(ctx context.Context, req wxpay.RefundRequest) (wxpay.Refund, error) {
+	if err := ctx.Err(); err != nil {
+		return wxpay.Refund{}, err
+	}
+	n := f.record(Call{Method: "refund", OutTradeNo: req.OutTradeNo, RefundNo: req.OutRefundNo, Amount: req.Amount}, req.OutRefundNo)
+	if f.OnRefund == nil {
+		return wxpay.Refund{Outcome: wxpay.Unknown, Error: silentErr()}, nil
+	}
+	r := f.OnRefund(req, n)
+	if r.OutRefundNo == "" {
+		r.OutRefundNo = req.OutRefundNo
+	}
+	return r, nil
+}
+
+func (f *FakeWx) QueryRefund(ctx context.Context, no string) (wxpay.Refund, error) {
+	if err := ctx.Err(); err != nil {
+		return wxpay.Refund{}, err
+	}
+	n := f.record(Call{Method: "refundquery", RefundNo: no}, no)
+	if f.OnQueryRefund == nil {
+		return wxpay.Refund{Outcome: wxpay.Unknown, Error: silentErr()}, nil
+	}
+	r := f.OnQueryRefund(no, n)
+	if r.OutRefundNo == "" {
+		r.OutRefundNo = no
+	}
+	return r, nil
+}
+
+// Statement is not used by the engine.
+func (f *FakeWx) Statement(ctx context.Context, date string) (wxpay.Statement, error) {
+	return wxpay.Statement{}, errors.New("fakewx: no statements")
+}
+
+// Answers for scripts.
+
+func silentErr() *wxpay.Error {
+	return &wxpay.Error{Code: "TIMEOUT", Message: "No answer from WeChat Pay"}
+}
+
+// Paid is a SUCCESS answer.
+func Paid() wxpay.Order {
+	return wxpay.Order{Outcome: wxpay.Paid, TradeState: "SUCCESS", TransactionID: "4200000000000000001",
+		PayerCurrency: "HKD"}
+}
+
+// Pending is USERPAYING.
+func Pending() wxpay.Order { return wxpay.Order{Outcome: wxpay.Pending, TradeState: "USERPAYING"} }
+
+// NotPaid is NOTPAY.
+func NotPaid() wxpay.Order { return wxpay.Order{Outcome: wxpay.NotPaid, TradeState: "NOTPAY"} }
+
+// NotFound is ORDER_NOT_EXIST.
+func NotFound() wxpay.Order {
+	return wxpay.Order{Outcome: wxpay.NotFound, TradeState: "ORDER_NOT_EXIST",
+		Error: &wxpay.Error{Code: "ORDER_NOT_EXIST", HTTP: 404}}
+}
+
+// Revoked is trade_state REVOKED.
+func Revoked() wxpay.Order { return wxpay.Order{Outcome: wxpay.Reversed, TradeState: "REVOKED"} }
+
+// Failed is a final refusal with a cashier message.
+func Failed(code, msg string) wxpay.Order {
+	return wxpay.Order{Outcome: wxpay.Failed, TradeState: code, Error: &wxpay.Error{Code: code, Message: msg, HTTP: 403}}
+}
+
+// SystemError is an answer that leaves the outcome unknown (SYSTEM_ERROR, HTTP 500).
+func SystemError() wxpay.Order {
+	return wxpay.Order{Outcome: wxpay.Unknown, TradeState: "SYSTEM_ERROR",
+		Error: &wxpay.Error{Code: "SYSTEM_ERROR", Message: "WeChat Pay system error", HTTP: 500}}
+}
+
+// Silent is no answer at all (timeout, connection refused).
+func Silent() wxpay.Order { return wxpay.Order{Outcome: wxpay.Unknown, Error: silentErr()} }
+
+// ReverseOK is a successful reverse.
+func ReverseOK() wxpay.ReverseResult { return wxpay.ReverseResult{Outcome: wxpay.Reversed} }
+
+// ReverseRecall is v2's "call again" (recall=Y).
+func ReverseRecall() wxpay.ReverseResult {
+	return wxpay.ReverseResult{Outcome: wxpay.Unknown, Recall: true,
+		Error: &wxpay.Error{Code: "SYSTEMERROR", Message: "WeChat Pay system error", HTTP: 200}}
+}
+
+// ReversePaid is a reverse refused because the order is paid (e.g. past 7 days).
+func ReversePaid() wxpay.ReverseResult {
+	return wxpay.ReverseResult{Outcome: wxpay.Paid, Error: &wxpay.Error{Code: "REVERSE_EXPIRE", HTTP: 200}}
+}
+
+// ReverseSilent is a reverse with no answer.
+func ReverseSilent() wxpay.ReverseResult {
+	return wxpay.ReverseResult{Outcome: wxpay.Unknown, Error: silentErr()}
+}

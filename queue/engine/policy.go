@@ -1,0 +1,161 @@
+package engine
+
+import (
+	"math/rand/v2"
+	"time"
+
+	"posd/wxpay"
+)
+
+// Phases: what the engine is doing with an open attempt, for the UI.
+const (
+	PhaseSending         = "sending"          // journaled, micropay on its way
+	PhaseWaitingCustomer = "waiting_customer" // USERPAYING: the customer confirms on the phone
+	PhaseQuerying        = "querying"         // outcome not known yet: asking WeChat
+	PhaseReversing       = "reversing"        // cancelling the order at WeChat (timeout or cashier)
+	PhaseWaitingNetwork  = "waiting_network"  // WeChat silent: the durable queue retries
+	PhaseRefunding       = "refunding"        // paid after its sale was cancelled: giving it back
+)
+
+// Timings (payment-policy.md §2, §5; wxpay-v2.md §6).
+const (
+	// pollEvery is both WeChat's limit (one query per second per order) and what makes a
+	// customer's confirmation visible within about a second.
+	pollEvery = time.Second
+	// afterSystemError: WeChat asks for about 5 s before the first query after a system
+	// error or a micropay without an answer.
+	afterSystemError = 5 * time.Second
+	// unknownEvery spaces queries whose answer did not tell anything.
+	unknownEvery = 2 * time.Second
+	// reverseBackoff doubles from this between reverse tries (recall=Y, errors, no answer).
+	reverseBackoff    = 2 * time.Second
+	maxReverseBackoff = 10 * time.Second
+	// reverseTries: reverses without a usable answer before the attempt goes to the
+	// durable queue.
+	reverseTries = 5
+	// reverseWindow: WeChat reverses orders up to 7 days old; later a paid order is
+	// refunded. An hour of margin keeps clocks and queues from straddling the limit.
+	reverseWindow = 7*24*time.Hour - time.Hour
+	// Per-call limits (wxpay-v2.md §10: micropay ~15 s, others 6–10 s).
+	microPayTimeout = 20 * time.Second
+	callTimeout     = 10 * time.Second
+	// Durable-queue backoff: from jobBackoff doubling to maxJobBackoff, with jitter.
+	jobBackoff    = 5 * time.Second
+	maxJobBackoff = 5 * time.Minute
+	// attentionRetry spaces tries of jobs a person was asked to look at.
+	attentionRetry = 10 * time.Minute
+)
+
+// silent reports a call that got no answer at all: only a query may follow it
+// (payment-policy.md §3). An answer that did not verify is an answer, but not one to trust.
+func silent(outcome wxpay.Outcome, err *wxpay.Error) bool {
+	return outcome == wxpay.Unknown && (err == nil || err.HTTP == 0)
+}
+
+// verified reports an answer WeChat verifiably gave.
+func verified(outcome wxpay.Outcome, err *wxpay.Error) bool {
+	if outcome != wxpay.Unknown {
+		return true
+	}
+	return err != nil && err.HTTP != 0 && err.Code != wxpay.CodeBadSignature && err.Code != wxpay.CodeBadResponse
+}
+
+// backoff is base·2^n capped at max, with ±20% jitter so tills that lost the network
+// together do not come back in lockstep.
+func backoff(base, max time.Duration, n int) time.Duration {
+	d := base
+	for i := 0; i < n && d < max; i++ {
+		d *= 2
+	}
+	if d > max {
+		d = max
+	}
+	j := time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
+	if j < time.Second/2 {
+		j = time.Second / 2
+	}
+	return j
+}
+
+func later(ts ...time.Time) time.Time {
+	var m time.Time
+	for _, t := range ts {
+		if t.After(m) {
+			m = t
+		}
+	}
+	return m
+}
+
+// action is the next WeChat call an attempt needs.
+type action int
+
+const (
+	actQuery       action = iota
+	actReverse            // close the order (or give back a payment within 7 days)
+	actRefund             // give back a payment too old to reverse
+	actQueryRefund        // confirm that refund
+	actUnresolve          // WeChat is silent: hand the attempt to the durable queue
+)
+
+func (a action) String() string {
+	return [...]string{"query", "reverse", "refund", "refundquery", "unresolve"}[a]
+}
+
+// undo says how a payment that must not be kept (its sale was cancelled) is given back.
+type undo int
+
+const (
+	undoNone undo = iota
+	undoReverse
+	undoRefund
+)
+
+// track is what a runner knows about its attempt beyond the journal: the inputs of the
+// pure decision function next.
+type track struct {
+	deadline, reverseAfter time.Time
+	cancelled              bool // the sale was cancelled: the attempt must end with no money kept
+
+	mustQuery bool      // the next call must be a query: after silence, after a reverse, at resume
+	silent    bool      // the last query (or the micropay) got no answer
+	lastQuery time.Time // queries of one order are ≥ 1 s apart
+	nextQuery time.Time
+
+	reverseClaimed bool // WeChat said reversed (or no such order): a query confirms
+	reverseTries   int
+	nextReverse    time.Time
+
+	undo           undo
+	refundAccepted bool // the cancel refund was accepted: confirm it with refund queries
+	refundTries    int
+	nextRefund     time.Time
+}
+
+// next decides the attempt's next call and when to make it (never earlier than the
+// returned time). It is pure: the policy of payment-policy.md in one place.
+func next(t *track, now time.Time) (action, time.Time) {
+	qAt := later(t.nextQuery, t.lastQuery.Add(pollEvery))
+	switch {
+	case t.undo == undoRefund:
+		if t.refundAccepted {
+			return actQueryRefund, t.nextRefund
+		}
+		return actRefund, t.nextRefund
+	case t.silent && !now.Before(t.deadline):
+		// No answer and the customer's time is up: the durable queue takes over, and its
+		// first request will be a query.
+		return actUnresolve, now
+	case t.mustQuery:
+		return actQuery, qAt
+	}
+	rAt := later(t.reverseAfter, t.nextReverse)
+	if !t.cancelled && t.undo == undoNone {
+		rAt = later(rAt, t.deadline)
+	}
+	if t.reverseTries > 0 || t.undo == undoReverse || !rAt.After(qAt) {
+		// Once reversing, keep at it (with backoff) rather than spend the query budget.
+		return actReverse, rAt
+	}
+	return actQuery, qAt
+}

@@ -1,0 +1,290 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"sync"
+	"time"
+)
+
+// limiter spaces the durable queue's WeChat calls (Config.QueueRate per second) on the
+// engine's clock. All tills of a merchant share WeChat's limits (query 300/s, reverse
+// 150/s), so the default stays far below them. Live attempts are not limited: a cashier
+// is waiting, and each is already held to one query per second.
+type limiter struct {
+	mu    sync.Mutex
+	clk   Clock
+	every time.Duration
+	burst time.Duration
+	next  time.Time
+}
+
+func (l *limiter) init(clk Clock, rate float64) {
+	l.clk = clk
+	l.every = time.Duration(float64(time.Second) / rate)
+	l.burst = l.every * time.Duration(math.Max(1, math.Ceil(rate/4)))
+}
+
+// wait blocks until the next call may go; false when ctx ended first.
+func (l *limiter) wait(ctx context.Context) bool {
+	l.mu.Lock()
+	now := l.clk.Now()
+	t := l.next
+	if min := now.Add(-l.burst); t.Before(min) {
+		t = min
+	}
+	if t.Sub(now) > l.burst+time.Second {
+		t = now // the wall clock was set back: do not wait for the old schedule
+	}
+	l.next = t.Add(l.every)
+	l.mu.Unlock()
+	d := t.Sub(now)
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	c, stop := newTimer(l.clk, d)
+	select {
+	case <-c:
+		return true
+	case <-ctx.Done():
+		stop()
+		return false
+	}
+}
+
+func (e *Engine) wakeQueue() {
+	select {
+	case e.qwake <- struct{}{}:
+	default:
+	}
+}
+
+// attentionScan: how often the queue also retries jobs flagged for a person (DueJobs
+// leaves them out).
+const attentionScan = time.Minute
+
+// Run works the durable queue until ctx is done: unresolved attempts (query first, then
+// the same rules as a live attempt) and refunds to confirm. It waits for the jobs it
+// started before returning.
+func (e *Engine) Run(ctx context.Context) error {
+	qctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stopAfter := context.AfterFunc(e.ctx, cancel)
+	defer stopAfter()
+
+	var mu sync.Mutex
+	inflight := map[string]bool{}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	var lastAttention time.Time
+
+	for {
+		if qctx.Err() != nil {
+			return nil
+		}
+		now := e.now()
+		mu.Lock()
+		n := len(inflight)
+		mu.Unlock()
+		if free := e.cfg.QueueWorkers - n; free > 0 {
+			var jobs []Job
+			err := e.st.View(func(tx ReadTx) error {
+				var err error
+				if jobs, err = tx.DueJobs(now, n+free); err != nil {
+					return err
+				}
+				if now.Sub(lastAttention) >= attentionScan || now.Before(lastAttention) {
+					lastAttention = now
+					all, err := tx.Jobs()
+					if err != nil {
+						return err
+					}
+					for _, j := range all {
+						if j.Attention && !j.Due.After(now) {
+							jobs = append(jobs, j)
+						}
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				e.log.WithError(err).Error("durable queue: cannot read jobs")
+			}
+			for _, j := range jobs {
+				if free == 0 {
+					break
+				}
+				mu.Lock()
+				busy := inflight[j.ID]
+				if !busy {
+					inflight[j.ID] = true
+				}
+				mu.Unlock()
+				if busy {
+					continue
+				}
+				free--
+				id := j.ID
+				done := func() {
+					mu.Lock()
+					delete(inflight, id)
+					mu.Unlock()
+					e.wakeQueue()
+				}
+				wg.Add(1)
+				if !e.startJob(qctx, j, func() { done(); wg.Done() }) {
+					done()
+					wg.Done()
+				}
+			}
+		}
+		c, stop := newTimer(e.clk, time.Second)
+		select {
+		case <-qctx.Done():
+			stop()
+			return nil
+		case <-e.qwake:
+			stop()
+		case <-c:
+		}
+	}
+}
+
+// startJob starts the work of one due job; false when it cannot start now.
+func (e *Engine) startJob(ctx context.Context, j Job, done func()) bool {
+	var s *Sale
+	err := e.st.View(func(tx ReadTx) error {
+		var err error
+		s, err = tx.Sale(j.SaleID)
+		return err
+	})
+	if err != nil {
+		e.log.WithError(err).WithField("job", j.ID).Error("durable queue: job's sale unreadable")
+		if errors.Is(err, ErrNotFound) {
+			e.dropStaleJob(j)
+		}
+		return false
+	}
+	switch j.Kind {
+	case "resolve":
+		a := findAttempt(s, j.OutTradeNo)
+		if a == nil || a.State.Final() {
+			e.dropStaleJob(j)
+			return false
+		}
+		r := e.newRunner(s, a, true)
+		r.job = j
+		return e.launchCtx(ctx, r, done)
+	case "refund":
+		e.wg.Add(1)
+		go func() {
+			defer e.wg.Done()
+			defer done()
+			e.workRefund(ctx, j)
+		}()
+		return true
+	default:
+		e.log.WithField("job", j.ID).Errorf("durable queue: unknown job kind %q", j.Kind)
+		return false
+	}
+}
+
+func (e *Engine) dropStaleJob(j Job) {
+	if err := e.update(func(tx *wtx) error { return tx.dropJob(j.ID) }); err != nil {
+		e.log.WithError(err).WithField("job", j.ID).Error("durable queue: cannot drop a finished job")
+	}
+}
+
+// launchCtx is launch with the runner's work bounded by ctx too.
+func (e *Engine) launchCtx(ctx context.Context, r *runner, done func()) bool {
+	rctx, cancel := context.WithCancel(e.ctx)
+	stop := context.AfterFunc(ctx, cancel)
+	ok := e.launchWith(rctx, r, func() {
+		stop()
+		cancel()
+		done()
+	})
+	if !ok {
+		stop()
+		cancel()
+	}
+	return ok
+}
+
+// Recover resumes every unfinished attempt from the journal, with the deadlines of its
+// journaled t0, and loads the queue's counters. Call it before reporting ready.
+func (e *Engine) Recover(ctx context.Context) error {
+	var open []*Sale
+	var jobs []Job
+	err := e.st.View(func(tx ReadTx) error {
+		var err error
+		if open, err = tx.OpenSales(); err != nil {
+			return err
+		}
+		jobs, err = tx.Jobs()
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("recover: reading the journal: %w", err)
+	}
+	have := map[string]bool{}
+	e.mu.Lock()
+	for _, j := range jobs {
+		have[j.ID] = true
+		e.jobs[j.ID] = j.Attention
+	}
+	e.mu.Unlock()
+	now := e.now()
+	for _, s := range open {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		anyOpen := false
+		for i := range s.Attempts {
+			a := &s.Attempts[i]
+			if a.State.Final() {
+				continue
+			}
+			anyOpen = true
+			e.mu.Lock()
+			e.open[a.OutTradeNo] = a.State
+			e.mu.Unlock()
+			switch {
+			case a.State == AttemptPaying:
+				e.log.WithField("out_trade_no", a.OutTradeNo).Info("resuming an attempt from the journal")
+				e.launch(e.newRunner(s, a, false), nil)
+			case !have[resolveJobID(a.OutTradeNo)]:
+				// An unresolved attempt always has its job; recreate one if it is gone.
+				otn, saleID := a.OutTradeNo, s.ID
+				if err := e.update(func(tx *wtx) error {
+					return tx.putJob(Job{ID: resolveJobID(otn), Kind: "resolve", SaleID: saleID, OutTradeNo: otn, Due: now, CreatedAt: now})
+				}); err != nil {
+					return fmt.Errorf("recover: re-queueing %s: %w", otn, err)
+				}
+			}
+		}
+		if !anyOpen && s.State == SalePaying {
+			// Paying without an open attempt cannot be written by this engine; repair it
+			// so the sale can take a code again.
+			id := s.ID
+			if err := e.update(func(tx *wtx) error {
+				s, err := tx.Sale(id)
+				if err != nil {
+					return err
+				}
+				s.State = SaleAwaitingScan
+				s.UpdatedAt = now
+				return tx.put(s)
+			}); err != nil {
+				return fmt.Errorf("recover: repairing sale %s: %w", id, err)
+			}
+		}
+	}
+	e.mu.Lock()
+	e.ready = true
+	e.mu.Unlock()
+	e.wakeQueue()
+	return nil
+}
