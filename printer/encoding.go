@@ -2,6 +2,7 @@ package printer
 
 import (
 	"fmt"
+	"sync"
 	"unicode/utf8"
 
 	"golang.org/x/text/encoding"
@@ -21,7 +22,8 @@ const (
 // character prints as a full-width glyph, two columns.
 type codec struct {
 	name    string
-	enc     *encoding.Encoder // nil for ascii
+	enc     *encoding.Encoder // gb18030
+	big5    map[rune][2]byte  // big5
 	chinese bool              // needs FS & (Chinese mode) for bytes >= 0x80
 	scratch [8]byte
 }
@@ -29,7 +31,7 @@ type codec struct {
 func newCodec(name string) (*codec, error) {
 	switch name {
 	case EncodingBig5:
-		return &codec{name: name, enc: traditionalchinese.Big5.NewEncoder(), chinese: true}, nil
+		return &codec{name: name, big5: big5Table(), chinese: true}, nil
 	case EncodingGB18030:
 		return &codec{name: name, enc: simplifiedchinese.GB18030.NewEncoder(), chinese: true}, nil
 	case EncodingASCII, "":
@@ -60,6 +62,12 @@ func (c *codec) rune(dst []byte, r rune) ([]byte, int) {
 	if r < 0x7F {
 		return append(dst, byte(r)), 1
 	}
+	if c.big5 != nil {
+		if b, ok := c.big5[r]; ok {
+			return append(dst, b[0], b[1]), 2
+		}
+		return append(dst, '?'), 1
+	}
 	if c.enc == nil {
 		return append(dst, '?'), 1
 	}
@@ -68,6 +76,11 @@ func (c *codec) rune(dst []byte, r rune) ([]byte, int) {
 	c.enc.Reset()
 	nDst, _, err := c.enc.Transform(c.scratch[:], src[:n], true)
 	if err != nil || nDst == 0 {
+		return append(dst, '?'), 1
+	}
+	// Printer GB18030 fonts cover the BMP at most, not the four-byte codes of the
+	// other planes.
+	if r > 0xFFFF {
 		return append(dst, '?'), 1
 	}
 	if nDst == 1 {
@@ -142,4 +155,38 @@ func trimRightSpace(s string) string {
 		s = s[:len(s)-1]
 	}
 	return s
+}
+
+var (
+	big5Once sync.Once
+	big5Map  map[rune][2]byte
+)
+
+// big5Table maps runes to plain Big5 codes (lead 0xA1–0xF9), built by decoding every
+// code. x/text's Big5 encoder is the WHATWG one: it prefers HKSCS codes for some common
+// characters (包 → FA BD instead of A5 5D), which a Big5 printer font prints as garbage.
+func big5Table() map[rune][2]byte {
+	big5Once.Do(func() {
+		m := make(map[rune][2]byte, 14000)
+		dec := traditionalchinese.Big5.NewDecoder()
+		var out [8]byte
+		for lead := 0xA1; lead <= 0xF9; lead++ {
+			for trail := 0x40; trail <= 0xFE; trail++ {
+				if trail > 0x7E && trail < 0xA1 {
+					continue
+				}
+				dec.Reset()
+				n, _, err := dec.Transform(out[:], []byte{byte(lead), byte(trail)}, true)
+				r, size := utf8.DecodeRune(out[:n])
+				if err != nil || r == utf8.RuneError || size != n || r < 0x80 {
+					continue
+				}
+				if _, dup := m[r]; !dup {
+					m[r] = [2]byte{byte(lead), byte(trail)}
+				}
+			}
+		}
+		big5Map = m
+	})
+	return big5Map
 }

@@ -65,6 +65,34 @@ var labels = map[string][2]string{
 	"net":          {"NET", "淨額"},
 	"unresolved":   {"Unresolved", "未確定"},
 	"problems":     {"Check", "待查"},
+
+	// Sale and attempt states (interfaces.md) in the day report.
+	"st_awaiting_scan": {"awaiting scan", "等待掃碼"},
+	"st_paying":        {"paying", "付款中"},
+	"st_paid":          {"paid", "已付款"},
+	"st_cancelled":     {"cancelled", "已取消"},
+	"st_failed":        {"failed", "失敗"},
+	"st_reversed":      {"reversed", "已撤銷"},
+	"st_unresolved":    {"unresolved", "未確定"},
+}
+
+// stateLabel is a record state in the labels' language; unknown states print as they are.
+func (w *builder) stateLabel(state string) string {
+	if _, ok := labels["st_"+state]; ok {
+		return w.label("st_" + state)
+	}
+	return state
+}
+
+// storeTill prints "Store HK001  Till T01" on one line, or two when it does not fit.
+func (w *builder) storeTill(store, till string) {
+	a, b := w.label("store")+" "+store, w.label("till")+" "+till
+	if w.c.width(a)+2+w.c.width(b) <= w.cols {
+		w.line(a + "  " + b)
+		return
+	}
+	w.line(a)
+	w.line(b)
 }
 
 // builder accumulates ESC/POS bytes for one printout.
@@ -80,7 +108,7 @@ func newBuilder(f Format, lang Lang, size int) (*builder, error) {
 	if err != nil {
 		return nil, err
 	}
-	if c.enc == nil {
+	if !c.chinese {
 		lang = LangEN // an ASCII printer cannot print the Chinese labels
 	}
 	return &builder{b: make([]byte, 0, size), c: c, cols: f.cols(), lang: lang}, nil
@@ -201,7 +229,7 @@ func (w *builder) receipt(r Receipt, f Format, copyLabel string) error {
 	w.line(firstNonEmpty(r.MerchantName, "posd"))
 	w.raw(cmdSizeNormal)
 	w.bold(false)
-	w.line(w.label("store") + " " + r.StoreID + "  " + w.label("till") + " " + r.TillID)
+	w.storeTill(r.StoreID, r.TillID)
 	w.bold(true)
 	switch r.Kind {
 	case KindSale:
@@ -313,7 +341,7 @@ func RenderReport(d DayReport, f Format) ([]byte, error) {
 		w.line("*** " + w.label("copy") + " ***")
 	}
 	w.bold(false)
-	w.line(w.label("store") + " " + d.StoreID + "  " + w.label("till") + " " + d.TillID)
+	w.storeTill(d.StoreID, d.TillID)
 	w.raw(cmdAlignLeft)
 	w.rule('=')
 	w.pair(w.label("day"), d.Date)
@@ -324,11 +352,11 @@ func RenderReport(d DayReport, f Format) ([]byte, error) {
 	w.rule('-')
 	w.line(w.label("sales"))
 	for _, k := range sortedKeys(d.Sales) {
-		w.pair("  "+k, strconv.Itoa(d.Sales[k]))
+		w.pair("  "+w.stateLabel(k), strconv.Itoa(d.Sales[k]))
 	}
 	w.line(w.label("attempts"))
 	for _, k := range sortedKeys(d.Attempts) {
-		w.pair("  "+k, strconv.Itoa(d.Attempts[k]))
+		w.pair("  "+w.stateLabel(k), strconv.Itoa(d.Attempts[k]))
 	}
 	w.rule('-')
 	w.pair(w.label("paidtotal")+" x"+strconv.Itoa(d.Paid.Count), FormatAmount(d.Currency, d.Paid.Amount))

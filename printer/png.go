@@ -1,0 +1,190 @@
+package printer
+
+import (
+	"bytes"
+	"fmt"
+	"image"
+	"image/color"
+	"image/png"
+
+	"github.com/skip2/go-qrcode"
+	"golang.org/x/image/font/basicfont"
+	"golang.org/x/image/math/fixed"
+)
+
+// Preview geometry: one column is the 7×13 bitmap font's cell, scaled.
+const (
+	pngScale     = 2
+	pngCellW     = 7 * pngScale
+	pngLineH     = 15 * pngScale
+	pngMargin    = 8 * pngScale
+	pngMaxCols   = 128   // wider "receipts" are garbage; clip them
+	pngMaxHeight = 40000 // pixels; a fuzzed stream of line feeds must not eat memory
+)
+
+// RenderPNG draws ESC/POS bytes as a receipt preview: text in a bitmap font (characters
+// the font lacks, such as CJK, are drawn as boxes of their printed width), bold,
+// underline and enlarged text, QR codes as real modules, cuts as dashed lines.
+func RenderPNG(b []byte, enc string) ([]byte, error) {
+	lines, err := parseDoc(b, enc)
+	if err != nil {
+		return nil, err
+	}
+	cols := 32
+	height := 2 * pngMargin
+	qrs := make(map[int][][]bool)
+	for i, l := range lines {
+		switch l.kind {
+		case lineText:
+			w, h := lineSize(l.glyphs)
+			cols = max(cols, min(w, pngMaxCols))
+			height += pngLineH * h
+		case lineQR:
+			bm := qrBitmap(l.data)
+			qrs[i] = bm
+			height += len(bm)*qrModulePx(l.module) + pngLineH/2
+		default:
+			height += pngLineH
+		}
+		if height > pngMaxHeight {
+			height = pngMaxHeight
+			break
+		}
+	}
+	width := cols*pngCellW + 2*pngMargin
+	img := image.NewGray(image.Rect(0, 0, width, height))
+	for i := range img.Pix {
+		img.Pix[i] = 0xFF
+	}
+	y := pngMargin
+	for i, l := range lines {
+		if y >= height-pngMargin {
+			break
+		}
+		switch l.kind {
+		case lineText:
+			w, h := lineSize(l.glyphs)
+			x := pngMargin + alignOffset(l.align, cols, w)*pngCellW
+			for _, g := range l.glyphs {
+				drawGlyph(img, x, y+pngLineH*(h-int(g.st.h)), g)
+				x += int(g.cols) * int(g.st.w) * pngCellW
+			}
+			y += pngLineH * h
+		case lineQR:
+			bm := qrs[i]
+			px := qrModulePx(l.module)
+			x := pngMargin + alignOffset(l.align, cols*pngCellW, len(bm)*px)
+			for r, row := range bm {
+				for c, on := range row {
+					if on {
+						fill(img, x+c*px, y+r*px, px, px)
+					}
+				}
+			}
+			y += len(bm)*px + pngLineH/2
+		case lineCut:
+			for x := 0; x < width; x += 8 * pngScale {
+				fill(img, x, y+pngLineH/2, 4*pngScale, pngScale)
+			}
+			y += pngLineH
+		default:
+			label := map[lineKind]string{lineDrawer: "[DRAWER]", lineBarcode: "[BARCODE]", lineImage: "[IMAGE]", lineUnknown: "[?]"}[l.kind]
+			x := pngMargin
+			for _, r := range label {
+				drawGlyph(img, x, y, glyph{r: r, cols: 1, st: glyphStyle{w: 1, h: 1}})
+				x += pngCellW
+			}
+			y += pngLineH
+		}
+	}
+	var out bytes.Buffer
+	if err := png.Encode(&out, img); err != nil {
+		return nil, fmt.Errorf("encode receipt preview: %w", err)
+	}
+	return out.Bytes(), nil
+}
+
+// lineSize is a text line's width in columns and height in text lines.
+func lineSize(gs []glyph) (w, h int) {
+	h = 1
+	for _, g := range gs {
+		w += int(g.cols) * int(g.st.w)
+		h = max(h, int(g.st.h))
+	}
+	return w, h
+}
+
+func alignOffset(align byte, avail, used int) int {
+	switch align {
+	case 'C':
+		return max(0, (avail-used)/2)
+	case 'R':
+		return max(0, avail-used)
+	}
+	return 0
+}
+
+// qrModulePx converts the printer's module size in dots (12 dots per column in font A)
+// to preview pixels.
+func qrModulePx(dots int) int {
+	return max(1, dots*pngCellW/12)
+}
+
+func qrBitmap(data string) [][]bool {
+	q, err := qrcode.New(data, qrcode.Medium)
+	if err != nil {
+		// Too long or empty: a crossed box says "a QR code the printer would refuse".
+		bm := make([][]bool, 21)
+		for i := range bm {
+			bm[i] = make([]bool, 21)
+			bm[i][0], bm[i][20], bm[i][i], bm[i][20-i] = true, true, true, true
+		}
+		for i := range bm[0] {
+			bm[0][i], bm[20][i] = true, true
+		}
+		return bm
+	}
+	q.DisableBorder = true
+	return q.Bitmap()
+}
+
+func fill(img *image.Gray, x, y, w, h int) {
+	r := image.Rect(x, y, x+w, y+h).Intersect(img.Rect)
+	for yy := r.Min.Y; yy < r.Max.Y; yy++ {
+		for xx := r.Min.X; xx < r.Max.X; xx++ {
+			img.SetGray(xx, yy, color.Gray{})
+		}
+	}
+}
+
+func drawGlyph(img *image.Gray, x, y int, g glyph) {
+	sx, sy := pngScale*int(g.st.w), pngScale*int(g.st.h)
+	cellW := int(g.cols) * 7 * sx
+	cellH := 13 * sy
+	face := basicfont.Face7x13
+	dr, mask, mp, _, ok := face.Glyph(fixed.P(0, face.Ascent), g.r)
+	alpha, isAlpha := mask.(*image.Alpha)
+	if g.cols != 1 || !ok || !isAlpha || g.r == '\ufffd' {
+		// No glyph in the bitmap font (e.g. CJK): a box of the printed width.
+		fill(img, x+sx, y, cellW-2*sx, sy)
+		fill(img, x+sx, y+cellH-sy, cellW-2*sx, sy)
+		fill(img, x+sx, y, sx, cellH)
+		fill(img, x+cellW-2*sx, y, sx, cellH)
+	} else if g.r != ' ' {
+		for gy := 0; gy < dr.Dy(); gy++ {
+			for gx := 0; gx < dr.Dx(); gx++ {
+				if alpha.AlphaAt(mp.X+gx, mp.Y+gy).A < 0x80 {
+					continue
+				}
+				px, py := x+(dr.Min.X+gx)*sx, y+(dr.Min.Y+gy)*sy
+				fill(img, px, py, sx, sy)
+				if g.st.bold {
+					fill(img, px+pngScale, py, sx, sy)
+				}
+			}
+		}
+	}
+	if g.st.under {
+		fill(img, x, y+cellH+sy/2, cellW, pngScale)
+	}
+}

@@ -1,0 +1,329 @@
+package printer
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"golang.org/x/text/width"
+
+	"posd/queue/engine"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/*.golden from the current output")
+
+var saleTime = time.Date(2026, 11, 26, 2, 0, 5, 0, time.UTC) // 10:00:05 in Hong Kong
+
+func sampleReceipt() Receipt {
+	return Receipt{
+		Kind: KindSale, MerchantName: "Example Store 示例商店", StoreID: "HK001", TillID: "T01",
+		Time: saleTime, SaleID: "s_20261126_0001", Reference: "R-1", Description: "Groceries 雜貨",
+		Amount: 1050, Currency: "HKD", TransactionID: "4200001234202611261234567890",
+		OutTradeNo: "HK001T0120261126000001A1", Code: "13**********6789",
+	}
+}
+
+func sampleReport() DayReport {
+	return DayReport{
+		MerchantName: "Example Store 示例商店", Date: "2026-11-26", StoreID: "HK001", TillID: "T01",
+		Number: 42, Currency: "HKD",
+		Sales:    map[string]int{"paid": 3, "cancelled": 1, "awaiting_scan": 1},
+		Attempts: map[string]int{"paid": 3, "failed": 2, "reversed": 1},
+		Paid:     Money{Count: 3, Amount: 35050},
+		Wallets: []WalletTotal{
+			{Wallet: "CNY", Count: 1, Amount: 10000, PayerAmount: 9220},
+			{Wallet: "HKD", Count: 2, Amount: 25050, PayerAmount: 25050},
+		},
+		Refunds:     Money{Count: 1, Amount: 500},
+		RefundsOpen: Money{Count: 1, Amount: 200},
+		Net:         34550, Unresolved: 0,
+		Problems:    []string{"s_9: attempt X paid but the sale is cancelled"},
+		GeneratedAt: time.Date(2026, 11, 26, 14, 0, 0, 0, time.UTC),
+	}
+}
+
+// goldenCases are the receipts pinned in testdata: English and Traditional Chinese in
+// both Chinese encodings, the widths, every kind, copies and the day report.
+func goldenCases() map[string]func() ([]byte, Format, error) {
+	rec := func(mod func(*Receipt), f Format) func() ([]byte, Format, error) {
+		return func() ([]byte, Format, error) {
+			r := sampleReceipt()
+			mod(&r)
+			b, err := Render(r, f)
+			return b, f, err
+		}
+	}
+	rep := func(mod func(*DayReport), f Format) func() ([]byte, Format, error) {
+		return func() ([]byte, Format, error) {
+			d := sampleReport()
+			mod(&d)
+			b, err := RenderReport(d, f)
+			return b, f, err
+		}
+	}
+	none := func(*Receipt) {}
+	return map[string]func() ([]byte, Format, error){
+		"sale_en_big5_42":      rec(func(r *Receipt) { r.Lang = LangEN }, Format{Encoding: "big5", Columns: 42}),
+		"sale_zh_big5_42":      rec(func(r *Receipt) { r.Lang = LangZH }, Format{Encoding: "big5", Columns: 42}),
+		"sale_en_gb18030_42":   rec(func(r *Receipt) { r.Lang = LangEN }, Format{Encoding: "gb18030", Columns: 42}),
+		"sale_zh_gb18030_42":   rec(func(r *Receipt) { r.Lang = LangZH }, Format{Encoding: "gb18030", Columns: 42}),
+		"sale_both_big5_32":    rec(none, Format{Encoding: "big5", Columns: 32}),
+		"sale_both_gb18030_48": rec(none, Format{Encoding: "gb18030", Columns: 48}),
+		"sale_ascii_32":        rec(none, Format{Encoding: "ascii", Columns: 32}),
+		"sale_cny_drawer_merchantcopy_big5_42": rec(func(r *Receipt) {
+			r.PayerCurrency, r.PayerAmount = "CNY", 968
+		}, Format{Encoding: "big5", Columns: 42, DrawerKick: true, MerchantCopy: true}),
+		"sale_copy_big5_42": rec(func(r *Receipt) { r.Copy = true }, Format{Encoding: "big5", Columns: 42, DrawerKick: true}),
+		"sale_interrupted_zh_big5_42": rec(func(r *Receipt) {
+			r.Lang, r.Interrupted = LangZH, true
+		}, Format{Encoding: "big5", Columns: 42, DrawerKick: true}),
+		"refund_both_big5_42": rec(func(r *Receipt) {
+			r.Kind, r.RefundAmount, r.OutRefundNo, r.RefundID, r.Reason = KindRefund, 500, "HK001T01R000001", "50300001234202611260000000001", "退貨 returned"
+		}, Format{Encoding: "big5", Columns: 42}),
+		"reversal_both_gb18030_42": rec(func(r *Receipt) {
+			r.Kind, r.TransactionID, r.Note = KindReversal, "", "The customer did not confirm in time; ask for a new code."
+		}, Format{Encoding: "gb18030", Columns: 42}),
+		"zreport_both_big5_42": rep(func(*DayReport) {}, Format{Encoding: "big5", Columns: 42}),
+		"zreport_zh_gb18030_32": rep(func(d *DayReport) { d.Lang = LangZH }, Format{Encoding: "gb18030", Columns: 32}),
+		"zreport_en_ascii_48": rep(func(d *DayReport) { d.Lang, d.Copy = LangEN, true }, Format{Encoding: "ascii", Columns: 48}),
+	}
+}
+
+func TestRender_Golden(t *testing.T) {
+	for name, mk := range goldenCases() {
+		t.Run(name, func(t *testing.T) {
+			b, f, err := mk()
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := DecodeText(b, f.Encoding)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkWidths(t, got, f.Columns)
+			path := filepath.Join("testdata", name+".golden")
+			if *update {
+				if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("%v (run go test -update)", err)
+			}
+			if got != string(want) {
+				t.Errorf("%s differs (-update to accept):\n--- got\n%s\n--- want\n%s", path, got, want)
+			}
+		})
+	}
+}
+
+// checkWidths fails when a printed text line is wider than the paper: CJK characters
+// count two columns, the decoder's marks none.
+func checkWidths(t *testing.T, text string, cols int) {
+	t.Helper()
+	marks := strings.NewReplacer("**", "", "__", "", "^^", "")
+	for _, line := range strings.Split(text, "\n") {
+		if len(line) < 2 || line[1] != '|' || strings.HasPrefix(line[2:], "[QR:") {
+			continue
+		}
+		s := marks.Replace(line[2:])
+		w := 0
+		for _, r := range s {
+			switch width.LookupRune(r).Kind() {
+			case width.EastAsianWide, width.EastAsianFullwidth:
+				w += 2
+			default:
+				w++
+			}
+		}
+		if w > cols {
+			t.Errorf("line %q is %d columns, paper has %d", s, w, cols)
+		}
+	}
+}
+
+func TestRender_Bytes(t *testing.T) {
+	r := sampleReceipt()
+	b, err := Render(r, Format{Encoding: "big5", Columns: 42, DrawerKick: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.HasPrefix(b, []byte{0x1B, 0x40, 0x1C, 0x26}) {
+		t.Errorf("big5 receipt starts % X, want ESC @ FS &", b[:4])
+	}
+	cut := []byte{0x1D, 0x56, 0x42, 0x00}
+	kick := []byte{0x1B, 0x70, 0x00, 0x32, 0x32}
+	if !bytes.HasSuffix(b, append(append([]byte{}, cut...), kick...)) {
+		t.Errorf("paid receipt ends % X, want cut then drawer kick", b[len(b)-12:])
+	}
+	if !bytes.Contains(b, QRBytes(r.TransactionID, 6)) {
+		t.Error("receipt lacks the QR of the transaction id")
+	}
+	a, err := Render(r, Format{Encoding: "ascii", Columns: 32})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.HasPrefix(a, []byte{0x1B, 0x40, 0x1C, 0x2E, 0x1B, 0x74, 0x00}) {
+		t.Errorf("ascii receipt starts % X, want ESC @ FS . ESC t 0", a[:7])
+	}
+	for _, c := range a {
+		if c >= 0x80 {
+			t.Fatalf("ascii receipt has byte %#x", c)
+		}
+	}
+	// The drawer opens only for the first print of a confirmed payment.
+	for name, mod := range map[string]func(*Receipt){
+		"copy":        func(r *Receipt) { r.Copy = true },
+		"interrupted": func(r *Receipt) { r.Interrupted = true },
+		"refund":      func(r *Receipt) { r.Kind, r.RefundAmount = KindRefund, 100 },
+		"reversal":    func(r *Receipt) { r.Kind = KindReversal },
+		"no txn":      func(r *Receipt) { r.TransactionID = "" },
+	} {
+		rr := sampleReceipt()
+		mod(&rr)
+		b, err := Render(rr, Format{Encoding: "big5", Columns: 42, DrawerKick: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bytes.Contains(b, kick) {
+			t.Errorf("%s: drawer kick sent", name)
+		}
+	}
+}
+
+// The QR and cut sequences are byte-exact to hardware.md §5.1–5.2.
+func TestQRBytes_Fixture(t *testing.T) {
+	want := []byte{
+		0x1D, 0x28, 0x6B, 0x04, 0x00, 0x31, 0x41, 0x32, 0x00,
+		0x1D, 0x28, 0x6B, 0x03, 0x00, 0x31, 0x43, 0x06,
+		0x1D, 0x28, 0x6B, 0x03, 0x00, 0x31, 0x45, 0x31,
+		0x1D, 0x28, 0x6B, 0x15, 0x00, 0x31, 0x50, 0x30,
+		0x31, 0x33, 0x34, 0x35, 0x36, 0x37, 0x38, 0x39, 0x30, 0x31, 0x32, 0x33, 0x34, 0x35, 0x36, 0x37, 0x38, 0x39,
+		0x1D, 0x28, 0x6B, 0x03, 0x00, 0x31, 0x51, 0x30,
+	}
+	if got := QRBytes("134567890123456789", 6); !bytes.Equal(got, want) {
+		t.Errorf("QRBytes:\n got % X\nwant % X", got, want)
+	}
+	long := strings.Repeat("9", 300) // pL/pH: 303 = 0x012F
+	got := QRBytes(long, 3)
+	if got[25+3] != 0x2F || got[25+4] != 0x01 {
+		t.Errorf("store length bytes % X, want 2F 01", got[28:30])
+	}
+	if !bytes.Equal(cmdCutPartial, []byte{0x1D, 0x56, 0x42, 0x00}) {
+		t.Errorf("cut % X", cmdCutPartial)
+	}
+	if !bytes.Equal(cmdDrawerKickPin, []byte{0x1B, 0x70, 0x00, 0x32, 0x32}) {
+		t.Errorf("drawer kick % X", cmdDrawerKickPin)
+	}
+}
+
+func TestCodec_Fallback(t *testing.T) {
+	for _, tc := range []struct {
+		enc, in, want string
+		cols          int
+	}{
+		{"big5", "金額", "\xaa\xf7\xc3B", 4},
+		{"gb18030", "金額", "\xbd\xf0\xee~", 4},
+		{"big5", "€5", "\xa3\xe1" + "5", 3}, // Big5 has the euro sign (A3E1)
+		{"big5", "𨋢", "?", 1},               // HKSCS character, not in Big5
+		{"gb18030", "𨋢", "?", 1},                // beyond the BMP
+		{"gb18030", "㐀", "\x81\x39\xee\x39", 2}, // CJK extension A: four bytes, in the BMP
+		{"ascii", "é金", "??", 2},
+		{"big5", "a\x1b@\x1dVb", "a @ Vb", 6}, // control bytes never reach the printer
+		{"gb18030", "😀", "?", 1},
+	} {
+		c, err := newCodec(tc.enc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := string(c.append(nil, tc.in))
+		if got != tc.want {
+			t.Errorf("%s %q: got %q want %q", tc.enc, tc.in, got, tc.want)
+		}
+		if w := c.width(tc.in); w != tc.cols {
+			t.Errorf("%s %q: width %d want %d", tc.enc, tc.in, w, tc.cols)
+		}
+	}
+	if _, err := newCodec("utf-8"); err == nil {
+		t.Error("utf-8 accepted")
+	}
+}
+
+func TestCodec_Wrap(t *testing.T) {
+	c, _ := newCodec("big5")
+	lines := c.wrap("多謝惠顧多謝惠顧 thank you very much", 10)
+	for _, l := range lines {
+		if w := c.width(l); w > 10 {
+			t.Errorf("line %q is %d columns", l, w)
+		}
+	}
+	if got := strings.Join(lines, "|"); got != "多謝惠顧多|謝惠顧|thank you|very much" {
+		t.Errorf("wrap: %q", got)
+	}
+	if !utf8.ValidString(strings.Join(lines, "")) {
+		t.Error("wrap split a character")
+	}
+}
+
+func TestReceiptFromSale(t *testing.T) {
+	s := &engine.Sale{
+		ID: "s1", Reference: "R-9", Amount: 10000, Currency: "HKD", State: engine.SalePaid,
+		StoreID: "HK001", TillID: "T01", UpdatedAt: saleTime,
+		Attempts: []engine.Attempt{
+			{OutTradeNo: "o1", State: engine.AttemptFailed, Code: "13**********0001"},
+			{OutTradeNo: "o2", State: engine.AttemptReversed, Code: "13**********0002",
+				Error: &engine.ErrorInfo{Code: "USERPAYING", Message: "Customer did not confirm."}},
+			{OutTradeNo: "o3", State: engine.AttemptPaid, TransactionID: "42000", Wallet: "CNY", PayerAmount: 9220,
+				Code: "13**********0003", UpdatedAt: saleTime.Add(time.Minute)},
+		},
+		Refunds: []engine.Refund{{OutRefundNo: "r1", RefundID: "503", Amount: 2500, State: "success", Reason: "damaged", UpdatedAt: saleTime.Add(time.Hour)}},
+	}
+	info := TillInfo{MerchantName: "Shop"}
+	r, err := ReceiptFromSale(s, info, KindSale)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.OutTradeNo != "o3" || r.PayerCurrency != "CNY" || r.PayerAmount != 9220 || r.TransactionID != "42000" ||
+		!r.Time.Equal(saleTime.Add(time.Minute)) || r.StoreID != "HK001" || r.MerchantName != "Shop" {
+		t.Errorf("sale receipt: %+v", r)
+	}
+	if r.JobID() != "sale:s1:o3" {
+		t.Errorf("job id %q", r.JobID())
+	}
+	f, err := ReceiptFromSale(s, info, KindRefund)
+	if err != nil || f.RefundAmount != 2500 || f.OutRefundNo != "r1" || f.TransactionID != "42000" || f.JobID() != "refund:s1:r1" {
+		t.Errorf("refund receipt: %+v %v", f, err)
+	}
+	v, err := ReceiptFromSale(s, info, KindReversal)
+	if err != nil || v.OutTradeNo != "o2" || v.Note != "Customer did not confirm." || v.JobID() != "reversal:s1:o2" {
+		t.Errorf("reversal receipt: %+v %v", v, err)
+	}
+	hk := &engine.Sale{ID: "s2", Amount: 100, Currency: "HKD", Attempts: []engine.Attempt{{OutTradeNo: "p", State: engine.AttemptPaid, Wallet: "HKD", PayerAmount: 100}}}
+	if r, _ := ReceiptFromSale(hk, info, KindSale); r.PayerCurrency != "" {
+		t.Errorf("same-currency payer shown: %+v", r)
+	}
+	unpaid := &engine.Sale{ID: "s3", Attempts: []engine.Attempt{{OutTradeNo: "x", State: engine.AttemptUnresolved}}}
+	if _, err := ReceiptFromSale(unpaid, info, KindSale); !errors.Is(err, ErrNothingToPrint) {
+		t.Errorf("unpaid sale: %v", err)
+	}
+}
+
+func BenchmarkRender(b *testing.B) {
+	r := sampleReceipt()
+	r.PayerCurrency, r.PayerAmount = "CNY", 968
+	f := Format{Encoding: "big5", Columns: 42, DrawerKick: true}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Render(r, f); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
