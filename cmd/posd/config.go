@@ -14,6 +14,9 @@ import (
 
 	"github.com/BurntSushi/toml"
 	"github.com/sirupsen/logrus"
+
+	"posd/printer"
+	"posd/scanner"
 )
 
 // DefaultConfigPath is where `posd run` looks when -config is not given (interfaces.md).
@@ -22,14 +25,14 @@ const DefaultConfigPath = "/etc/posd/posd.toml"
 // Config is the whole of posd.toml. Names are the contract of interfaces.md; keys added here
 // (engine, log.dir, http.tls_*, ...) extend it without renaming anything.
 type Config struct {
-	Till    TillConfig      `toml:"till"`
-	WxPay   WxPayConfig     `toml:"wxpay"`
-	Scanner []ScannerConfig `toml:"scanner"`
-	Printer PrinterConfig   `toml:"printer"`
-	Storage StorageConfig   `toml:"storage"`
-	HTTP    HTTPConfig      `toml:"http"`
-	Log     LogConfig       `toml:"log"`
-	Engine  EngineConfig    `toml:"engine"`
+	Till    TillConfig       `toml:"till"`
+	WxPay   WxPayConfig      `toml:"wxpay"`
+	Scanner []scanner.Config `toml:"scanner"`
+	Printer printer.Config   `toml:"printer"`
+	Storage StorageConfig    `toml:"storage"`
+	HTTP    HTTPConfig       `toml:"http"`
+	Log     LogConfig        `toml:"log"`
+	Engine  EngineConfig     `toml:"engine"`
 }
 
 // TillConfig identifies the till.
@@ -61,27 +64,6 @@ type WxPayConfig struct {
 	PlatformCertFiles    []string `toml:"platform_cert_files"`
 	PublicKeyFile        string   `toml:"public_key_file"`
 	PublicKeyID          string   `toml:"public_key_id"`
-}
-
-// ScannerConfig is one [[scanner]] table.
-type ScannerConfig struct {
-	Kind      string `toml:"kind"`
-	Device    string `toml:"device"`
-	Baud      int    `toml:"baud"`
-	VendorID  string `toml:"vendor_id"`
-	ProductID string `toml:"product_id"`
-	Mode      string `toml:"mode"`
-	Keymap    string `toml:"keymap"`
-}
-
-// PrinterConfig is the receipt printer.
-type PrinterConfig struct {
-	Kind     string `toml:"kind"`
-	Address  string `toml:"address"`
-	Device   string `toml:"device"`
-	Baud     int    `toml:"baud"` // serial printers; added by posd
-	Encoding string `toml:"encoding"`
-	Columns  int    `toml:"columns"`
 }
 
 // StorageConfig is the journal.
@@ -150,7 +132,7 @@ func DefaultConfig() Config {
 			MerchantCategoryCode: "5411",
 			SignType:             "HMAC-SHA256",
 		},
-		Printer: PrinterConfig{Kind: "none", Encoding: "big5", Columns: 42, Baud: 9600},
+		Printer: printer.Config{Kind: "none", Encoding: "big5", Columns: 42},
 		Storage: StorageConfig{Path: filepath.Join(state, "posd.db")},
 		HTTP: HTTPConfig{
 			Listen:         "127.0.0.1:8080",
@@ -226,20 +208,6 @@ func ParseConfig(r io.Reader) (Config, error) {
 	for _, k := range md.Undecoded() {
 		probs = append(probs, Problem{k.String(), "unknown key"})
 	}
-	for i := range cfg.Scanner {
-		s := &cfg.Scanner[i]
-		if s.Kind == "serial" && s.Baud == 0 {
-			s.Baud = 9600
-		}
-		if s.Kind == "hid" {
-			if s.Mode == "" {
-				s.Mode = "keyboard"
-			}
-			if s.Keymap == "" {
-				s.Keymap = "us"
-			}
-		}
-	}
 	probs = append(probs, cfg.Validate()...)
 	if len(probs) > 0 {
 		return cfg, &ConfigError{probs}
@@ -251,8 +219,9 @@ var (
 	idRE       = regexp.MustCompile(`^[0-9A-Za-z]{1,8}$`)
 	digitsRE   = regexp.MustCompile(`^[0-9]+$`)
 	currencyRE = regexp.MustCompile(`^[A-Z]{3}$`)
-	hex4RE     = regexp.MustCompile(`^[0-9a-fA-F]{4}$`)
 	serialNoRE = regexp.MustCompile(`^[0-9A-Fa-f]{8,64}$`)
+	// scannerKeyRE: a scanner.Config error starting with one of its keys.
+	scannerKeyRE = regexp.MustCompile(`^(device|baud|vendor_id|product_id|mode|keymap|layout|data_bits|parity|stop_bits|terminator|inter_key_gap|interface|name)$`)
 )
 
 // Validate checks values that do not need the files they name (check-config does those).
@@ -346,45 +315,41 @@ func (c *Config) Validate() []Problem {
 
 	for i, s := range c.Scanner {
 		k := fmt.Sprintf("scanner[%d]", i)
-		switch s.Kind {
-		case "serial":
-			required(k+".device", s.Device)
-			if s.Baud <= 0 || s.Baud > 921600 {
-				bad(k+".baud", "a baud rate such as 9600 or 115200 (got %d)", s.Baud)
-			}
-		case "hid":
-			if !hex4RE.MatchString(s.VendorID) {
-				bad(k+".vendor_id", "4 hex digits such as \"0c2e\" (got %q)", s.VendorID)
-			}
-			if !hex4RE.MatchString(s.ProductID) {
-				bad(k+".product_id", "4 hex digits such as \"0b61\" (got %q)", s.ProductID)
-			}
-			oneOf(k+".mode", s.Mode, "keyboard", "pos")
-			oneOf(k+".keymap", s.Keymap, "us", "uk", "de", "fr")
-		default:
+		if s.Kind != "serial" && s.Kind != "hid" {
 			oneOf(k+".kind", s.Kind, "serial", "hid")
+			continue
+		}
+		if s.Kind == "serial" && s.Device == "" && s.VendorID == "" {
+			bad(k+".device", "required (or vendor_id and product_id to find the port)")
+			continue
+		}
+		if err := s.Validate(); err != nil {
+			// scanner.Config names the entry itself; keep only the reason.
+			msg := strings.TrimPrefix(err.Error(), "scanner "+s.DisplayName()+": ")
+			key := k
+			if f, rest, ok := strings.Cut(msg, ": "); ok && scannerKeyRE.MatchString(f) {
+				key, msg = k+"."+f, rest
+			} else if f, _, ok := strings.Cut(msg, " "); ok && scannerKeyRE.MatchString(f) {
+				key = k + "." + f
+			}
+			bad(key, "%s", msg)
 		}
 	}
 
 	pr := &c.Printer
-	if oneOf("printer.kind", pr.Kind, "tcp", "usb", "serial", "file", "none") {
-		switch pr.Kind {
-		case "tcp":
-			if required("printer.address", pr.Address) {
-				if _, port, err := net.SplitHostPort(pr.Address); err != nil || port == "" {
-					bad("printer.address", "host:port such as 192.168.1.50:9100 (got %q)", pr.Address)
-				}
-			}
-		case "usb", "serial", "file":
-			required("printer.device", pr.Device)
+	if pr.Kind == "tcp" && pr.Address != "" {
+		if _, port, err := net.SplitHostPort(pr.Address); err != nil || port == "" {
+			bad("printer.address", "host:port such as 192.168.1.50:9100 (got %q)", pr.Address)
 		}
 	}
-	if pr.Kind == "serial" && pr.Baud <= 0 {
-		bad("printer.baud", "a baud rate such as 9600 (got %d)", pr.Baud)
-	}
-	oneOf("printer.encoding", pr.Encoding, "big5", "gb18030", "ascii")
-	if pr.Columns < 24 || pr.Columns > 80 {
-		bad("printer.columns", "between 24 and 80 (got %d)", pr.Columns)
+	if err := pr.Validate(); err != nil {
+		for _, line := range strings.Split(err.Error(), "\n") {
+			if key, msg, ok := strings.Cut(line, ": "); ok && strings.HasPrefix(key, "printer.") {
+				bad(key, "%s", msg)
+			} else {
+				bad("printer", "%s", line)
+			}
+		}
 	}
 
 	required("storage.path", c.Storage.Path)

@@ -1,0 +1,52 @@
+# posd: build, test, package. `make help` lists the targets.
+GO        ?= go
+PKG       := ./...
+# Debian versions must start with a digit: v1.2.3 tags become 1.2.3; without a tag,
+# 0.1.0+git<date>.<commit>.
+VERSION   ?= $(shell v=$$(git describe --tags --match 'v[0-9]*' --dirty 2>/dev/null) && echo $${v\#v} || echo 0.1.0+git$$(git log -1 --format=%cd --date=format:%Y%m%d 2>/dev/null).$$(git rev-parse --short HEAD 2>/dev/null || echo unknown))
+COMMIT    ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+LDFLAGS   := -s -w -X 'main.Version=$(VERSION)' -X 'main.Commit=$(COMMIT)'
+FUZZTIME  ?= 2m
+SOAKTIME  ?= 30m
+DIST      := dist
+
+.PHONY: help build test bench fuzz soak deb demo clean
+
+help:
+	@echo "make build   build ./posd (cgo on: HID scanners need it)"
+	@echo "make test    go test -race ./..."
+	@echo "make bench   benchmarks + the 60 s idle CPU/RSS measurement"
+	@echo "make fuzz    every Fuzz* target for FUZZTIME=$(FUZZTIME) each"
+	@echo "make soak    long-running soak tests (SOAKTIME=$(SOAKTIME))"
+	@echo "make deb     $(DIST)/posd_<version>_<arch>.deb"
+	@echo "make demo    run the whole till on embedded defaults (http://127.0.0.1:8080)"
+
+build:
+	CGO_ENABLED=1 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o posd ./cmd/posd
+
+test:
+	$(GO) test -race $(PKG)
+
+bench:
+	$(GO) test -run='^$$' -bench=. -benchmem $(PKG)
+	POSD_IDLE_WINDOW=60s $(GO) test -count=1 -run '^TestIdle' -v ./cmd/posd
+
+fuzz:
+	@set -e; for pkg in $$($(GO) list $(PKG)); do \
+		for f in $$($(GO) test -list 'Fuzz.*' $$pkg | grep '^Fuzz' || true); do \
+			echo "== $$pkg $$f"; \
+			$(GO) test -run='^$$' -fuzz="^$$f$$" -fuzztime=$(FUZZTIME) $$pkg; \
+		done; \
+	done
+
+soak:
+	POSD_SOAK=$(SOAKTIME) $(GO) test -race -count=1 -timeout 0 -run 'Soak' -v $(PKG)
+
+deb: build
+	bash systemd/mkdeb.sh ./posd "$(VERSION)" $(DIST)
+
+demo:
+	$(GO) run ./cmd/posd demo
+
+clean:
+	rm -rf posd $(DIST)

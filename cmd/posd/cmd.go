@@ -1,0 +1,213 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sirupsen/logrus"
+)
+
+// Main is the program: it parses a command line and runs one command. The end-to-end tests
+// start it (or the built binary) the way main does.
+type Main struct {
+	Stdout io.Writer
+	Stderr io.Writer
+
+	mu      sync.Mutex
+	closers []func() error
+}
+
+// NewMain returns a Main writing to the process's stdout and stderr.
+func NewMain() *Main { return &Main{Stdout: os.Stdout, Stderr: os.Stderr} }
+
+// UsageError is a bad command line: exit status 2.
+type UsageError struct{ Msg string }
+
+func (e *UsageError) Error() string { return e.Msg }
+
+// errPrinted marks an error whose message was already written to stderr.
+type errPrinted struct{ err error }
+
+func (e *errPrinted) Error() string { return e.err.Error() }
+func (e *errPrinted) Unwrap() error { return e.err }
+
+// ExitCode turns Run's error into the exit status of interfaces.md (0 ok, 1 runtime
+// failure, 2 bad usage or bad config), writing the error to stderr.
+func ExitCode(err error, stderr io.Writer) int {
+	if err == nil || errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	var ue *UsageError
+	var ce *ConfigError
+	var pr *errPrinted
+	code := 1
+	switch {
+	case errors.As(err, &ue):
+		code = 2
+	case errors.As(err, &ce):
+		code = 2
+	}
+	if !errors.As(err, &pr) {
+		if ce != nil {
+			fmt.Fprintln(stderr, ce.Error())
+		} else {
+			fmt.Fprintln(stderr, "posd:", err)
+		}
+	}
+	return code
+}
+
+const usage = `posd: WeChat Pay Quick Pay till daemon
+
+Usage:
+  posd run [-config PATH]                 run the daemon (default config /etc/posd/posd.toml)
+  posd demo [-listen ADDR]                the whole till on embedded defaults: simulated WeChat Pay,
+                                          virtual scanner and printer, web UI on 127.0.0.1:8080
+  posd check-config [-config PATH]        validate the config and the files it names
+  posd version                            version, commit, Go version
+  posd devices                            list scanners and printers plugged in
+  posd logs [-level L] [-grep S] [-n N]   read the rotated log files
+  posd report -date YYYY-MM-DD            the day report (Z report)
+  posd reconcile -date YYYY-MM-DD         reconcile the journal against WeChat's statement
+  posd journal -date YYYY-MM-DD [-format csv|json]   export the day's journal
+
+Exit status: 0 ok, 1 runtime failure, 2 bad usage or bad config.
+`
+
+// Run runs the command in args. For run and demo it returns when ctx is cancelled (SIGTERM)
+// and the daemon has shut down.
+func (m *Main) Run(ctx context.Context, args []string) error {
+	if len(args) == 0 {
+		fmt.Fprint(m.Stderr, usage)
+		return &errPrinted{&UsageError{"no command"}}
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "run":
+		return m.runCmd(ctx, rest)
+	case "demo":
+		return m.demoCmd(ctx, rest)
+	case "check-config":
+		return m.checkConfigCmd(rest)
+	case "version", "-version", "--version":
+		printVersion(m.Stdout)
+		return nil
+	case "devices":
+		return m.devicesCmd(ctx, rest)
+	case "logs":
+		return m.logsCmd(rest)
+	case "report", "reconcile", "journal":
+		return m.managerCmd(ctx, cmd, rest)
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(m.Stdout, usage)
+		return nil
+	default:
+		fmt.Fprint(m.Stderr, usage)
+		return &errPrinted{&UsageError{fmt.Sprintf("unknown command %q", cmd)}}
+	}
+}
+
+// Close releases what the last command left open (safe to call more than once).
+func (m *Main) Close() error {
+	m.mu.Lock()
+	cl := m.closers
+	m.closers = nil
+	m.mu.Unlock()
+	var errs []error
+	for i := len(cl) - 1; i >= 0; i-- {
+		errs = append(errs, cl[i]())
+	}
+	return errors.Join(errs...)
+}
+
+func (m *Main) onClose(f func() error) {
+	m.mu.Lock()
+	m.closers = append(m.closers, f)
+	m.mu.Unlock()
+}
+
+// newFlagSet returns a flag set that reports errors as UsageError.
+func (m *Main) newFlagSet(name string) *flag.FlagSet {
+	fs := flag.NewFlagSet("posd "+name, flag.ContinueOnError)
+	fs.SetOutput(m.Stderr)
+	return fs
+}
+
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return &errPrinted{&UsageError{err.Error()}}
+	}
+	if fs.NArg() > 0 {
+		return &UsageError{fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
+	}
+	return nil
+}
+
+// checkConfigCmd validates the file and every file it names; problems one a line, each
+// naming its key. Warnings (such as a key readable by others) are printed but pass.
+func (m *Main) checkConfigCmd(args []string) error {
+	fs := m.newFlagSet("check-config")
+	path := fs.String("config", DefaultConfigPath, "config file")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	cfg, err := ReadConfigFile(*path)
+	if err != nil {
+		return err
+	}
+	_, probs, warns := LoadSecrets(&cfg, time.Now())
+	for _, w := range warns {
+		fmt.Fprintln(m.Stderr, "warning: "+w.String())
+	}
+	if len(probs) > 0 {
+		return &ConfigError{probs}
+	}
+	fmt.Fprintf(m.Stdout, "%s: ok\n", *path)
+	return nil
+}
+
+// logsCmd prints the rotated log files, filtered.
+func (m *Main) logsCmd(args []string) error {
+	fs := m.newFlagSet("logs")
+	path := fs.String("config", DefaultConfigPath, "config file (for log.dir)")
+	dir := fs.String("dir", "", "log directory (default: log.dir of the config, or $LOGS_DIRECTORY, or /var/log/posd)")
+	level := fs.String("level", "info", "lowest level shown: debug, info, warn, error")
+	grep := fs.String("grep", "", "only entries containing this text (case-insensitive)")
+	n := fs.Int("n", 100, "the last N matching entries (0 = all)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	lv, err := logrus.ParseLevel(*level)
+	if err != nil {
+		return &UsageError{fmt.Sprintf("-level: %v", err)}
+	}
+	d := *dir
+	if d == "" {
+		if cfg, err := ReadConfigFile(*path); err == nil {
+			d = cfg.Log.Dir
+		} else {
+			d = DefaultConfig().Log.Dir
+		}
+	}
+	entries, err := ReadLogFiles(d, LogFilter{MinLevel: lv, Grep: *grep, N: *n})
+	if err != nil {
+		return err
+	}
+	var b strings.Builder
+	for _, e := range entries {
+		b.WriteString(e.String())
+		b.WriteByte('\n')
+	}
+	_, err = io.WriteString(m.Stdout, b.String())
+	return err
+}

@@ -1,0 +1,589 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/sirupsen/logrus"
+
+	"posd/printer"
+	"posd/queue"
+	"posd/queue/engine"
+	"posd/scanner"
+	"posd/ui"
+	"posd/wxpay"
+)
+
+// Daemon is a running till: journal, engine, scanners, printer spool and the HTTP server.
+// run and demo build one; Shutdown takes it down in the order that keeps payments safe.
+type Daemon struct {
+	cfg     Config
+	secrets *Secrets
+	logging *Logging
+	log     *logrus.Entry
+	metrics *Metrics
+
+	db       *queue.DB
+	gw       wxpay.Client
+	eng      *engine.Engine
+	spool    *printer.Spool
+	prn      printer.Printer
+	scanners *scanner.Supervisor
+	ui       *ui.Server
+	srv      *http.Server
+	ln       net.Listener
+	url      string
+
+	// demo extras
+	virtual *printer.Virtual
+	onClose []func()
+
+	ctx      context.Context // cancelled by Shutdown: every background goroutine's
+	cancel   context.CancelFunc
+	reqCtx   context.Context // base of HTTP requests: cancelled so SSE streams end
+	reqStop  context.CancelFunc
+	wg       sync.WaitGroup
+	stopping atomic.Bool
+	healthy  atomic.Int64 // unix nanos of the last main-loop health check that passed
+	startAt  time.Time
+	readyIn  time.Duration
+}
+
+// daemonParts are what differs between run and demo.
+type daemonParts struct {
+	cfg       Config
+	secrets   *Secrets
+	logging   *Logging
+	gwConfig  wxpay.Config
+	printer   printer.Printer // nil: printer.Open(cfg.Printer)
+	virtual   *printer.Virtual
+	extraScan []scanner.Device
+	demo      bool
+	amounts   any
+	onClose   []func()
+}
+
+// startDaemon opens everything, recovers unfinished attempts, starts listening and only
+// then tells systemd READY=1. On error everything opened so far is closed.
+func startDaemon(p daemonParts) (d *Daemon, err error) {
+	d = &Daemon{cfg: p.cfg, secrets: p.secrets, logging: p.logging, virtual: p.virtual, onClose: p.onClose, startAt: time.Now()}
+	d.log = p.logging.Logger.WithField("component", "posd")
+	d.ctx, d.cancel = context.WithCancel(context.Background())
+	d.reqCtx, d.reqStop = context.WithCancel(context.Background())
+	defer func() {
+		if err != nil {
+			d.Shutdown(context.Background())
+		}
+	}()
+	cfg := &d.cfg
+	d.metrics = NewMetrics()
+	d.metrics.SetCertificates(d.secrets.Certs, time.Now())
+	p.logging.Redactor.AddSecret(d.secrets.SecretValues()...)
+
+	d.db, err = queue.Open(cfg.Storage.Path, queue.Options{Logger: d.logger("queue")})
+	if err != nil {
+		return d, fmt.Errorf("open journal: %w", err)
+	}
+
+	gwc := p.gwConfig
+	gwc.Observer = d.metrics.ObserveWeChat
+	gwc.Logger = d.logger("wxpay")
+	d.gw, err = wxpay.New(gwc)
+	if err != nil {
+		return d, fmt.Errorf("wechat pay client: %w", err)
+	}
+
+	d.eng, err = engine.New(engine.Config{
+		StoreID: cfg.Till.StoreID, TillID: cfg.Till.TillID,
+		Currency: cfg.WxPay.Currency, Location: d.db.Location(),
+		Description:  cfg.Till.MerchantName,
+		PollUntil:    cfg.Engine.PollUntil.Duration,
+		ReverseFloor: cfg.Engine.ReverseFloor.Duration,
+		QueueRate:    cfg.Engine.QueueRate,
+	}, d.gw, d.db, engine.RealClock(), d.logger("engine"))
+	if err != nil {
+		return d, fmt.Errorf("engine: %w", err)
+	}
+	d.metrics.RegisterEngine(d.eng.Status)
+
+	// Printer: jobs are durable in the journal's bbolt file, so a receipt survives a
+	// printer that is off, and the payment path never waits on paper.
+	d.prn = p.printer
+	if d.prn == nil {
+		d.prn, err = printer.Open(cfg.Printer)
+		if err != nil {
+			return d, fmt.Errorf("printer: %w", err)
+		}
+	}
+	d.spool, err = printer.NewSpool(d.db.Bolt(), d.prn, printer.SpoolOptions{
+		Format: cfg.Printer.Format(),
+		Logger: d.logger("printer"),
+		OnChange: func(j printer.Job) {
+			if j.State == printer.JobFailed || j.State == printer.JobWaitingPrinter && j.Tries == 1 {
+				d.metrics.PrintFailed()
+			}
+		},
+	})
+	if err != nil {
+		return d, fmt.Errorf("printer spool: %w", err)
+	}
+
+	// Recovery before anything can take a sale: every attempt left unfinished by a crash
+	// or a restart is resumed from the journal.
+	if err := d.eng.Recover(d.ctx); err != nil {
+		return d, fmt.Errorf("recover: %w", err)
+	}
+	d.goRun("engine", func(ctx context.Context) error { return d.eng.Run(ctx) })
+	d.goRun("receipts", d.followSales)
+
+	d.scanners, err = scanner.NewSupervisor(cfg.Scanner, scanner.Options{
+		Handler: d.handleScan,
+		Logger:  d.logger("scanner"),
+		Extra:   p.extraScan,
+	})
+	if err != nil {
+		return d, &ConfigError{[]Problem{{"scanner", err.Error()}}}
+	}
+	d.goRun("scanners", d.scanners.Run)
+
+	if err := d.startHTTP(p); err != nil {
+		return d, err
+	}
+	d.readyIn = time.Since(d.startAt)
+	d.healthy.Store(time.Now().UnixNano())
+	if _, err := SdNotify(SdReady + "\nSTATUS=taking payments on " + d.url); err != nil {
+		d.log.WithError(err).Warn("sd_notify READY failed")
+	}
+	d.goRun("watchdog", d.watchdog)
+	d.log.WithFields(logrus.Fields{"url": d.url, "ready_in": d.readyIn.Round(time.Millisecond).String()}).Info("posd ready")
+	return d, nil
+}
+
+// logger is the shared logger with a component field.
+func (d *Daemon) logger(component string) *logrus.Entry {
+	return d.logging.Logger.WithField("component", component)
+}
+
+// goRun runs f until Shutdown; an error other than cancellation is logged.
+func (d *Daemon) goRun(name string, f func(ctx context.Context) error) {
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		if err := f(d.ctx); err != nil && !errors.Is(err, context.Canceled) {
+			d.log.WithError(err).WithField("task", name).Error("background task ended")
+		}
+	}()
+}
+
+// handleScan gives a scanned code to the engine. A refused code is never sent to WeChat;
+// the cashier sees the engine's sentence on the screen.
+func (d *Daemon) handleScan(s scanner.Scan) {
+	if err := d.scan(d.ctx, s.Code, s.Device); err != nil {
+		var ee *engine.Error
+		msg, code := err.Error(), "scan_failed"
+		if errors.As(err, &ee) {
+			msg, code = ee.Message, ee.Code
+		}
+		if d.ui != nil {
+			d.ui.Notify(ui.Notice{Code: code, Message: msg, At: time.Now()})
+		}
+	}
+}
+
+// scan is the shared path of hardware and virtual scanners.
+func (d *Daemon) scan(ctx context.Context, code, device string) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	_, err := d.eng.Scan(ctx, code)
+	if err != nil {
+		var ee *engine.Error
+		if errors.As(err, &ee) && (ee.Code == "invalid_code" || ee.Code == "code_used") {
+			d.metrics.BadScan()
+		}
+		d.logger("scanner").WithError(err).WithFields(logrus.Fields{"device": device, "code": wxpay.MaskCode(code)}).Warn("scan refused")
+	}
+	return err
+}
+
+// followSales watches every persisted sale change: metrics, and receipts for paid sales,
+// refunds and attempts reversed after a cancel. Enqueueing is idempotent (stable job ids),
+// so seeing the same change twice prints once.
+func (d *Daemon) followSales(ctx context.Context) error {
+	ch, unsubscribe := d.eng.Subscribe()
+	defer unsubscribe()
+	info := printer.TillInfo{MerchantName: d.cfg.Till.MerchantName, StoreID: d.cfg.Till.StoreID, TillID: d.cfg.Till.TillID}
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case s, ok := <-ch:
+			if !ok {
+				return nil
+			}
+			d.metrics.ObserveSale(s)
+			d.logSale(s)
+			d.printFor(s, info)
+		}
+	}
+}
+
+func (d *Daemon) logSale(s *engine.Sale) {
+	f := logrus.Fields{"sale": s.ID, "state": s.State, "amount": s.Amount}
+	if n := len(s.Attempts); n > 0 {
+		a := s.Attempts[n-1]
+		f["out_trade_no"] = a.OutTradeNo
+		f["attempt"] = a.State
+		if a.Error != nil {
+			f["error_code"] = a.Error.Code
+		}
+	}
+	d.logger("engine").WithFields(f).Debug("sale changed")
+}
+
+// printFor enqueues the receipts a sale change calls for.
+func (d *Daemon) printFor(s *engine.Sale, info printer.TillInfo) {
+	if d.cfg.Printer.Kind == "none" && d.virtual == nil {
+		return
+	}
+	enqueue := func(kind printer.Kind, ref string) {
+		r, err := printer.ReceiptFromSale(s, info, kind, ref)
+		if err != nil {
+			if !errors.Is(err, printer.ErrNothingToPrint) {
+				d.logger("printer").WithError(err).WithField("sale", s.ID).Warn("no receipt")
+			}
+			return
+		}
+		if _, err := d.spool.Enqueue(r); err != nil {
+			d.metrics.PrintFailed()
+			d.logger("printer").WithError(err).WithField("sale", s.ID).Error("cannot queue receipt")
+		}
+	}
+	for _, a := range s.Attempts {
+		switch {
+		case a.State == engine.AttemptPaid:
+			enqueue(printer.KindSale, a.OutTradeNo)
+		case a.State == engine.AttemptReversed && s.State == engine.SaleCancelled && a.TransactionID != "":
+			// Money had moved and was given back after a cancel: the customer gets a slip.
+			enqueue(printer.KindReversal, a.OutTradeNo)
+		}
+	}
+	for _, r := range s.Refunds {
+		if r.State == "success" {
+			enqueue(printer.KindRefund, r.OutRefundNo)
+		}
+	}
+}
+
+// startHTTP listens and serves the UI, the API, /healthz and /metrics.
+func (d *Daemon) startHTTP(p daemonParts) error {
+	h := &HealthSources{
+		Version: func() string { v, _, _ := versionInfo(); return v }(),
+		Status:  d.eng.Status,
+		DBPath:  d.cfg.Storage.Path,
+		Storage: d.storageCheck,
+		Certs:   func() []CertInfo { return d.certs() },
+		Scanners: func() []ScannerHealth {
+			var out []ScannerHealth
+			n := 0
+			for _, s := range d.scanners.Status() {
+				sh := ScannerHealth{Name: s.Name, Connected: s.Connected, Error: s.LastError}
+				if !s.LastScan.IsZero() {
+					t := s.LastScan
+					sh.LastScan = &t
+				}
+				if s.Connected {
+					n++
+				}
+				out = append(out, sh)
+			}
+			d.metrics.SetScanners(n)
+			return out
+		},
+		Printer: func() PrinterHealth {
+			st := d.spool.Status()
+			ph := PrinterHealth{Kind: d.cfg.Printer.Kind, OK: st.Healthy() || st.State == "disabled", Error: st.LastError}
+			if d.virtual != nil {
+				ph.Kind = "virtual"
+			}
+			if !st.Healthy() && ph.Error == "" {
+				ph.Error = st.State
+			}
+			return ph
+		},
+		Stopping: d.stopping.Load,
+	}
+	metricsHandler := promhttp.HandlerFor(d.metrics.Registry, promhttp.HandlerOpts{Registry: d.metrics.Registry})
+	opts := ui.Options{
+		Till:           d.eng,
+		Token:          d.secrets.APIToken,
+		ManagerPIN:     d.secrets.ManagerPIN,
+		CashierNoLogin: true,
+		Demo:           p.demo,
+		AmountTable:    p.amounts,
+		Healthz:        h,
+		Metrics:        metricsHandler,
+		StoreID:        d.cfg.Till.StoreID,
+		TillID:         d.cfg.Till.TillID,
+		MerchantName:   d.cfg.Till.MerchantName,
+		Currency:       d.cfg.WxPay.Currency,
+		Location:       d.db.Location(),
+		Logger:         d.logger("ui"),
+		Health:         func() any { return h.Check(context.Background()) },
+		Devices: func() any {
+			return map[string]any{"scanners": d.scanners.Status(), "printer": d.spool.Status(), "certificates": d.certs()}
+		},
+		Alerts: d.alerts,
+		Logs: func(level, grep string, n int) []ui.LogEntry {
+			return d.logs(level, grep, n)
+		},
+		Receipts: &ui.Receipts{
+			Recent:  d.recentReceipts,
+			Reprint: d.reprint,
+		},
+	}
+	if p.demo {
+		opts.VirtualScan = func(ctx context.Context, code string) error { return d.scan(ctx, code, "virtual") }
+	}
+	var err error
+	d.ui, err = ui.New(opts)
+	if err != nil {
+		return fmt.Errorf("web ui: %w", err)
+	}
+	d.ln, err = net.Listen("tcp", d.cfg.HTTP.Listen)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", d.cfg.HTTP.Listen, err)
+	}
+	scheme := "http"
+	if d.secrets.HTTPCert != nil {
+		d.ln = tls.NewListener(d.ln, &tls.Config{Certificates: []tls.Certificate{*d.secrets.HTTPCert}, MinVersion: tls.VersionTLS12})
+		scheme = "https"
+	}
+	d.url = scheme + "://" + d.ln.Addr().String() + "/"
+	d.srv = &http.Server{
+		Handler:           d.ui,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    32 << 10,
+		BaseContext:       func(net.Listener) context.Context { return d.reqCtx },
+		ErrorLog:          nil,
+	}
+	ln := d.ln
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		if err := d.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			d.log.WithError(err).Error("http server stopped")
+		}
+	}()
+	return nil
+}
+
+// storageCheck is one read transaction on the journal.
+func (d *Daemon) storageCheck(ctx context.Context) error {
+	done := make(chan error, 1)
+	go func() {
+		done <- d.db.View(func(tx engine.ReadTx) error { _, err := tx.DueJobs(time.Now(), 1); return err })
+	}()
+	select {
+	case err := <-done:
+		if err == nil && d.db.ReadOnly() {
+			return errors.New("journal is read-only: new sales are refused")
+		}
+		return err
+	case <-ctx.Done():
+		return fmt.Errorf("journal did not answer: %w", ctx.Err())
+	}
+}
+
+// certs is the configured certificates plus the platform certificates the v3 client uses.
+func (d *Daemon) certs() []CertInfo {
+	out := append([]CertInfo(nil), d.secrets.Certs...)
+	if ce, ok := d.gw.(wxpay.CertificateExpirer); ok {
+		if t := ce.CertificateExpiry(); !t.IsZero() {
+			out = append(out, CertInfo{Key: "wxpay.platform_certificates", Subject: "WeChat Pay platform", NotAfter: t})
+		}
+	}
+	return out
+}
+
+// alerts are the device problems the cashier must see.
+func (d *Daemon) alerts() []ui.Alert {
+	var out []ui.Alert
+	for _, s := range d.scanners.Status() {
+		if !s.Connected {
+			out = append(out, ui.Alert{Code: "scanner_disconnected", Severity: "error", Message: "Scanner " + s.Name + " is not connected."})
+		}
+	}
+	st := d.spool.Status()
+	switch st.State {
+	case "ready", "printing", "disabled":
+	case "paper out":
+		out = append(out, ui.Alert{Code: "printer_paper_out", Severity: "warning", Message: "The receipt printer is out of paper.", Count: st.Pending})
+	default:
+		out = append(out, ui.Alert{Code: "printer_offline", Severity: "warning", Message: "The receipt printer is " + st.State + ".", Count: st.Pending})
+	}
+	now := time.Now()
+	for _, c := range d.certs() {
+		if days := c.DaysLeft(now); days < 30 {
+			out = append(out, ui.Alert{Code: "cert_expiring", Severity: "warning", Message: fmt.Sprintf("Certificate %s expires in %d days.", c.Key, days)})
+		}
+	}
+	return out
+}
+
+func (d *Daemon) logs(level, grep string, n int) []ui.LogEntry {
+	if d.logging.Ring == nil {
+		return nil
+	}
+	lv, err := logrus.ParseLevel(level)
+	if err != nil {
+		lv = logrus.InfoLevel
+	}
+	var out []ui.LogEntry
+	for _, e := range d.logging.Ring.Entries(LogFilter{MinLevel: lv, Grep: grep, N: n}) {
+		out = append(out, ui.LogEntry(e))
+	}
+	return out
+}
+
+// recentReceipts lists the newest print jobs with their text.
+func (d *Daemon) recentReceipts(n int) ([]ui.Receipt, error) {
+	jobs, err := d.spool.Jobs()
+	if err != nil {
+		return nil, err
+	}
+	var out []ui.Receipt
+	for i := len(jobs) - 1; i >= 0 && len(out) < n; i-- {
+		j := jobs[i]
+		r := ui.Receipt{ID: j.ID, Kind: string(j.Kind), State: string(j.State), At: j.CreatedAt, Detail: j.LastError}
+		if j.Receipt != nil {
+			r.SaleID = j.Receipt.SaleID
+			if b, err := printer.Render(*j.Receipt, d.cfg.Printer.Format()); err == nil {
+				r.Text, _ = printer.DecodeText(b, d.cfg.Printer.Encoding)
+				if png, err := printer.RenderPNG(b, d.cfg.Printer.Encoding); err == nil {
+					r.PNG = png
+				}
+			}
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// reprint prints a sale's receipt again, marked COPY.
+func (d *Daemon) reprint(ctx context.Context, saleID string) error {
+	s, err := d.eng.Sale(saleID)
+	if err != nil {
+		return err
+	}
+	r, err := printer.ReceiptFromSale(s, printer.TillInfo{MerchantName: d.cfg.Till.MerchantName}, printer.KindSale)
+	if err != nil {
+		return err
+	}
+	_, err = d.spool.Reprint(r.JobID())
+	return err
+}
+
+// watchdog pings systemd at half of WatchdogSec, but only while the main loop is healthy:
+// the journal answers a read and the engine answers Status. A wedged journal or engine
+// stops the pings, and systemd restarts posd; recovery resumes its work.
+func (d *Daemon) watchdog(ctx context.Context) error {
+	iv, err := SdWatchdogInterval()
+	if err != nil {
+		d.log.WithError(err).Warn("watchdog settings ignored")
+	}
+	if iv == 0 {
+		iv = 30 * time.Second // still check health for /healthz and the log, just no pings
+	}
+	t := time.NewTicker(iv / 2)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		if err := d.mainLoopHealthy(ctx, iv/4); err != nil {
+			d.log.WithError(err).Error("health check failed; not pinging the watchdog")
+			continue
+		}
+		d.healthy.Store(time.Now().UnixNano())
+		if _, err := SdNotify(SdWatchdog); err != nil {
+			d.log.WithError(err).Warn("sd_notify WATCHDOG failed")
+		}
+	}
+}
+
+func (d *Daemon) mainLoopHealthy(ctx context.Context, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	if err := d.storageCheck(ctx); err != nil && !d.db.ReadOnly() {
+		return fmt.Errorf("journal: %w", err)
+	}
+	done := make(chan struct{})
+	go func() { d.eng.Status(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return errors.New("engine did not answer")
+	}
+}
+
+// URL is where the UI listens.
+func (d *Daemon) URL() string { return d.url }
+
+// Shutdown stops taking sales (in-flight attempts are left to recovery on the next
+// start), stops the listeners and background work, and closes the journal last, after
+// every durable write has finished. Safe to call more than once.
+func (d *Daemon) Shutdown(ctx context.Context) {
+	if !d.stopping.CompareAndSwap(false, true) {
+		return
+	}
+	_, _ = SdNotify(SdStopping + "\nSTATUS=stopping")
+	if d.log != nil {
+		d.log.Info("stopping: no new sales")
+	}
+	if d.eng != nil {
+		d.eng.Stop()
+	}
+	if d.srv != nil {
+		d.reqStop() // ends SSE streams so Shutdown does not wait on them
+		sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		_ = d.srv.Shutdown(sctx)
+		cancel()
+	} else if d.ln != nil {
+		d.ln.Close()
+	}
+	d.cancel()
+	if d.eng != nil {
+		d.eng.Close() // waits for engine work; unfinished attempts stay in the journal
+	}
+	d.wg.Wait()
+	if d.spool != nil {
+		_ = d.spool.Close()
+	}
+	if d.prn != nil {
+		_ = d.prn.Close()
+	}
+	if d.db != nil {
+		if err := d.db.Close(); err != nil && d.log != nil {
+			d.log.WithError(err).Error("close journal")
+		}
+	}
+	if d.log != nil {
+		d.log.Info("stopped")
+	}
+	for i := len(d.onClose) - 1; i >= 0; i-- {
+		d.onClose[i]()
+	}
+}

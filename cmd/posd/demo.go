@@ -1,0 +1,162 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
+
+	"posd/printer"
+	"posd/scanner"
+	"posd/wxpay/wxpaytest"
+)
+
+// demoCmd is `posd demo`: the whole till on embedded defaults, with no hardware and no
+// WeChat account. The simulator runs in amount-driven mode on the real clock (the last two
+// digits of an amount choose what WeChat does), storage lives in a temp dir that is
+// removed on exit, the virtual scanner is the UI's code field and the virtual printer's
+// receipts appear in the UI.
+func (m *Main) demoCmd(ctx context.Context, args []string) error {
+	fs := m.newFlagSet("demo")
+	listen := fs.String("listen", "127.0.0.1:8080", "web UI address (loopback only: the demo has no TLS)")
+	keep := fs.String("dir", "", "keep the demo's journal and logs in this directory (default: a temp dir removed on exit)")
+	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	host, _, err := net.SplitHostPort(*listen)
+	if err != nil {
+		return &UsageError{fmt.Sprintf("-listen %q: want host:port such as 127.0.0.1:8080", *listen)}
+	}
+	if !isLoopback(host) {
+		return &UsageError{fmt.Sprintf("-listen %q: the demo listens on loopback only (it has no TLS)", *listen)}
+	}
+
+	dir := *keep
+	if dir == "" {
+		dir, err = os.MkdirTemp("", "posd-demo-")
+		if err != nil {
+			return fmt.Errorf("demo directory: %w", err)
+		}
+		m.onClose(func() error { return os.RemoveAll(dir) })
+	}
+
+	sim, err := wxpaytest.Start(wxpaytest.Options{AmountDriven: true})
+	if err != nil {
+		return fmt.Errorf("start the WeChat Pay simulator: %w", err)
+	}
+	m.onClose(func() error { sim.Close(); return nil })
+
+	cfg, secrets, err := demoConfig(sim, dir, *listen, *level)
+	if err != nil {
+		return err
+	}
+	logging, err := NewLogging(cfg.Log, m.Stderr, false)
+	if err != nil {
+		return err
+	}
+	m.onClose(logging.Close)
+
+	virtual := printer.NewVirtual(200)
+	fake := scanner.NewFake("virtual scanner")
+	d, err := startDaemon(daemonParts{
+		cfg: cfg, secrets: secrets, logging: logging,
+		gwConfig:  wxpayConfig(&cfg, secrets),
+		printer:   virtual,
+		virtual:   virtual,
+		extraScan: []scanner.Device{fake.Device()},
+		demo:      true,
+		amounts:   wxpaytest.AmountTable(),
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(m.Stdout, "posd demo: open %s\n", d.URL())
+	fmt.Fprintf(m.Stdout, "api token: %s\n", secrets.APIToken)
+	fmt.Fprintf(m.Stdout, "manager PIN: %s\n", secrets.ManagerPIN)
+	fmt.Fprintf(m.Stdout, "WeChat Pay simulator: %s (the last two digits of an amount pick its behaviour)\n", sim.URL())
+	for _, c := range wxpaytest.AmountTable() {
+		fmt.Fprintf(m.Stdout, "  x.%02d  %-20s %s\n", c.Cents, c.Name, c.Description)
+	}
+	fmt.Fprintf(m.Stdout, "journal and logs: %s\nPress Ctrl-C to stop.\n", dir)
+	<-ctx.Done()
+	d.Shutdown(context.Background())
+	return nil
+}
+
+// demoConfig is the demo till's configuration: the simulator's throwaway credentials, a
+// fresh API token and manager PIN.
+func demoConfig(sim *wxpaytest.Server, dir, listen, level string) (Config, *Secrets, error) {
+	creds := sim.Credentials()
+	cfg := DefaultConfig()
+	cfg.Till = TillConfig{StoreID: "DEMO", TillID: "T01", MerchantName: "posd demo store"}
+	cfg.WxPay.API = "v3-global"
+	cfg.WxPay.BaseURL = sim.URL()
+	cfg.WxPay.MchID = creds.MchID
+	cfg.WxPay.AppID = creds.AppID
+	cfg.WxPay.MerchantSerialNo = creds.MerchantSerial
+	cfg.Storage.Path = filepath.Join(dir, "posd.db")
+	cfg.HTTP.Listen = listen
+	cfg.Log.Level = level
+	cfg.Log.Dir = filepath.Join(dir, "logs")
+	cfg.Printer.Kind = "none" // the virtual printer is passed in directly
+
+	s := &Secrets{APIv3Key: creds.APIv3Key, RootCAs: sim.CertPool()}
+	key, err := parseRSAKeyPEM(creds.MerchantKeyPEM)
+	if err != nil {
+		return cfg, nil, fmt.Errorf("demo merchant key: %w", err)
+	}
+	s.PrivateKey = key
+	if blk, _ := pem.Decode(creds.PlatformCertPEM); blk != nil {
+		c, err := x509.ParseCertificate(blk.Bytes)
+		if err != nil {
+			return cfg, nil, fmt.Errorf("demo platform certificate: %w", err)
+		}
+		s.PlatformCerts = []*x509.Certificate{c}
+	}
+	s.APIToken = randomHex(16)
+	s.ManagerPIN = randomPIN(6)
+	return cfg, s, nil
+}
+
+func parseRSAKeyPEM(b []byte) (*rsa.PrivateKey, error) {
+	blk, _ := pem.Decode(b)
+	if blk == nil {
+		return nil, errors.New("no PEM block")
+	}
+	if k, err := x509.ParsePKCS1PrivateKey(blk.Bytes); err == nil {
+		return k, nil
+	}
+	k, err := x509.ParsePKCS8PrivateKey(blk.Bytes)
+	if err != nil {
+		return nil, err
+	}
+	rk, ok := k.(*rsa.PrivateKey)
+	if !ok {
+		return nil, fmt.Errorf("not an RSA key (%T)", k)
+	}
+	return rk, nil
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func randomPIN(digits int) string {
+	max := big.NewInt(1)
+	for range digits {
+		max.Mul(max, big.NewInt(10))
+	}
+	n, _ := rand.Int(rand.Reader, max)
+	return fmt.Sprintf("%0*d", digits, n)
+}

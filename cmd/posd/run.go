@@ -1,0 +1,100 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"time"
+
+	"posd/scanner"
+	"posd/wxpay"
+)
+
+// runCmd is `posd run`: the daemon, until SIGTERM.
+func (m *Main) runCmd(ctx context.Context, args []string) error {
+	fs := m.newFlagSet("run")
+	path := fs.String("config", DefaultConfigPath, "config file")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	cfg, err := ReadConfigFile(*path)
+	if err != nil {
+		return err
+	}
+	logging, err := NewLogging(cfg.Log, os.Stderr, StderrIsJournal(os.Stderr))
+	if err != nil {
+		return &ConfigError{[]Problem{{"log.level", err.Error()}}}
+	}
+	if m.Stderr != os.Stderr {
+		logging.Logger.SetOutput(m.Stderr)
+	}
+	m.onClose(logging.Close)
+	secrets, probs, warns := LoadSecrets(&cfg, time.Now())
+	for _, w := range warns {
+		logging.Logger.WithField("key", w.Key).Warn(w.Msg)
+	}
+	if len(probs) > 0 {
+		return &ConfigError{probs}
+	}
+	d, err := startDaemon(daemonParts{
+		cfg: cfg, secrets: secrets, logging: logging,
+		gwConfig: wxpayConfig(&cfg, secrets),
+	})
+	if err != nil {
+		logging.Logger.WithError(err).Error("posd failed to start")
+		return err
+	}
+	<-ctx.Done()
+	d.Shutdown(context.Background())
+	return nil
+}
+
+// wxpayConfig maps [wxpay] and the loaded secrets to the client's Config.
+func wxpayConfig(cfg *Config, s *Secrets) wxpay.Config {
+	w := &cfg.WxPay
+	return wxpay.Config{
+		API:                  w.API,
+		BaseURL:              w.BaseURL,
+		BackupBaseURL:        w.BackupBaseURL,
+		RootCAs:              s.RootCAs,
+		Currency:             w.Currency,
+		MerchantCategoryCode: w.MerchantCategoryCode,
+		AppID:                w.AppID,
+		MchID:                w.MchID,
+		SubMchID:             w.SubMchID,
+		SubAppID:             w.SubAppID,
+		APIKey:               s.APIKey,
+		SignType:             w.SignType,
+		ClientCert:           s.ClientCert,
+		PrivateKey:           s.PrivateKey,
+		MerchantSerialNo:     w.MerchantSerialNo,
+		APIv3Key:             s.APIv3Key,
+		PlatformCerts:        s.PlatformCerts,
+		PublicKey:            s.PublicKey,
+		PublicKeyID:          w.PublicKeyID,
+		DeviceID:             cfg.Till.TillID,
+		StoreID:              cfg.Till.StoreID,
+		StoreName:            cfg.Till.MerchantName,
+	}
+}
+
+// devicesCmd lists scanners (serial ports and HID interfaces) with the config lines to use.
+func (m *Main) devicesCmd(_ context.Context, args []string) error {
+	fs := m.newFlagSet("devices")
+	path := fs.String("config", "", "config file: mark the devices it already names")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	var configured []scanner.Config
+	if *path != "" {
+		cfg, err := ReadConfigFile(*path)
+		if err != nil {
+			return err
+		}
+		configured = cfg.Scanner
+	}
+	if err := scanner.WriteDevices(m.Stdout, configured); err != nil {
+		return fmt.Errorf("list devices: %w", err)
+	}
+	return nil
+}
