@@ -16,6 +16,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -64,6 +65,7 @@ type Server struct {
 
 	closed    chan struct{}
 	closeOnce sync.Once
+	hangs     atomic.Int32 // requests currently hanging
 
 	mu         sync.Mutex
 	orders     map[string]*Order
@@ -187,6 +189,9 @@ func (s *Server) Credentials() Credentials { return s.creds }
 
 // Now is the simulator clock.
 func (s *Server) Now() time.Time { return s.opts.Now() }
+
+// hanging reports whether a request is being held by FaultHang.
+func (s *Server) hanging() bool { return s.hangs.Load() > 0 }
 
 // CloseClientConnections drops every open connection (a network blip).
 func (s *Server) CloseClientConnections() { s.srv.CloseClientConnections() }
@@ -423,9 +428,12 @@ func (s *Server) deliver(w http.ResponseWriter, r *http.Request, f *Fault, ans a
 			dropConn(w)
 			return 0, "dropped"
 		case FaultHang:
+			s.hangs.Add(1)
+			defer s.hangs.Add(-1)
 			select {
 			case <-r.Context().Done():
 			case <-s.closed:
+				dropConn(w) // never answer, even when shutting down
 			}
 			return 0, "hung"
 		case FaultSlow:

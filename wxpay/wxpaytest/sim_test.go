@@ -1,0 +1,634 @@
+package wxpaytest
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestMicroPayPaid(t *testing.T) {
+	forDialects(t, Options{}, func(t *testing.T, s *Server, clk *fakeClock, d driver) {
+		r := d.pay("T01-1", newCode(), 3800)
+		if r.err != nil || r.outcome != "SUCCESS" || !r.signOK {
+			t.Fatalf("pay: %+v", r)
+		}
+		o := mustOrder(t, s, "T01-1")
+		if o.State != StateSuccess || !o.WasPaid || o.Amount != 3800 || o.Currency != "HKD" || o.PayerCurrency != "HKD" {
+			t.Fatalf("order: %+v", o)
+		}
+		if got := s.Captured(); got != 3800 {
+			t.Fatalf("captured %d, want 3800", got)
+		}
+		clk.Advance(2 * time.Second)
+		if q := d.query("T01-1"); q.outcome != "SUCCESS" || !q.signOK {
+			t.Fatalf("query: %+v", q)
+		}
+		if v := s.Violations(); len(v) != 0 {
+			t.Fatalf("violations: %v", v)
+		}
+		reqs := s.Requests()
+		if len(reqs) != 2 || reqs[0].Endpoint != EPMicroPay || reqs[1].Endpoint != EPQuery || reqs[0].OutTradeNo != "T01-1" {
+			t.Fatalf("requests: %+v", reqs)
+		}
+	})
+}
+
+func TestQueryUnknownOrder(t *testing.T) {
+	forDialects(t, Options{}, func(t *testing.T, s *Server, clk *fakeClock, d driver) {
+		if r := d.query("nope"); r.outcome != d.code("ORDERNOTEXIST") {
+			t.Fatalf("query: %+v", r)
+		}
+	})
+}
+
+func TestUserPayingThenPaid(t *testing.T) {
+	forDialects(t, Options{}, func(t *testing.T, s *Server, clk *fakeClock, d driver) {
+		code := newCode()
+		s.Script(Match{AuthCode: code}, Fault{Kind: FaultUserPaying, For: 5 * time.Second})
+		if r := d.pay("T-up", code, 1000); r.outcome != "USERPAYING" || !r.signOK {
+			t.Fatalf("pay: %+v", r)
+		}
+		if _, ok := d.(v3driver); ok {
+			if rs := s.Requests(); rs[0].Status != 202 {
+				t.Fatalf("v3 USERPAYING status %d, want 202", rs[0].Status)
+			}
+		}
+		clk.Advance(2 * time.Second)
+		if r := d.query("T-up"); r.outcome != "USERPAYING" {
+			t.Fatalf("query at 2s: %+v", r)
+		}
+		clk.Advance(3 * time.Second)
+		if r := d.query("T-up"); r.outcome != "SUCCESS" {
+			t.Fatalf("query at 5s: %+v", r)
+		}
+		if s.Captured() != 1000 {
+			t.Fatalf("captured %d", s.Captured())
+		}
+	})
+}
+
+func TestUserPayingThenCancelled(t *testing.T) {
+	for _, then := range []string{StatePayError, StateNotPay} {
+		t.Run(then, func(t *testing.T) {
+			forDialects(t, Options{}, func(t *testing.T, s *Server, clk *fakeClock, d driver) {
+				code := newCode()
+				s.Script(Match{AuthCode: code}, Fault{Kind: FaultUserPaying, For: 3 * time.Second, Then: then})
+				d.pay("T-c", code, 1000)
+				clk.Advance(4 * time.Second)
+				if r := d.query("T-c"); r.outcome != then {
+					t.Fatalf("query: %+v", r)
+				}
+				if s.Captured() != 0 {
+					t.Fatal("money kept for a cancelled payment")
+				}
+			})
+		})
+	}
+}
+
+func TestUserPaying200Option(t *testing.T) {
+	s, _ := newSim(t, Options{UserPaying200: true})
+	c := newV3(t, s, "/v3/global", false)
+	code := newCode()
+	s.Script(Match{AuthCode: code}, Fault{Kind: FaultUserPayingForever})
+	r := c.pay("T-200", code, 500)
+	if r.status != 200 || r.str("trade_state") != "USERPAYING" || r.str("out_trade_no") != "T-200" {
+		t.Fatalf("answer %d %s", r.status, r.body)
+	}
+	s2, _ := newSim(t, Options{})
+	c2 := newV3(t, s2, "/v3/global", false)
+	s2.Script(Match{AuthCode: code}, Fault{Kind: FaultUserPayingForever})
+	r = c2.pay("T-202", code, 500)
+	if r.status != 202 || string(r.body) != `{"trade_state":"USERPAYING"}` {
+		t.Fatalf("answer %d %s", r.status, r.body)
+	}
+}
+
+func TestUserPayingForeverReversed(t *testing.T) {
+	forDialects(t, Options{}, func(t *testing.T, s *Server, clk *fakeClock, d driver) {
+		code := newCode()
+		s.Script(Match{AuthCode: code}, Fault{Kind: FaultUserPayingForever})
+		d.pay("T-f", code, 1000)
+		clk.Advance(time.Hour)
+		if r := d.query("T-f"); r.outcome != "USERPAYING" {
+			t.Fatalf("query: %+v", r)
+		}
+		if r := d.reverse("T-f"); r.outcome != "REVOKED" || !r.signOK {
+			t.Fatalf("reverse: %+v", r)
+		}
+		clk.Advance(time.Second)
+		if r := d.query("T-f"); r.outcome != StateRevoked {
+			t.Fatalf("query after reverse: %+v", r)
+		}
+		if hasViolation(s, RuleReverseTooEarly) {
+			t.Fatal("a reverse after an hour is not early")
+		}
+		// Reverse is idempotent.
+		if r := d.reverse("T-f"); r.outcome != "REVOKED" {
+			t.Fatalf("second reverse: %+v", r)
+		}
+	})
+}
+
+func TestReverseOfPaidOrderGivesMoneyBack(t *testing.T) {
+	forDialects(t, Options{}, func(t *testing.T, s *Server, clk *fakeClock, d driver) {
+		d.pay("T-p", newCode(), 2500)
+		clk.Advance(20 * time.Second)
+		if r := d.reverse("T-p"); r.outcome != "REVOKED" {
+			t.Fatalf("reverse: %+v", r)
+		}
+		if o := mustOrder(t, s, "T-p"); o.State != StateRevoked || !o.WasPaid || o.Kept() != 0 {
+			t.Fatalf("order %+v", o)
+		}
+		if s.Captured() != 0 {
+			t.Fatalf("captured %d", s.Captured())
+		}
+	})
+}
+
+func TestRuleReverseTooEarly(t *testing.T) {
+	forDialects(t, Options{}, func(t *testing.T, s *Server, clk *fakeClock, d driver) {
+		code := newCode()
+		s.Script(Match{AuthCode: code}, Fault{Kind: FaultUserPayingForever})
+		d.pay("T-e", code, 1000)
+		clk.Advance(14 * time.Second)
+		d.reverse("T-e")
+		if !hasViolation(s, RuleReverseTooEarly) {
+			t.Fatalf("no violation: %v", s.Violations())
+		}
+	})
+}
+
+func TestRuleReverseExpired(t *testing.T) {
+	forDialects(t, Options{}, func(t *testing.T, s *Server, clk *fakeClock, d driver) {
+		d.pay("T-x", newCode(), 1000)
+		clk.Advance(8 * 24 * time.Hour)
+		r := d.reverse("T-x")
+		if r.outcome != d.code("REVERSE_EXPIRE") {
+			t.Fatalf("reverse: %+v", r)
+		}
+		if _, ok := d.(v2driver); ok {
+			if r.recall != "N" {
+				t.Fatalf("recall %q", r.recall)
+			}
+		} else if r.status != 400 {
+			t.Fatalf("status %d", r.status)
+		}
+		if !hasViolation(s, RuleReverseExpired) || mustOrder(t, s, "T-x").State != StateSuccess {
+			t.Fatal("expired reverse must be refused and recorded")
+		}
+	})
+}
+
+func TestRuleOutTradeNoReused(t *testing.T) {
+	forDialects(t, Options{}, func(t *testing.T, s *Server, clk *fakeClock, d driver) {
+		code := newCode()
+		d.pay("T-r", code, 1000)
+		// Same number, same code: an idempotent resubmission, not a violation.
+		r := d.pay("T-r", code, 1000)
+		if _, v2 := d.(v2driver); v2 && r.outcome != "ORDERPAID" || !v2 && r.outcome != "SUCCESS" {
+			t.Fatalf("resubmit: %+v", r)
+		}
+		if len(s.Violations()) != 0 {
+			t.Fatalf("violations: %v", s.Violations())
+		}
+		if r := d.pay("T-r", newCode(), 1000); r.outcome != d.code("OUT_TRADE_NO_USED") {
+			t.Fatalf("other code: %+v", r)
+		}
+		if !hasViolation(s, RuleOutTradeNoReused) {
+			t.Fatal("no violation for another code")
+		}
+		code2 := newCode()
+		s.Script(Match{AuthCode: code2}, Fault{Kind: FaultUserPayingForever})
+		d.pay("T-r2", code2, 1000)
+		clk.Advance(20 * time.Second)
+		d.reverse("T-r2")
+		if r := d.pay("T-r2", code2, 1000); r.outcome != d.code("ORDERREVERSED") {
+			t.Fatalf("after reverse: %+v", r)
+		}
+		n := 0
+		for _, v := range s.Violations() {
+			if v.Rule == RuleOutTradeNoReused {
+				n++
+			}
+		}
+		if n != 2 {
+			t.Fatalf("want 2 reuse violations: %v", s.Violations())
+		}
+	})
+}
+
+func TestRuleQueryRate(t *testing.T) {
+	forDialects(t, Options{}, func(t *testing.T, s *Server, clk *fakeClock, d driver) {
+		d.pay("T-q", newCode(), 100)
+		d.query("T-q")
+		clk.Advance(time.Second)
+		d.query("T-q")
+		if hasViolation(s, RuleQueryRate) {
+			t.Fatal("one query per second is allowed")
+		}
+		clk.Advance(500 * time.Millisecond)
+		d.query("T-q")
+		if !hasViolation(s, RuleQueryRate) {
+			t.Fatal("two queries within a second not recorded")
+		}
+	})
+}
+
+func TestAuthCodeSingleUse(t *testing.T) {
+	forDialects(t, Options{}, func(t *testing.T, s *Server, clk *fakeClock, d driver) {
+		code := newCode()
+		d.pay("T-a1", code, 100)
+		if r := d.pay("T-a2", code, 100); r.outcome != d.code("AUTH_CODE_INVALID") {
+			t.Fatalf("reused code: %+v", r)
+		}
+		if r := d.pay("T-a3", "999", 100); r.outcome != d.code("AUTH_CODE_INVALID") {
+			t.Fatalf("malformed code: %+v", r)
+		}
+	})
+}
+
+func TestFaultSystemError(t *testing.T) {
+	for _, processed := range []bool{false, true} {
+		forDialects(t, Options{}, func(t *testing.T, s *Server, clk *fakeClock, d driver) {
+			code := newCode()
+			s.Script(Match{AuthCode: code}, Fault{Kind: FaultSystemError, Processed: processed})
+			r := d.pay("T-s", code, 700)
+			if r.outcome != d.code("SYSTEMERROR") || !r.signOK {
+				t.Fatalf("pay: %+v", r)
+			}
+			if _, v3 := d.(v3driver); v3 && r.status != 500 {
+				t.Fatalf("status %d", r.status)
+			}
+			clk.Advance(5 * time.Second)
+			q := d.query("T-s")
+			if processed && q.outcome != "SUCCESS" || !processed && q.outcome != d.code("ORDERNOTEXIST") {
+				t.Fatalf("processed=%v query: %+v", processed, q)
+			}
+		})
+	}
+}
+
+func TestFaultBankError(t *testing.T) {
+	forDialects(t, Options{}, func(t *testing.T, s *Server, clk *fakeClock, d driver) {
+		code := newCode()
+		s.Script(Match{AuthCode: code}, Fault{Kind: FaultBankError, Processed: true})
+		if r := d.pay("T-b", code, 700); r.outcome != d.code("BANKERROR") {
+			t.Fatalf("pay: %+v", r)
+		}
+		if q := d.query("T-b"); q.outcome != "SUCCESS" {
+			t.Fatalf("query: %+v", q)
+		}
+	})
+}
+
+func TestFaultLostAndDrop(t *testing.T) {
+	for _, k := range []FaultKind{FaultLost, FaultDrop} {
+		forDialects(t, Options{}, func(t *testing.T, s *Server, clk *fakeClock, d driver) {
+			code := newCode()
+			s.Script(Match{AuthCode: code}, Fault{Kind: k})
+			if r := d.pay("T-l", code, 700); r.err == nil {
+				t.Fatalf("%s: got an answer: %+v", k, r)
+			}
+			_, exists := s.Order("T-l")
+			if exists != (k == FaultLost) {
+				t.Fatalf("%s: order exists=%v", k, exists)
+			}
+			// The connection is gone but the server is fine.
+			if q := d.query("T-l"); q.err != nil {
+				t.Fatalf("query after %s: %v", k, q.err)
+			}
+			if rs := s.Requests(); rs[0].Outcome != "dropped" || rs[0].Status != 0 {
+				t.Fatalf("request record %+v", rs[0])
+			}
+		})
+	}
+}
+
+func TestFaultHang(t *testing.T) {
+	for _, processed := range []bool{false, true} {
+		s, _ := newSim(t, Options{})
+		c := newV3(t, s, "/v3/global", false)
+		c.hc.Timeout = 150 * time.Millisecond
+		code := newCode()
+		s.Script(Match{AuthCode: code}, Fault{Kind: FaultHang, Processed: processed})
+		start := time.Now()
+		r := c.pay("T-h", code, 100)
+		var ne interface{ Timeout() bool }
+		if r.err == nil || !errors.As(r.err, &ne) || !ne.Timeout() {
+			t.Fatalf("want a client timeout, got %+v", r)
+		}
+		if time.Since(start) > 3*time.Second {
+			t.Fatal("hang did not end with the client's deadline")
+		}
+		_, exists := s.Order("T-h")
+		if exists != processed {
+			t.Fatalf("processed=%v but order exists=%v", processed, exists)
+		}
+	}
+	// A hanging request does not block Close.
+	s, _ := newSim(t, Options{})
+	c := newV2(t, s, signMD5, false)
+	code := newCode()
+	s.Script(Match{AuthCode: code}, Fault{Kind: FaultHang})
+	done := make(chan v2resp)
+	go func() { done <- c.pay("T-h2", code, 100) }()
+	for !s.hanging() {
+		time.Sleep(5 * time.Millisecond)
+	}
+	s.Close()
+	if r := <-done; r.err == nil {
+		t.Fatalf("hung request answered: %+v", r)
+	}
+}
+
+func TestFaultSlow(t *testing.T) {
+	s, _ := newSim(t, Options{})
+	c := newV2(t, s, signHMAC, false)
+	code := newCode()
+	s.Script(Match{AuthCode: code}, Fault{Kind: FaultSlow, Delay: 100 * time.Millisecond})
+	start := time.Now()
+	r := c.pay("T-slow", code, 100)
+	if r.err != nil || r.fields["result_code"] != "SUCCESS" || time.Since(start) < 100*time.Millisecond {
+		t.Fatalf("slow answer %+v after %s", r, time.Since(start))
+	}
+}
+
+func TestFaultHTTPAndRateLimit(t *testing.T) {
+	forDialects(t, Options{}, func(t *testing.T, s *Server, clk *fakeClock, d driver) {
+		code := newCode()
+		s.Script(Match{AuthCode: code}, Fault{Kind: FaultHTTP, Status: 502}, Fault{Kind: FaultRateLimit, Endpoint: EPQuery})
+		r := d.pay("T-5", code, 100)
+		if r.status != 502 {
+			t.Fatalf("pay: %+v", r)
+		}
+		if _, ok := s.Order("T-5"); ok {
+			t.Fatal("unprocessed 502 created an order")
+		}
+		d.pay("T-5", code, 100) // the script's 502 is used up: this one pays
+		q := d.query("T-5")
+		if _, v3 := d.(v3driver); v3 {
+			if q.status != 429 || q.outcome != "RATELIMIT_EXCEEDED" {
+				t.Fatalf("query: %+v", q)
+			}
+		} else if q.outcome != "FREQUENCY_LIMITED" {
+			t.Fatalf("query: %+v", q)
+		}
+		clk.Advance(time.Second)
+		if q := d.query("T-5"); q.outcome != "SUCCESS" {
+			t.Fatalf("query after the fault: %+v", q)
+		}
+	})
+}
+
+func TestFaultForged(t *testing.T) {
+	forDialects(t, Options{}, func(t *testing.T, s *Server, clk *fakeClock, d driver) {
+		code := newCode()
+		s.Script(Match{AuthCode: code}, Fault{Kind: FaultForged})
+		r := d.pay("T-forge", code, 100)
+		if r.outcome != "SUCCESS" || r.signOK {
+			t.Fatalf("forged answer must claim success with a bad signature: %+v", r)
+		}
+		if _, ok := s.Order("T-forge"); ok {
+			t.Fatal("a forged success must not be a payment")
+		}
+		code2 := newCode()
+		s.Script(Match{AuthCode: code2}, Fault{Kind: FaultForged, Processed: true})
+		if r := d.pay("T-forge2", code2, 100); r.outcome != "SUCCESS" || r.signOK {
+			t.Fatalf("processed forged: %+v", r)
+		}
+		if o := mustOrder(t, s, "T-forge2"); o.State != StateSuccess {
+			t.Fatalf("order %+v", o)
+		}
+	})
+}
+
+func TestFaultReverseRetry(t *testing.T) {
+	forDialects(t, Options{}, func(t *testing.T, s *Server, clk *fakeClock, d driver) {
+		code := newCode()
+		s.Script(Match{AuthCode: code}, Fault{Kind: FaultUserPayingForever}, Fault{Kind: FaultReverseRetry, N: 2})
+		d.pay("T-rr", code, 100)
+		clk.Advance(16 * time.Second)
+		for i := 0; i < 2; i++ {
+			r := d.reverse("T-rr")
+			if _, v2 := d.(v2driver); v2 {
+				if r.outcome != "SYSTEMERROR" || r.recall != "Y" {
+					t.Fatalf("try %d: %+v", i, r)
+				}
+			} else if r.status != 500 || r.outcome != "SYSTEM_ERROR" {
+				t.Fatalf("try %d: %+v", i, r)
+			}
+			if o := mustOrder(t, s, "T-rr"); o.State != StateUserPaying {
+				t.Fatalf("reversed too soon: %+v", o)
+			}
+			clk.Advance(2 * time.Second)
+		}
+		if r := d.reverse("T-rr"); r.outcome != "REVOKED" {
+			t.Fatalf("third try: %+v", r)
+		}
+	})
+}
+
+func TestFaultFinalFailures(t *testing.T) {
+	v3want := map[string]string{"NOTENOUGH": "NOT_ENOUGH", "AUTHCODEEXPIRE": "AUTHCODE_EXPIRE", "AUTH_CODE_INVALID": "AUTH_CODE_INVALID",
+		"ORDERREVERSED": "ORDER_REVERSED", "TRADE_ERROR": "TRADE_ERROR", "NOTSUPORTCARD": "NOT_SUPPORT_CARD"}
+	forDialects(t, Options{}, func(t *testing.T, s *Server, clk *fakeClock, d driver) {
+		for i, code := range FinalFailCodes {
+			ac := newCode()
+			s.Script(Match{AuthCode: ac}, Fault{Kind: FaultFail, Code: code})
+			no := "T-ff" + string(rune('a'+i))
+			r := d.pay(no, ac, 100)
+			want := d.code(code)
+			if _, v3 := d.(v3driver); v3 && v3want[code] != "" {
+				want = v3want[code]
+			}
+			if r.outcome != want || !r.signOK {
+				t.Fatalf("%s: %+v", code, r)
+			}
+			if _, v3 := d.(v3driver); v3 && r.status < 400 {
+				t.Fatalf("%s: status %d", code, r.status)
+			}
+			if o := mustOrder(t, s, no); o.State != StatePayError || o.WasPaid {
+				t.Fatalf("%s: order %+v", code, o)
+			}
+		}
+		if s.Captured() != 0 {
+			t.Fatal("money moved on refusals")
+		}
+	})
+}
+
+func TestFaultMainlandWallet(t *testing.T) {
+	forDialects(t, Options{CNYRate: 92000000}, func(t *testing.T, s *Server, clk *fakeClock, d driver) {
+		code := newCode()
+		s.Script(Match{AuthCode: code}, Fault{Kind: FaultMainlandWallet})
+		d.pay("T-cny", code, 10000)
+		o := mustOrder(t, s, "T-cny")
+		if o.PayerCurrency != "CNY" || o.PayerAmount != 9200 || o.ExchangeRate != 92000000 || o.Currency != "HKD" {
+			t.Fatalf("order %+v", o)
+		}
+		if r, ok := d.(v2driver); ok {
+			q := r.c.query("T-cny")
+			if q.fields["cash_fee_type"] != "CNY" || q.fields["cash_fee"] != "9200" || q.fields["rate"] != "92000000" {
+				t.Fatalf("v2 query %v", q.fields)
+			}
+		} else {
+			q := d.(v3driver).c.query("T-cny")
+			a := q.json["amount"].(map[string]any)
+			if a["payer_currency"] != "CNY" || a["payer_total"].(float64) != 9200 {
+				t.Fatalf("v3 query %s", q.body)
+			}
+		}
+	})
+}
+
+func TestGlobalScriptAndOrderScriptByOutTradeNo(t *testing.T) {
+	s, _ := newSim(t, Options{})
+	c := newV3(t, s, "/v3/global", false)
+	s.ScriptAll(Fault{Kind: FaultSystemError, N: -1})
+	s.Script(Match{OutTradeNo: "T-own"}, Fault{Kind: FaultFail, Code: "NOTENOUGH"})
+	if r := c.pay("T-g1", newCode(), 100); r.str("code") != "SYSTEM_ERROR" {
+		t.Fatalf("global: %s", r.body)
+	}
+	if r := c.pay("T-g2", newCode(), 100); r.str("code") != "SYSTEM_ERROR" {
+		t.Fatalf("global again: %s", r.body)
+	}
+	if r := c.pay("T-own", newCode(), 100); r.str("code") != "NOT_ENOUGH" {
+		t.Fatalf("own script: %s", r.body)
+	}
+}
+
+func TestOutage(t *testing.T) {
+	for _, status := range []int{0, 503} {
+		forDialects(t, Options{}, func(t *testing.T, s *Server, clk *fakeClock, d driver) {
+			now := clk.Now()
+			s.AddOutage(Outage{From: now.Add(10 * time.Second), Until: now.Add(70 * time.Second), Status: status})
+			if r := d.pay("T-o1", newCode(), 100); r.outcome != "SUCCESS" {
+				t.Fatalf("before the outage: %+v", r)
+			}
+			clk.Advance(30 * time.Second)
+			r := d.pay("T-o2", newCode(), 100)
+			if status == 0 && r.err == nil || status != 0 && r.status != status {
+				t.Fatalf("during the outage: %+v", r)
+			}
+			if _, ok := s.Order("T-o2"); ok {
+				t.Fatal("a request during an outage was processed")
+			}
+			clk.Advance(time.Minute)
+			if r := d.query("T-o1"); r.outcome != "SUCCESS" {
+				t.Fatalf("after the outage: %+v", r)
+			}
+		})
+	}
+}
+
+func TestBadRequestSignatureV3(t *testing.T) {
+	s, _ := newSim(t, Options{})
+	c := newV3(t, s, "/v3/global", false)
+	other, err := parseRSAKey(s.Credentials().PlatformKeyPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.key = other // signs with the wrong key
+	r := c.pay("T-bad", newCode(), 100)
+	if r.status != 401 || r.str("code") != "SIGN_ERROR" || c.verify(r, nil) != nil {
+		t.Fatalf("answer %d %s", r.status, r.body)
+	}
+	if _, ok := s.Order("T-bad"); ok || !hasViolation(s, RuleBadSignature) {
+		t.Fatal("bad signature must not be processed and must be recorded")
+	}
+	// Missing header, wrong scheme, tampered body.
+	c.key, _ = parseRSAKey(s.Credentials().MerchantKeyPEM)
+	for name, mut := range map[string]func(*http.Request){
+		"missing": func(r *http.Request) { r.Header.Del("Authorization") },
+		"scheme": func(r *http.Request) {
+			r.Header.Set("Authorization", strings.Replace(r.Header.Get("Authorization"), "WECHATPAY2-SHA256-RSA2048", "WECHATPAY2-SHA256", 1))
+		},
+		"serial": func(r *http.Request) {
+			r.Header.Set("Authorization", strings.Replace(r.Header.Get("Authorization"), s.Credentials().MerchantSerial, "00", 1))
+		},
+		"uri": func(r *http.Request) { r.URL.RawQuery = "mchid=1900000100&x=1" },
+	} {
+		r := c.doRaw("GET", "/v3/global/transactions/out-trade-no/T-1?mchid="+s.Credentials().MchID, nil, mut)
+		if r.status != 401 || r.str("code") != "SIGN_ERROR" {
+			t.Fatalf("%s: %d %s", name, r.status, r.body)
+		}
+	}
+}
+
+func TestStaleRequestTimestamp(t *testing.T) {
+	clk := newClock()
+	s, _ := newSim(t, Options{Now: clk.Now, RequestSkew: 300 * time.Second})
+	c := newV3(t, s, "/v3/global", false)
+	uri := "/v3/global/transactions/out-trade-no/T-1?mchid=" + s.Credentials().MchID
+	if r := c.doRaw("GET", uri, nil, nil); r.status != 404 {
+		t.Fatalf("fresh request: %d %s", r.status, r.body)
+	}
+	c.tsOffset = -10 * time.Minute
+	if r := c.doRaw("GET", uri, nil, nil); r.status != 401 || r.str("code") != "SIGN_ERROR" || !hasViolation(s, RuleStaleTimestamp) {
+		t.Fatalf("stale request: %d %s", r.status, r.body)
+	}
+}
+
+func TestV3VectorRequestAccepted(t *testing.T) {
+	// The R1 vector (wxpay-v3.md §6.6) signed by the vector generator: the sim must accept
+	// these exact bytes on the legacy path.
+	clk := &fakeClock{t: time.Unix(1554208460, 0)}
+	s, _ := newSim(t, Options{Now: clk.Now, RequestSkew: 300 * time.Second})
+	body := mustReadTestdata(t, "req1_body.json")
+	vec := loadVectors(t)
+	req, _ := http.NewRequest("POST", s.URL()+"/hk/v3/transactions/micropay", strings.NewReader(string(body)))
+	req.Header.Set("Authorization", vec.Req1.Authorization)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := httpClient(t, s, false, 5*time.Second).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("vector request: %d", resp.StatusCode)
+	}
+	o := mustOrder(t, s, "TILL01-20240101-000001")
+	if !o.Institutional || o.Amount != 3800 || o.DeviceID != "TILL01" || o.State != StateSuccess {
+		t.Fatalf("order %+v", o)
+	}
+	// One changed byte in the body breaks it.
+	req2, _ := http.NewRequest("POST", s.URL()+"/hk/v3/transactions/micropay", strings.NewReader(strings.Replace(string(body), "3800", "3801", 1)))
+	req2.Header.Set("Authorization", vec.Req1.Authorization)
+	resp2, err := httpClient(t, s, false, 5*time.Second).Do(req2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp2.Body.Close()
+	if resp2.StatusCode != 401 {
+		t.Fatalf("tampered vector: %d", resp2.StatusCode)
+	}
+}
+
+func TestWrongMerchant(t *testing.T) {
+	s, _ := newSim(t, Options{})
+	c := newV3(t, s, "/v3/global", false)
+	r := c.do("GET", "/transactions/out-trade-no/T-1?mchid=1234", nil)
+	if r.status != 400 || !hasViolation(s, RuleWrongMerchant) {
+		t.Fatalf("%d %s", r.status, r.body)
+	}
+	v2 := newV2(t, s, signMD5, false)
+	r2 := v2.call("/pay/orderquery", map[string]string{"out_trade_no": "x", "sub_mch_id": "999"})
+	if r2.fields["err_code"] != "APPID_MCHID_NOT_MATCH" {
+		t.Fatalf("v2 %s", r2.body)
+	}
+}
+
+func TestHangingServerCloses(t *testing.T) {
+	s := New(Options{})
+	done := make(chan struct{})
+	go func() { s.Close(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close blocked")
+	}
+	s.Close() // idempotent
+}
