@@ -19,7 +19,7 @@ func parseV2XML(b []byte) (map[string]string, error) {
 	d := xml.NewDecoder(bytes.NewReader(b))
 	d.Strict = true
 	fields := map[string]string{}
-	depth := 0
+	depth, roots := 0, 0
 	var name string
 	var val strings.Builder
 	for {
@@ -37,6 +37,10 @@ func parseV2XML(b []byte) (map[string]string, error) {
 			depth++
 			switch depth {
 			case 1:
+				roots++
+				if roots > 1 {
+					return nil, errors.New("xml: more than one root element")
+				}
 				if t.Name.Local != "xml" {
 					return nil, fmt.Errorf("xml: root element %q, want xml", t.Name.Local)
 				}
@@ -60,8 +64,8 @@ func parseV2XML(b []byte) (map[string]string, error) {
 			}
 		}
 	}
-	if depth != 0 {
-		return nil, errors.New("xml: unbalanced document")
+	if depth != 0 || roots != 1 {
+		return nil, errors.New("xml: not one complete <xml> document")
 	}
 	return fields, nil
 }
