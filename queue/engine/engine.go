@@ -221,7 +221,7 @@ func (e *Engine) codeHash(code string) string {
 
 // OpenSaleRequest opens a sale; AuthCode (optional) pays it at once.
 type OpenSaleRequest struct {
-	Amount                                      int64
+	Amount                                     int64
 	Currency, Description, Reference, AuthCode string
 }
 
