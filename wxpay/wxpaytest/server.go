@@ -10,6 +10,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
 	"math/big"
 	"net"
 	"net/http"
@@ -428,13 +429,28 @@ func (s *Server) deliver(w http.ResponseWriter, r *http.Request, f *Fault, ans a
 			dropConn(w)
 			return 0, "dropped"
 		case FaultHang:
+			// Take the connection away from net/http (which would answer 200 when the
+			// handler returns) and hold it silently until the client gives up.
+			hj, ok := w.(http.Hijacker)
+			if !ok {
+				panic(http.ErrAbortHandler)
+			}
+			c, _, err := hj.Hijack()
+			if err != nil {
+				panic(http.ErrAbortHandler)
+			}
 			s.hangs.Add(1)
 			defer s.hangs.Add(-1)
+			gone := make(chan struct{})
+			go func() {
+				io.Copy(io.Discard, c)
+				close(gone)
+			}()
 			select {
-			case <-r.Context().Done():
+			case <-gone:
 			case <-s.closed:
-				dropConn(w) // never answer, even when shutting down
 			}
+			c.Close()
 			return 0, "hung"
 		case FaultSlow:
 			t := time.NewTimer(f.Delay)
@@ -442,6 +458,7 @@ func (s *Server) deliver(w http.ResponseWriter, r *http.Request, f *Fault, ans a
 			case <-t.C:
 			case <-r.Context().Done():
 				t.Stop()
+				dropConn(w) // never let net/http send an implicit empty 200
 				return 0, "gave up while slow"
 			case <-s.closed:
 				t.Stop()
