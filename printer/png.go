@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"image"
-	"image/color"
 	"image/png"
 
 	"github.com/skip2/go-qrcode"
@@ -18,8 +17,8 @@ const (
 	pngCellW     = 7 * pngScale
 	pngLineH     = 15 * pngScale
 	pngMargin    = 8 * pngScale
-	pngMaxCols   = 128   // wider "receipts" are garbage; clip them
-	pngMaxHeight = 40000 // pixels; a fuzzed stream of line feeds must not eat memory
+	pngMaxCols   = 64    // wider "receipts" are garbage; clip them
+	pngMaxHeight = 16000 // pixels (~500 lines); a stream of line feeds must not eat memory
 )
 
 // RenderPNG draws ESC/POS bytes as a receipt preview: text in a bitmap font (characters
@@ -127,6 +126,7 @@ func alignOffset(align byte, avail, used int) int {
 // qrModulePx converts the printer's module size in dots (12 dots per column in font A)
 // to preview pixels.
 func qrModulePx(dots int) int {
+	dots = min(max(dots, 1), 16) // printers accept 1–16
 	return max(1, dots*pngCellW/12)
 }
 
@@ -151,9 +151,8 @@ func qrBitmap(data string) [][]bool {
 func fill(img *image.Gray, x, y, w, h int) {
 	r := image.Rect(x, y, x+w, y+h).Intersect(img.Rect)
 	for yy := r.Min.Y; yy < r.Max.Y; yy++ {
-		for xx := r.Min.X; xx < r.Max.X; xx++ {
-			img.SetGray(xx, yy, color.Gray{})
-		}
+		row := img.Pix[img.PixOffset(r.Min.X, yy):img.PixOffset(r.Max.X, yy)]
+		clear(row) // 0 is black
 	}
 }
 

@@ -89,9 +89,9 @@ func goldenCases() map[string]func() ([]byte, Format, error) {
 		"reversal_both_gb18030_42": rec(func(r *Receipt) {
 			r.Kind, r.TransactionID, r.Note = KindReversal, "", "The customer did not confirm in time; ask for a new code."
 		}, Format{Encoding: "gb18030", Columns: 42}),
-		"zreport_both_big5_42": rep(func(*DayReport) {}, Format{Encoding: "big5", Columns: 42}),
+		"zreport_both_big5_42":  rep(func(*DayReport) {}, Format{Encoding: "big5", Columns: 42}),
 		"zreport_zh_gb18030_32": rep(func(d *DayReport) { d.Lang = LangZH }, Format{Encoding: "gb18030", Columns: 32}),
-		"zreport_en_ascii_48": rep(func(d *DayReport) { d.Lang, d.Copy = LangEN, true }, Format{Encoding: "ascii", Columns: 48}),
+		"zreport_en_ascii_48":   rep(func(d *DayReport) { d.Lang, d.Copy = LangEN, true }, Format{Encoding: "ascii", Columns: 48}),
 	}
 }
 
@@ -232,8 +232,8 @@ func TestCodec_Fallback(t *testing.T) {
 	}{
 		{"big5", "金額", "\xaa\xf7\xc3B", 4},
 		{"gb18030", "金額", "\xbd\xf0\xee~", 4},
-		{"big5", "€5", "\xa3\xe1" + "5", 3}, // Big5 has the euro sign (A3E1)
-		{"big5", "𨋢", "?", 1},               // HKSCS character, not in Big5
+		{"big5", "€5", "\xa3\xe1" + "5", 3},     // Big5 has the euro sign (A3E1)
+		{"big5", "𨋢", "?", 1},                   // HKSCS character, not in Big5
 		{"gb18030", "𨋢", "?", 1},                // beyond the BMP
 		{"gb18030", "㐀", "\x81\x39\xee\x39", 2}, // CJK extension A: four bytes, in the BMP
 		{"ascii", "é金", "??", 2},
