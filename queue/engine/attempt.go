@@ -101,13 +101,21 @@ func (e *Engine) launchWith(ctx context.Context, r *runner, done func()) bool {
 	}
 	e.runners[r.otn] = r
 	e.wg.Add(1)
+	e.busy.Add(1)
 	e.mu.Unlock()
 	r.ctx = ctx
 	go func() {
 		defer e.wg.Done()
+		defer e.busy.Add(-1)
 		defer func() {
 			e.mu.Lock()
 			delete(e.runners, r.otn)
+			// A cancel's wake token nobody will take no longer counts.
+			select {
+			case <-r.wake:
+				e.busy.Add(-1)
+			default:
+			}
 			e.mu.Unlock()
 			if done != nil {
 				done()
@@ -118,11 +126,13 @@ func (e *Engine) launchWith(ctx context.Context, r *runner, done func()) bool {
 	return true
 }
 
-// cancel tells the runner its sale was cancelled (the journal already says so).
+// cancel tells the runner its sale was cancelled (the journal already says so). The
+// caller holds e.mu, so the runner cannot be leaving at the same time.
 func (r *runner) cancel() {
 	r.woken.Store(true)
 	select {
 	case r.wake <- struct{}{}:
+		r.e.busy.Add(1)
 	default:
 	}
 }
@@ -155,7 +165,7 @@ func (r *runner) run() {
 		if r.woken.Load() {
 			continue // cancelled while waiting: plan again
 		}
-		if r.queued && !r.e.limiter.wait(r.ctx) {
+		if r.queued && !r.e.limiter.wait(r.ctx, r.e) {
 			return
 		}
 		var done bool
@@ -177,21 +187,8 @@ func (r *runner) run() {
 
 // sleepUntil waits for the clock to reach at, a cancel, or the end of the engine.
 func (r *runner) sleepUntil(at time.Time) bool {
-	d := at.Sub(r.e.now())
-	if d <= 0 {
-		return r.ctx.Err() == nil
-	}
-	c, stop := newTimer(r.e.clk, d)
-	select {
-	case <-c:
-		return true
-	case <-r.wake:
-		stop()
-		return true
-	case <-r.ctx.Done():
-		stop()
-		return false
-	}
+	_, ok := r.e.wait(r.ctx, at.Sub(r.e.now()), r.wake)
+	return ok
 }
 
 func (r *runner) event(call string, outcome wxpay.Outcome, err *wxpay.Error, detail string) {

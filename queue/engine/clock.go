@@ -34,3 +34,11 @@ func newTimer(clk Clock, d time.Duration) (<-chan time.Time, func() bool) {
 	}
 	return clk.After(d), func() bool { return false }
 }
+
+// HookedClock is implemented by test clocks (enginetest.FakeClock) that call fired
+// when a timer fires, before its channel receives. With it the engine counts exactly how
+// many of its goroutines are working rather than waiting, so a test can advance time only
+// once the engine is idle (see Engine.busy).
+type HookedClock interface {
+	NewHookedTimer(d time.Duration, fired func()) (c <-chan time.Time, stop func() bool)
+}

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -138,6 +139,13 @@ type Engine struct {
 
 	limiter limiter
 	qwake   chan struct{} // wakes the queue worker: a job was added or one finished
+	qmu     sync.Mutex    // guards qrun with the sends on qwake
+	qrun    bool          // Run is working: wake tokens have a reader
+
+	// busy counts the engine's goroutines that are working, not waiting for the clock
+	// or a wake-up. A wake token and a fired timer count for the goroutine they will
+	// wake, so busy == 0 means nothing will happen until the clock moves.
+	busy atomic.Int64
 
 	mu        sync.Mutex
 	stopping  bool

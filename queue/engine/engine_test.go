@@ -35,9 +35,7 @@ func TestHappyPathPaidAtOnce(t *testing.T) {
 	if a.Code != "13************0001"[:2]+a.Code[2:] || len(a.Code) != 18 || a.Code[2] != '*' {
 		t.Fatalf("code not masked: %q", a.Code)
 	}
-	if h.e.Status().Unresolved != 0 {
-		t.Fatalf("status %+v", h.e.Status())
-	}
+	h.waitStatus(func(st engine.Status) bool { return st.Unresolved == 0 && st.Ready })
 }
 
 func TestOutTradeNo(t *testing.T) {

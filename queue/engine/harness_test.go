@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -66,6 +67,9 @@ func (h *harness) runQueue() {
 			h.t.Error(err)
 		}
 	}()
+	for !h.e.QueueRunning() {
+		time.Sleep(10 * time.Microsecond)
+	}
 }
 
 func (h *harness) stop() {
@@ -112,26 +116,21 @@ func (h *harness) sale(id string) *engine.Sale {
 
 func lastAttempt(s *engine.Sale) engine.Attempt { return s.Attempts[len(s.Attempts)-1] }
 
-// settle waits (in real time, briefly) until cond holds or n timers wait on the fake
-// clock: the engine's goroutines have done all they can at this instant.
+// settle waits (in real time) until the engine is idle: every goroutine of it waits for
+// the fake clock (Engine.Busy counts exactly with a hooked clock), or cond holds.
+// n is ignored (kept for readability at call sites: the timers expected).
 func (h *harness) settle(n int, cond func() bool) {
 	h.t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	deadline := time.Now().Add(10 * time.Second)
+	for h.e.Busy() != 0 {
 		if cond != nil && cond() {
 			return
 		}
-		if h.clk.Waiters() >= n {
-			// Give a runner that was just woken the chance to take its timer back.
-			time.Sleep(200 * time.Microsecond)
-			if h.clk.Waiters() >= n {
-				return
-			}
-		}
 		if time.Now().After(deadline) {
-			h.t.Fatalf("engine did not settle: %d timers waiting, want %d", h.clk.Waiters(), n)
+			h.t.Fatalf("engine did not settle: busy %d", h.e.Busy())
 		}
-		time.Sleep(50 * time.Microsecond)
+		runtime.Gosched()
+		time.Sleep(20 * time.Microsecond)
 	}
 }
 
@@ -166,7 +165,7 @@ func (h *harness) drive(id string, timers int, limit time.Duration, pred func(en
 		if pred(lastAttempt(s)) {
 			return s
 		}
-		h.settle(timers, func() bool { return pred(lastAttempt(h.sale(id))) })
+		h.settle(timers, nil)
 		if pred(lastAttempt(h.sale(id))) {
 			continue
 		}

@@ -28,7 +28,7 @@ func (l *limiter) init(clk Clock, rate float64) {
 }
 
 // wait blocks until the next call may go; false when ctx ended first.
-func (l *limiter) wait(ctx context.Context) bool {
+func (l *limiter) wait(ctx context.Context, e *Engine) bool {
 	l.mu.Lock()
 	now := l.clk.Now()
 	t := l.next
@@ -40,24 +40,65 @@ func (l *limiter) wait(ctx context.Context) bool {
 	}
 	l.next = t.Add(l.every)
 	l.mu.Unlock()
-	d := t.Sub(now)
-	if d <= 0 {
-		return ctx.Err() == nil
+	_, ok := e.wait(ctx, t.Sub(now), nil)
+	return ok
+}
+
+// wakeQueue tells the queue worker to look for work now. Only when Run is working: the
+// token then counts as busy until Run takes it.
+func (e *Engine) wakeQueue() {
+	e.qmu.Lock()
+	defer e.qmu.Unlock()
+	if !e.qrun {
+		return
 	}
-	c, stop := newTimer(l.clk, d)
 	select {
-	case <-c:
-		return true
-	case <-ctx.Done():
-		stop()
-		return false
+	case e.qwake <- struct{}{}:
+		e.busy.Add(1)
+	default:
 	}
 }
 
-func (e *Engine) wakeQueue() {
+// wait blocks for d on the engine's clock, until a token arrives on wake, or until ctx
+// ends. It reports whether a token woke it and whether ctx is still live. It keeps busy
+// exact: the caller stops counting while it waits and is counted again by what wakes it.
+func (e *Engine) wait(ctx context.Context, d time.Duration, wake <-chan struct{}) (woken, ok bool) {
+	if d <= 0 {
+		select {
+		case <-wake:
+			e.busy.Add(-1) // the token counted this goroutine, which was counted already
+			return true, ctx.Err() == nil
+		default:
+			return false, ctx.Err() == nil
+		}
+	}
+	var c <-chan time.Time
+	var stop func() bool
+	hooked := false
+	if hc, ok := e.clk.(HookedClock); ok {
+		c, stop = hc.NewHookedTimer(d, func() { e.busy.Add(1) })
+		hooked = true
+	} else {
+		c, stop = newTimer(e.clk, d)
+	}
+	e.busy.Add(-1)
 	select {
-	case e.qwake <- struct{}{}:
-	default:
+	case <-c:
+		if !hooked {
+			e.busy.Add(1)
+		}
+		return false, true
+	case <-wake:
+		if !stop() && hooked {
+			e.busy.Add(-1) // the timer fired as well and counted us twice
+		}
+		return true, ctx.Err() == nil
+	case <-ctx.Done():
+		if !stop() && hooked {
+			e.busy.Add(-1)
+		}
+		e.busy.Add(1)
+		return false, false
 	}
 }
 
@@ -73,6 +114,21 @@ func (e *Engine) Run(ctx context.Context) error {
 	defer cancel()
 	stopAfter := context.AfterFunc(e.ctx, cancel)
 	defer stopAfter()
+	e.busy.Add(1)
+	e.qmu.Lock()
+	e.qrun = true
+	e.qmu.Unlock()
+	defer func() {
+		e.qmu.Lock()
+		e.qrun = false
+		select {
+		case <-e.qwake:
+			e.busy.Add(-1)
+		default:
+		}
+		e.qmu.Unlock()
+		e.busy.Add(-1)
+	}()
 
 	var mu sync.Mutex
 	inflight := map[string]bool{}
@@ -140,14 +196,8 @@ func (e *Engine) Run(ctx context.Context) error {
 				}
 			}
 		}
-		c, stop := newTimer(e.clk, time.Second)
-		select {
-		case <-qctx.Done():
-			stop()
+		if _, ok := e.wait(qctx, time.Second, e.qwake); !ok {
 			return nil
-		case <-e.qwake:
-			stop()
-		case <-c:
 		}
 	}
 }
@@ -179,8 +229,10 @@ func (e *Engine) startJob(ctx context.Context, j Job, done func()) bool {
 		return e.launchCtx(ctx, r, done)
 	case "refund":
 		e.wg.Add(1)
+		e.busy.Add(1)
 		go func() {
 			defer e.wg.Done()
+			defer e.busy.Add(-1)
 			defer done()
 			e.workRefund(ctx, j)
 		}()

@@ -186,7 +186,7 @@ func (e *Engine) refundResult(saleID, no string, res wxpay.Refund, job *Job) (*S
 // never got the refund, the refund again with the same out_refund_no.
 func (e *Engine) workRefund(ctx context.Context, j Job) {
 	no := j.ID[len("refund:"):]
-	if !e.limiter.wait(ctx) {
+	if !e.limiter.wait(ctx, e) {
 		return
 	}
 	cctx, cancel := context.WithTimeout(ctx, callTimeout)
@@ -217,7 +217,7 @@ func (e *Engine) workRefund(ctx context.Context, j Job) {
 				txID = a.TransactionID
 			}
 		}
-		if rf == nil || !e.limiter.wait(ctx) {
+		if rf == nil || !e.limiter.wait(ctx, e) {
 			return
 		}
 		cctx, cancel := context.WithTimeout(ctx, callTimeout)

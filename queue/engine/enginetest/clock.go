@@ -24,8 +24,9 @@ type FakeClock struct {
 }
 
 type fakeTimer struct {
-	at time.Duration // on the monotonic time
-	ch chan time.Time
+	at    time.Duration // on the monotonic time
+	ch    chan time.Time
+	fired func() // optional, called before ch receives
 }
 
 // NewFakeClock starts at t.
@@ -90,6 +91,9 @@ func (c *FakeClock) Advance(d time.Duration) {
 		c.timers = c.timers[1:]
 		c.wall = c.wall.Add(t.at - c.mono)
 		c.mono = t.at
+		if t.fired != nil {
+			t.fired()
+		}
 		t.ch <- c.wall
 	}
 	c.wall = c.wall.Add(end - c.mono)
@@ -181,4 +185,22 @@ func (c *FakeClock) BlockUntilTimeout(n int, limit time.Duration) bool {
 			return false
 		}
 	}
+}
+
+// NewHookedTimer is NewTimer that calls fired (from Advance, before the channel
+// receives) when the timer fires: engine.HookedClock.
+func (c *FakeClock) NewHookedTimer(d time.Duration, fired func()) (<-chan time.Time, func() bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t := &fakeTimer{at: c.mono + d, ch: make(chan time.Time, 1), fired: fired}
+	if d <= 0 {
+		if fired != nil {
+			fired()
+		}
+		t.ch <- c.wall
+		return t.ch, func() bool { return false }
+	}
+	c.timers = append(c.timers, t)
+	c.notifyLocked()
+	return t.ch, func() bool { return c.stop(t) }
 }
