@@ -62,7 +62,7 @@ func BenchmarkSerialLatency(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		io.WriteString(master, fmt.Sprintf("13%016d", i)) // distinct codes: no dedup
-		time.Sleep(200 * time.Microsecond)                 // the code's bytes arrive first
+		time.Sleep(200 * time.Microsecond)                // the code's bytes arrive first
 		start := time.Now()
 		io.WriteString(master, "\r")
 		d := <-got

@@ -228,7 +228,7 @@ func TestFramer_TooLong(t *testing.T) {
 
 func TestSplitAIM(t *testing.T) {
 	for in, want := range map[string][2]string{
-		"]Q1" + testCode:  {"]Q1", testCode},
+		"]Q1" + testCode:   {"]Q1", testCode},
 		"]E04006381333931": {"]E0", "4006381333931"},
 		"]d2abc":           {"]d2", "abc"},
 		testCode:           {"", testCode},
