@@ -50,11 +50,6 @@ func (db *DB) checkIndexes() error {
 						return err
 					}
 				}
-				if a.CodeHash != "" && codes.Get([]byte(a.CodeHash)) == nil {
-					if err := add("sale %s: code hash of %s not indexed", s.ID, a.OutTradeNo); err != nil {
-						return err
-					}
-				}
 			}
 			return nil
 		})
@@ -85,7 +80,7 @@ func (db *DB) checkIndexes() error {
 		for _, ix := range []struct {
 			name string
 			b    *bolt.Bucket
-		}{{"out_trade_no", byOTN}, {"open", open}} {
+		}{{"out_trade_no", byOTN}, {"code", codes}, {"open", open}} {
 			err = ix.b.ForEach(func(k, v []byte) error {
 				id := v
 				if ix.b == open {

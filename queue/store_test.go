@@ -464,3 +464,18 @@ func TestOpen_ForeignBoltFileRefused(t *testing.T) {
 		t.Error("foreign file was modified")
 	}
 }
+
+func TestPutSale_AttemptsAreAppendOnly(t *testing.T) {
+	db := mustOpen(t)
+	s := paidSale("s1", t0)
+	put(t, db, s)
+	s.Attempts = nil
+	err := db.Update(func(tx engine.Tx) error { return tx.PutSale(s) })
+	if err == nil || !strings.Contains(err.Error(), "append-only") {
+		t.Errorf("dropping an attempt: %v", err)
+	}
+	got, _ := getSale(t, db, "s1")
+	if len(got.Attempts) != 1 {
+		t.Errorf("attempt lost: %+v", got)
+	}
+}

@@ -216,7 +216,8 @@ func (t *tx) NextSeq() (n uint64, err error) {
 func (t *tx) dayOf(ts time.Time) string { return ts.In(t.db.loc).Format(time.DateOnly) }
 
 // PutSale stores s, sets s.Version to one more than the stored (or given, if higher)
-// version, and brings every index up to date.
+// version, and brings every index up to date. It refuses an out_trade_no that another sale
+// holds, and a write that drops an attempt (by out_trade_no) the stored sale has.
 func (t *tx) PutSale(s *engine.Sale) (err error) {
 	defer guard(&err)
 	if s == nil || s.ID == "" {
@@ -272,20 +273,23 @@ func (t *tx) PutSale(s *engine.Sale) (err error) {
 				return fmt.Errorf("put sale %s: day index: %w", s.ID, err)
 			}
 		}
-		keepOTN := map[string]bool{}
-		keepCode := map[string]bool{}
+		// Attempts are append-only: dropping one would lose the record of a charge that may
+		// have moved money. A code hash that changed frees its old entry, so Prune (which
+		// follows the sale's attempts) leaves nothing behind.
+		newCode := map[string]string{}
 		for i := range s.Attempts {
-			keepOTN[s.Attempts[i].OutTradeNo] = true
-			keepCode[s.Attempts[i].CodeHash] = true
+			newCode[s.Attempts[i].OutTradeNo] = s.Attempts[i].CodeHash
 		}
 		for i := range old.Attempts {
 			a := &old.Attempts[i]
-			if a.OutTradeNo != "" && !keepOTN[a.OutTradeNo] && bytes.Equal(byOTN.Get([]byte(a.OutTradeNo)), id) {
-				if err := byOTN.Delete([]byte(a.OutTradeNo)); err != nil {
-					return fmt.Errorf("put sale %s: out_trade_no index: %w", s.ID, err)
-				}
+			if a.OutTradeNo == "" {
+				continue
 			}
-			if a.CodeHash != "" && !keepCode[a.CodeHash] && bytes.Equal(codes.Get([]byte(a.CodeHash)), id) {
+			h, kept := newCode[a.OutTradeNo]
+			if !kept {
+				return fmt.Errorf("put sale %s: attempt %s would be dropped (attempts are append-only)", s.ID, a.OutTradeNo)
+			}
+			if a.CodeHash != "" && h != a.CodeHash && bytes.Equal(codes.Get([]byte(a.CodeHash)), id) {
 				if err := codes.Delete([]byte(a.CodeHash)); err != nil {
 					return fmt.Errorf("put sale %s: code index: %w", s.ID, err)
 				}
