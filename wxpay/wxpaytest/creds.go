@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
+	"time"
 )
 
 // The keys are fixed throwaway test keys (see testdata/README.md), embedded so that a
@@ -85,12 +87,48 @@ func DefaultCredentials() Credentials {
 		MerchantCertPEM:  mustRead("merchant_cert.pem"),
 		APIv3Key:         DefaultAPIv3Key,
 		PlatformKeyPEM:   mustRead("platform_key.pem"),
-		PlatformCertPEM:  mustRead("platform_cert.pem"),
+		PlatformCertPEM:  widePlatformCert(),
 		PublicKeyID:      DefaultPublicKeyID,
 		PublicKeyPEM:     mustRead("pubkey_mode_pub.pem"),
 		PublicKeyPrivPEM: mustRead("pubkey_mode_key.pem"),
 	}
 	return c
+}
+
+var (
+	wideOnce sync.Once
+	widePEM  []byte
+)
+
+// widePlatformCert re-issues the vector platform certificate (same key, same serial) with a
+// validity of 2000–2099, so that tests may run the simulator clock at any date; the vector
+// certificate itself only starts on 2026-11-26. RSA PKCS#1 v1.5 is deterministic, so the
+// bytes are the same on every run.
+func widePlatformCert() []byte {
+	wideOnce.Do(func() {
+		key, err := parseRSAKey(mustRead("platform_key.pem"))
+		if err != nil {
+			panic("wxpaytest: platform key: " + err.Error())
+		}
+		orig, err := parseCert(mustRead("platform_cert.pem"))
+		if err != nil {
+			panic("wxpaytest: platform certificate: " + err.Error())
+		}
+		tmpl := &x509.Certificate{
+			SerialNumber:          orig.SerialNumber,
+			Subject:               orig.Subject,
+			NotBefore:             time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC),
+			NotAfter:              time.Date(2099, 12, 31, 0, 0, 0, 0, time.UTC),
+			KeyUsage:              x509.KeyUsageDigitalSignature,
+			BasicConstraintsValid: true,
+		}
+		der, err := x509.CreateCertificate(nil, tmpl, tmpl, &key.PublicKey, key)
+		if err != nil {
+			panic("wxpaytest: platform certificate: " + err.Error())
+		}
+		widePEM = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+	})
+	return append([]byte(nil), widePEM...)
 }
 
 // complete fills derived fields (serials, public key) and parses the keys.
