@@ -32,7 +32,7 @@ func TestWriteDeviceList(t *testing.T) {
 		`serial /dev/ttyACM0  0c2e:0720  "Honeywell Voyager 1200g"  [configured: counter]`,
 		"serial /dev/ttyS0\n",
 		`hid    1-2:1.0  05e0:1200  interface 0  "Zebra (Symbol) Symbol Bar Code Scanner"` + "\n",
-		`hid    1-3:1.1  1eab:1310  interface 1  "Newland"  [configured: hid 1eab:1310]`,
+		`hid    1-3:1.1  1eab:1310  interface 1  "Newland"  [configured: hid 1eab:1310 interface 1]`,
 		`mode = "pos"`,
 	} {
 		if !strings.Contains(out, want) {

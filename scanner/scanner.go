@@ -155,7 +155,11 @@ func (c Config) DisplayName() string {
 	case c.Device != "":
 		return c.Device
 	case c.VendorID != "":
-		return c.Kind + " " + strings.ToLower(c.VendorID) + ":" + strings.ToLower(c.ProductID)
+		name := c.Kind + " " + strings.ToLower(c.VendorID) + ":" + strings.ToLower(c.ProductID)
+		if c.Interface != nil {
+			name += fmt.Sprintf(" interface %d", *c.Interface)
+		}
+		return name
 	}
 	return c.Kind
 }

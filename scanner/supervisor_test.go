@@ -252,6 +252,8 @@ func TestNewSupervisor_Validates(t *testing.T) {
 		{Kind: "serial", VendorID: "0x0C2E", ProductID: "0720"},
 		{Kind: "hid", VendorID: "1eab", ProductID: "1310", Mode: "pos", Interface: &one},
 	}
+	zero := 0
+	ok = append(ok, Config{Kind: "hid", VendorID: "1eab", ProductID: "1310", Interface: &zero}) // same device, other interface
 	if _, err := NewSupervisor(ok, Options{}); err != nil {
 		t.Fatal(err)
 	}
