@@ -373,7 +373,7 @@ func (s *Server) alerts(st engine.Status) []Alert {
 	}
 	// Before the first call WeChat is neither reachable nor not; say so only once a call
 	// failed (a success before, or work waiting).
-	if !st.WeChatReachable && (!st.LastWeChatOK.IsZero() || st.Unresolved > 0 || st.QueueDepth > 0) {
+	if !st.WeChatReachable && (!st.LastWeChatOK.IsZero() || st.QueueDepth > 0) {
 		out = append(out, Alert{Code: "wechat_unreachable", Severity: "error",
 			Message: "WeChat Pay cannot be reached: payments may not go through"})
 	}
@@ -381,7 +381,9 @@ func (s *Server) alerts(st engine.Status) []Alert {
 		out = append(out, Alert{Code: "attention", Severity: "error", Count: st.Attention,
 			Message: fmt.Sprintf("%d payment(s) need a manager", st.Attention)})
 	}
-	if n := max(st.Unresolved, st.QueueDepth-st.Attention); n > 0 {
+	// Attempts in flight count in Unresolved too; the queue holds only those that are
+	// waiting for WeChat after the cashier's screen moved on.
+	if n := st.QueueDepth - st.Attention; n > 0 {
 		out = append(out, Alert{Code: "queue_waiting", Severity: "warning", Count: n,
 			Message: fmt.Sprintf("%d payment(s) waiting for WeChat's answer", n)})
 	}
@@ -635,6 +637,8 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request, _ caller) error 
 		var data []byte
 		select {
 		case <-r.Context().Done():
+			return nil
+		case <-s.done:
 			return nil
 		case sale, ok := <-sales:
 			if !ok {

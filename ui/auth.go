@@ -313,6 +313,7 @@ type sessionInfo struct {
 	Merchant     string    `json:"merchant,omitempty"`
 	Currency     string    `json:"currency"`
 	Today        string    `json:"today"`
+	TZOffset     int       `json:"tz_offset"` // seconds east of UTC: the page shows the till's time
 	ServerTime   time.Time `json:"server_time"`
 	TokenLogin   bool      `json:"token_login"`
 	PINLogin     bool      `json:"pin_login"`
@@ -323,6 +324,7 @@ func (s *Server) info(sess *session) sessionInfo {
 	in := sessionInfo{Role: "none", Demo: s.opt.Demo, StoreID: s.opt.StoreID, TillID: s.opt.TillID,
 		Merchant: s.opt.MerchantName, Currency: s.opt.Currency, Today: now.In(s.opt.Location).Format(time.DateOnly),
 		ServerTime: now, TokenLogin: s.opt.Token != "", PINLogin: s.opt.ManagerPIN != ""}
+	_, in.TZOffset = now.In(s.opt.Location).Zone()
 	if sess != nil {
 		in.Role, in.CSRF = "cashier", sess.csrf
 		if now.Before(sess.managerUntil) {

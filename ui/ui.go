@@ -163,6 +163,8 @@ type Server struct {
 	mu       sync.Mutex
 	noticeID int
 	notices  map[int]chan Notice
+	done     chan struct{} // closed by Close: event streams end
+	closed   bool
 }
 
 // Notice is a message for the cashier that is not part of a sale, such as a scan that
@@ -226,6 +228,7 @@ func New(opt Options) (*Server, error) {
 		sessions: newSessionStore(opt.Now),
 		pin:      newPINGuard(opt.ManagerPIN, opt.PINMaxTries, opt.PINLockout, opt.Now),
 		notices:  map[int]chan Notice{},
+		done:     make(chan struct{}),
 	}
 	s.routes()
 	return s, nil
@@ -245,6 +248,17 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.mux.ServeHTTP(w, r)
+}
+
+// Close ends every open event stream, so that http.Server.Shutdown does not wait for
+// them (a stream never goes idle). The pages reconnect to the next server.
+func (s *Server) Close() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.closed {
+		s.closed = true
+		close(s.done)
+	}
 }
 
 // Notify sends a notice to every open page (SSE event "notice"). It never blocks.

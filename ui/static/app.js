@@ -60,17 +60,21 @@
     const s = Math.floor(v / 100).toLocaleString("en-US") + "." + String(v % 100).padStart(2, "0");
     return (neg ? "-" : "") + sym + " " + s;
   }
-  function fmtTime(ts) {
+  // Times are shown in the till's time zone (tz_offset from the server), whatever the
+  // browser's zone is.
+  function tillISO(ts) {
     if (!ts) return "";
     const d = new Date(ts);
-    if (isNaN(d)) return "";
-    return d.toLocaleTimeString("en-GB", { hour12: false });
+    if (isNaN(d) || d.getUTCFullYear() < 2000) return "";
+    const off = (S.session && S.session.tz_offset) || 0;
+    return new Date(d.getTime() + off * 1000).toISOString();
+  }
+  function fmtTime(ts) {
+    return tillISO(ts).slice(11, 19);
   }
   function fmtDateTime(ts) {
-    if (!ts) return "";
-    const d = new Date(ts);
-    if (isNaN(d)) return "";
-    return d.toLocaleString("en-GB", { hour12: false });
+    const s = tillISO(ts);
+    return s ? s.slice(0, 10) + " " + s.slice(11, 19) : "";
   }
   function errText(e) {
     if (!e) return "";
@@ -475,7 +479,7 @@
 
   async function loadReceipts() {
     try {
-      const rs = await api("GET", "/api/v1/receipts?n=5");
+      const rs = await api("GET", "/api/v1/receipts?n=3");
       renderReceipts($("receipts"), rs);
     } catch (_) {}
   }
@@ -491,8 +495,10 @@
         h(
           "figure",
           { class: "receipt", "data-id": r.id },
-          r.has_png ? h("img", { src: "/api/v1/receipts/" + encodeURIComponent(r.id) + ".png", alt: r.kind || "receipt" }) : null,
           h("pre", { text: r.text }),
+          r.has_png
+            ? h("details", null, h("summary", { text: t("receipt_image") }), h("img", { src: "/api/v1/receipts/" + encodeURIComponent(r.id) + ".png", alt: r.kind || "receipt" }))
+            : null,
           h("figcaption", { text: [fmtDateTime(r.at), r.kind, r.state].filter(Boolean).join(" · ") })
         )
       );
@@ -503,6 +509,29 @@
   function renderAnyTable(box, v) {
     clear(box);
     if (v === null || v === undefined) return;
+    if (Array.isArray(v) && v.length && typeof v[0] === "object" && ("Cents" in v[0] || "cents" in v[0])) {
+      // The simulator's amount table: the last two digits of the amount pick a behaviour.
+      const g = (r, k) => (k in r ? r[k] : r[k.toLowerCase()]);
+      box.append(
+        h(
+          "table",
+          { class: "grid amounts" },
+          h("tbody", null,
+            v.map((r) => {
+              const cents = g(r, "Cents");
+              return h(
+                "tr",
+                { class: "clickable", "data-cents": cents, title: t("pick_amount"), onclick: () => pickAmount({ amount: 1000 + cents }) },
+                h("td", { class: "num mono", text: "x." + String(cents).padStart(2, "0") }),
+                h("td", { class: "mono small", text: g(r, "Name") || "" }),
+                h("td", { text: g(r, "Description") || "" })
+              );
+            })
+          )
+        )
+      );
+      return;
+    }
     if (Array.isArray(v) && v.length && typeof v[0] === "object") {
       const cols = Object.keys(v[0]);
       box.append(
