@@ -152,7 +152,7 @@ type Engine struct {
 	ready     bool
 	runners   map[string]*runner      // out_trade_no → the runner working on it (live or queue)
 	open      map[string]AttemptState // attempts not final, for Status
-	jobs      map[string]bool         // job id → needs attention, for Status
+	jobs      map[string]Job          // the durable queue as journaled: Status and the queue's next wake-up
 	lastOK    time.Time
 	reachable bool
 }
@@ -180,7 +180,7 @@ func New(cfg Config, gw wxpay.Client, st Store, clk Clock, log logrus.FieldLogge
 		qwake:     make(chan struct{}, 1),
 		runners:   map[string]*runner{},
 		open:      map[string]AttemptState{},
-		jobs:      map[string]bool{},
+		jobs:      map[string]Job{},
 		reachable: true,
 	}
 	e.limiter.init(clk, cfg.QueueRate)
@@ -527,8 +527,8 @@ func (e *Engine) Status() Status {
 	defer e.mu.Unlock()
 	st := Status{Ready: e.ready, Unresolved: len(e.open), QueueDepth: len(e.jobs),
 		LastWeChatOK: e.lastOK, WeChatReachable: e.reachable}
-	for _, att := range e.jobs {
-		if att {
+	for _, j := range e.jobs {
+		if j.Attention {
 			st.Attention++
 		}
 	}

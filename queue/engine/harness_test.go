@@ -11,6 +11,7 @@ import (
 
 	"posd/queue/engine"
 	"posd/queue/engine/enginetest"
+	"posd/wxpay"
 )
 
 // t0 of the fake clock: a Thursday morning in Hong Kong.
@@ -21,6 +22,7 @@ type harness struct {
 	clk *enginetest.FakeClock
 	st  *enginetest.MemStore
 	wx  *enginetest.FakeWx
+	gw  wxpay.Client // when set, used instead of wx (the real client against the simulator)
 	e   *engine.Engine
 	cfg engine.Config
 	run context.CancelFunc
@@ -46,7 +48,11 @@ func newHarness(t *testing.T, mod ...func(*engine.Config)) *harness {
 // start builds the engine on the harness's store and recovers it (a (re)start of posd).
 func (h *harness) start() {
 	h.t.Helper()
-	e, err := engine.New(h.cfg, h.wx, h.st, h.clk, nil)
+	var gw wxpay.Client = h.wx
+	if h.gw != nil {
+		gw = h.gw
+	}
+	e, err := engine.New(h.cfg, gw, h.st, h.clk, nil)
 	if err != nil {
 		h.t.Fatal(err)
 	}

@@ -101,7 +101,7 @@ func (e *Engine) update(fn func(tx *wtx) error) error {
 		}
 	}
 	for _, j := range w.jobPut {
-		e.jobs[j.ID] = j.Attention
+		e.jobs[j.ID] = j
 	}
 	for _, id := range w.jobDrop {
 		delete(e.jobs, id)

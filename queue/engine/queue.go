@@ -102,10 +102,6 @@ func (e *Engine) wait(ctx context.Context, d time.Duration, wake <-chan struct{}
 	}
 }
 
-// attentionScan: how often the queue also retries jobs flagged for a person (DueJobs
-// leaves them out).
-const attentionScan = time.Minute
-
 // Run works the durable queue until ctx is done: unresolved attempts (query first, then
 // the same rules as a live attempt) and refunds to confirm. It waits for the jobs it
 // started before returning.
@@ -134,7 +130,9 @@ func (e *Engine) Run(ctx context.Context) error {
 	inflight := map[string]bool{}
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	var lastAttention time.Time
+	// notBefore holds jobs that could not start (their attempt's live runner is still
+	// leaving, an unreadable sale): tried again a second later, not in a busy loop.
+	notBefore := map[string]time.Time{}
 
 	for {
 		if qctx.Err() != nil {
@@ -148,30 +146,28 @@ func (e *Engine) Run(ctx context.Context) error {
 			var jobs []Job
 			err := e.st.View(func(tx ReadTx) error {
 				var err error
-				if jobs, err = tx.DueJobs(now, n+free); err != nil {
-					return err
-				}
-				if now.Sub(lastAttention) >= attentionScan || now.Before(lastAttention) {
-					lastAttention = now
-					all, err := tx.Jobs()
-					if err != nil {
-						return err
-					}
-					for _, j := range all {
-						if j.Attention && !j.Due.After(now) {
-							jobs = append(jobs, j)
-						}
-					}
-				}
-				return nil
+				jobs, err = tx.DueJobs(now, n+free)
+				return err
 			})
 			if err != nil {
 				e.log.WithError(err).Error("durable queue: cannot read jobs")
 			}
+			// DueJobs leaves out jobs flagged for a person; they are still retried, slowly.
+			e.mu.Lock()
+			for _, j := range e.jobs {
+				if j.Attention && !j.Due.After(now) {
+					jobs = append(jobs, j)
+				}
+			}
+			e.mu.Unlock()
 			for _, j := range jobs {
 				if free == 0 {
 					break
 				}
+				if now.Before(notBefore[j.ID]) {
+					continue
+				}
+				delete(notBefore, j.ID)
 				mu.Lock()
 				busy := inflight[j.ID]
 				if !busy {
@@ -191,16 +187,40 @@ func (e *Engine) Run(ctx context.Context) error {
 				}
 				wg.Add(1)
 				if !e.startJob(qctx, j, func() { done(); wg.Done() }) {
-					done()
+					notBefore[id] = now.Add(time.Second)
+					mu.Lock()
+					delete(inflight, id)
+					mu.Unlock()
 					wg.Done()
 				}
 			}
 		}
-		if _, ok := e.wait(qctx, time.Second, e.qwake); !ok {
+		// Sleep until the next job is due (a new job or a finished one wakes us sooner).
+		wait := queueIdleWait
+		e.mu.Lock()
+		mu.Lock()
+		for id, j := range e.jobs {
+			if d := later(j.Due, notBefore[id]).Sub(now); !inflight[id] && d < wait {
+				wait = d
+			}
+		}
+		mu.Unlock()
+		e.mu.Unlock()
+		if wait < 0 {
+			wait = 0
+		}
+		if wait == 0 && n >= e.cfg.QueueWorkers {
+			wait = queueIdleWait // full: a finished job wakes us
+		}
+		if _, ok := e.wait(qctx, wait, e.qwake); !ok {
 			return nil
 		}
 	}
 }
+
+// queueIdleWait bounds the queue worker's sleep: it also notices jobs written by
+// someone else (a restart's Recover) or a clock set back.
+const queueIdleWait = time.Minute
 
 // startJob starts the work of one due job; false when it cannot start now.
 func (e *Engine) startJob(ctx context.Context, j Job, done func()) bool {
@@ -285,7 +305,7 @@ func (e *Engine) Recover(ctx context.Context) error {
 	e.mu.Lock()
 	for _, j := range jobs {
 		have[j.ID] = true
-		e.jobs[j.ID] = j.Attention
+		e.jobs[j.ID] = j
 	}
 	e.mu.Unlock()
 	now := e.now()
@@ -306,7 +326,11 @@ func (e *Engine) Recover(ctx context.Context) error {
 			switch {
 			case a.State == AttemptPaying:
 				e.log.WithField("out_trade_no", a.OutTradeNo).Info("resuming an attempt from the journal")
-				e.launch(e.newRunner(s, a, false), nil)
+				r := e.newRunner(s, a, false)
+				// A query made just before the crash may not be in the journal: keep
+				// the one-per-second rule by waiting a second from the restart.
+				r.t.nextQuery = now.Add(pollEvery)
+				e.launch(r, nil)
 			case !have[resolveJobID(a.OutTradeNo)]:
 				// An unresolved attempt always has its job; recreate one if it is gone.
 				otn, saleID := a.OutTradeNo, s.ID

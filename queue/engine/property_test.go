@@ -1,0 +1,289 @@
+package engine_test
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"sort"
+	"strconv"
+	"testing"
+	"time"
+
+	"pgregory.net/rapid"
+
+	"posd/queue/engine"
+	"posd/queue/engine/enginetest"
+	"posd/wxpay"
+	"posd/wxpay/wxpaytest"
+)
+
+// propertyChecks: at least 1,000 random fault schedules per CI run; POSD_SOAK=N for more
+// (make soak). An explicit -rapid.checks or RAPID_CHECKS wins.
+func propertyChecks(t *testing.T) {
+	explicit := os.Getenv("RAPID_CHECKS") != ""
+	flag.Visit(func(f *flag.Flag) {
+		if f.Name == "rapid.checks" {
+			explicit = true
+		}
+	})
+	if explicit {
+		return
+	}
+	n := 1000
+	if v, err := strconv.Atoi(os.Getenv("POSD_SOAK")); err == nil && v > 0 {
+		n = v
+	}
+	if err := flag.Set("rapid.checks", strconv.Itoa(n)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// faults a schedule draws from: every kind the simulator has, except the two that wait
+// in real time (hang, slow), which the wxpay client's own tests cover.
+func drawFault(t *rapid.T, label string) wxpaytest.Fault {
+	kinds := []wxpaytest.FaultKind{
+		wxpaytest.FaultUserPaying, wxpaytest.FaultUserPayingForever, wxpaytest.FaultSystemError,
+		wxpaytest.FaultBankError, wxpaytest.FaultLost, wxpaytest.FaultDrop, wxpaytest.FaultHTTP,
+		wxpaytest.FaultRateLimit, wxpaytest.FaultForged, wxpaytest.FaultReverseRetry,
+		wxpaytest.FaultFail, wxpaytest.FaultMainlandWallet,
+	}
+	f := wxpaytest.Fault{Kind: rapid.SampledFrom(kinds).Draw(t, label+"kind")}
+	switch f.Kind {
+	case wxpaytest.FaultUserPaying:
+		f.For = time.Duration(rapid.IntRange(0, 70).Draw(t, label+"for")) * time.Second
+		f.Then = rapid.SampledFrom([]string{"", "PAYERROR", "NOTPAY"}).Draw(t, label+"then")
+	case wxpaytest.FaultUserPayingForever, wxpaytest.FaultMainlandWallet:
+	case wxpaytest.FaultFail:
+		f.Code = rapid.SampledFrom(wxpaytest.FinalFailCodes).Draw(t, label+"code")
+	case wxpaytest.FaultReverseRetry:
+		f.N = rapid.IntRange(1, 4).Draw(t, label+"n")
+	default:
+		f.Endpoint = rapid.SampledFrom([]wxpaytest.Endpoint{wxpaytest.EPMicroPay, wxpaytest.EPQuery,
+			wxpaytest.EPReverse, wxpaytest.EPRefund, wxpaytest.EPRefundQuery}).Draw(t, label+"ep")
+		f.N = rapid.IntRange(1, 4).Draw(t, label+"n")
+		f.Processed = rapid.Bool().Draw(t, label+"processed")
+		if f.Kind == wxpaytest.FaultHTTP {
+			f.Status = rapid.SampledFrom([]int{400, 401, 403, 404, 429, 500, 502, 503}).Draw(t, label+"status")
+		}
+	}
+	return f
+}
+
+type action struct {
+	at   time.Duration // after the schedule's start
+	kind string        // pay, cancel, crash
+	sale int
+}
+
+// TestPropertyFaultSchedules runs random fault schedules — the simulator's faults per
+// order, outages, cashier cancels, crashes with restart from the journal — through the
+// engine and the real wxpay client (v2 and v3) against the simulator, all on one fake
+// clock, and checks the simulator's ledger:
+//   - a sale is paid at most once, and is paid exactly when one attempt is paid;
+//   - the money the merchant keeps equals the sales in state paid (per order: an order
+//     keeps money exactly when its attempt is paid);
+//   - once the faults stop, every attempt ends paid, failed or reversed;
+//   - the simulator recorded no protocol violation (reverse before 15 s, > 1 query/s, ...).
+func TestPropertyFaultSchedules(t *testing.T) {
+	propertyChecks(t)
+	rapid.Check(t, func(rt *rapid.T) {
+		runSchedule(t, rt)
+	})
+}
+
+func runSchedule(tt *testing.T, t *rapid.T) {
+	clk := enginetest.NewFakeClock(epoch)
+	sim := wxpaytest.New(wxpaytest.Options{Now: clk.Now,
+		RefundDelay: time.Duration(rapid.IntRange(0, 20).Draw(t, "refundDelay")) * time.Second})
+	defer sim.Close()
+	api := rapid.SampledFrom([]string{wxpay.APIv2, wxpay.APIv2, wxpay.APIv2, wxpay.APIv3Global}).Draw(t, "api")
+	h := &harness{t: tt, clk: clk, st: enginetest.NewMemStore(nil), wx: enginetest.NewFakeWx(clk), cfg: testConfig()}
+	h.cfg.PollUntil = rapid.SampledFrom([]time.Duration{30 * time.Second, 45 * time.Second}).Draw(t, "pollUntil")
+	h.cfg.QueueRate = 1000
+	h.gw = simClient(tt, sim, api, clk)
+	startEngine(t, h)
+	defer func() { stopEngine(h) }()
+
+	// Outages (sim clock): the network is down, requests dropped or refused.
+	for i, n := 0, rapid.IntRange(0, 2).Draw(t, "outages"); i < n; i++ {
+		from := time.Duration(rapid.IntRange(0, 60).Draw(t, "outageFrom")) * time.Second
+		dur := time.Duration(rapid.IntRange(1, 600).Draw(t, "outageFor")) * time.Second
+		status := rapid.SampledFrom([]int{0, 0, 502, 503}).Draw(t, "outageStatus")
+		sim.AddOutage(wxpaytest.Outage{From: epoch.Add(from), Until: epoch.Add(from + dur), Status: status})
+	}
+	nSales := rapid.IntRange(1, 3).Draw(t, "sales")
+	var acts []action
+	codes := make([]string, nSales)
+	amounts := make([]int64, nSales)
+	for i := 0; i < nSales; i++ {
+		codes[i] = newCode()
+		amounts[i] = int64(rapid.IntRange(1, 500000).Draw(t, "amount"))
+		var faults []wxpaytest.Fault
+		for j, n := 0, rapid.IntRange(0, 3).Draw(t, "faults"); j < n; j++ {
+			faults = append(faults, drawFault(t, fmt.Sprintf("s%df%d", i, j)))
+		}
+		sim.Script(wxpaytest.Match{AuthCode: codes[i]}, faults...)
+		at := time.Duration(rapid.IntRange(0, 20).Draw(t, "payAt")) * time.Second
+		acts = append(acts, action{at: at, kind: "pay", sale: i})
+		if rapid.Bool().Draw(t, "cancels") {
+			acts = append(acts, action{at: at + time.Duration(rapid.IntRange(0, 60000).Draw(t, "cancelAfterMs"))*time.Millisecond, kind: "cancel", sale: i})
+		}
+	}
+	for i, n := 0, rapid.IntRange(0, 2).Draw(t, "crashes"); i < n; i++ {
+		acts = append(acts, action{at: time.Duration(rapid.IntRange(0, 90000).Draw(t, "crashAtMs")) * time.Millisecond, kind: "crash"})
+	}
+	sort.SliceStable(acts, func(i, j int) bool { return acts[i].at < acts[j].at })
+
+	saleIDs := make([]string, nSales)
+	cashierCancelled := make([]bool, nSales)
+	do := func(a action) {
+		switch a.kind {
+		case "pay":
+			s, err := h.e.OpenSale(context.Background(), engine.OpenSaleRequest{Amount: amounts[a.sale], AuthCode: codes[a.sale]})
+			if err != nil {
+				t.Fatalf("open sale %d: %v", a.sale, err)
+			}
+			saleIDs[a.sale] = s.ID
+		case "cancel":
+			if saleIDs[a.sale] == "" {
+				return
+			}
+			s, err := h.e.Cancel(context.Background(), saleIDs[a.sale])
+			if err == nil && s.State == engine.SaleCancelled {
+				cashierCancelled[a.sale] = true
+			}
+		case "crash":
+			// Power cut: what the journal holds is all the next posd knows.
+			snap := h.st.Clone()
+			stopEngine(h)
+			h.st = snap
+			startEngine(t, h)
+		}
+	}
+
+	allFinal := func() bool {
+		for _, id := range saleIDs {
+			if id == "" {
+				return false
+			}
+			s, err := h.e.Sale(id)
+			if err != nil {
+				t.Fatalf("sale %s: %v", id, err)
+			}
+			for _, a := range s.Attempts {
+				if !a.State.Final() {
+					return false
+				}
+			}
+		}
+		return true
+	}
+
+	limit := 6 * time.Hour
+	for {
+		idle(t, h)
+		now := clk.Now().Sub(epoch)
+		for len(acts) > 0 && acts[0].at <= now {
+			do(acts[0])
+			acts = acts[1:]
+			idle(t, h)
+		}
+		if len(acts) == 0 && allFinal() {
+			break
+		}
+		if now > limit {
+			t.Fatalf("not settled after %v of fake time; jobs %+v", limit, mustJobs(h))
+		}
+		next, ok := clk.NextTimer()
+		if len(acts) > 0 && (!ok || acts[0].at-now < next) {
+			clk.Advance(acts[0].at - now)
+			continue
+		}
+		if !ok {
+			t.Fatalf("nothing left to wait for and attempts not final")
+		}
+		clk.AdvanceToNext()
+	}
+
+	// The ledger.
+	if v := sim.Violations(); len(v) > 0 {
+		t.Fatalf("protocol violations: %v", v)
+	}
+	orders := map[string]wxpaytest.Order{}
+	for _, o := range sim.Orders() {
+		orders[o.OutTradeNo] = o
+	}
+	var paidSales int64
+	for i, id := range saleIDs {
+		s, _ := h.e.Sale(id)
+		paid := 0
+		for _, a := range s.Attempts {
+			o, known := orders[a.OutTradeNo]
+			kept := known && o.Kept() > 0
+			if a.State == engine.AttemptPaid {
+				paid++
+				if !kept {
+					t.Fatalf("sale %d: attempt %s paid but WeChat keeps nothing (order %+v)", i, a.OutTradeNo, o)
+				}
+			} else if kept {
+				t.Fatalf("sale %d: attempt %s %s but WeChat keeps %d (order state %s)", i, a.OutTradeNo, a.State, o.Kept(), o.State)
+			}
+		}
+		if paid > 1 {
+			t.Fatalf("sale %d paid %d times", i, paid)
+		}
+		if (s.State == engine.SalePaid) != (paid == 1) {
+			t.Fatalf("sale %d in state %s with %d paid attempts", i, s.State, paid)
+		}
+		if cashierCancelled[i] && s.State != engine.SaleCancelled {
+			t.Fatalf("sale %d cancelled by the cashier ends %s", i, s.State)
+		}
+		if s.State == engine.SalePaid {
+			paidSales += s.Amount
+		}
+	}
+	if got := sim.Captured(); got != paidSales {
+		t.Fatalf("WeChat keeps %d, sales paid %d", got, paidSales)
+	}
+	if st := h.e.Status(); st.Unresolved != 0 {
+		t.Fatalf("status %+v", st)
+	}
+}
+
+func startEngine(t *rapid.T, h *harness) {
+	e, err := engine.New(h.cfg, h.gw, h.st, h.clk, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Recover(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	h.e = e
+	h.runQueue()
+}
+
+func stopEngine(h *harness) {
+	if h.run != nil {
+		h.run()
+		<-h.ran
+		h.run = nil
+	}
+	h.e.Close()
+}
+
+// idle waits until every goroutine of the engine waits for the clock.
+func idle(t *rapid.T, h *harness) {
+	deadline := time.Now().Add(20 * time.Second)
+	for h.e.Busy() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("engine never idle (busy %d)", h.e.Busy())
+		}
+		time.Sleep(5 * time.Microsecond)
+	}
+}
+
+func mustJobs(h *harness) []engine.Job {
+	j, _ := h.e.Jobs()
+	return j
+}
