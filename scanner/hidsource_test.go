@@ -3,6 +3,7 @@ package scanner
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -131,5 +132,42 @@ func TestKeyboardReportDecoder_ReportsDroppedPartial(t *testing.T) {
 	dec([]byte{0, 0, 0, 0, 0, 0, 0, 0}, t0.Add(time.Second), emit)
 	if len(problems) != 1 {
 		t.Fatalf("problems: %v", problems)
+	}
+}
+
+// A HID keyboard scanner unplugged and plugged back in: the supervisor closes the dead
+// handle through its owner, opens the new one, and the next code arrives.
+func TestSupervisor_HIDUnplugReplug(t *testing.T) {
+	devs := make(chan *fakeHID, 2)
+	first, second := newFakeHID(t), newFakeHID(t)
+	devs <- first
+	devs <- second
+	d := Device{Name: "front", Kind: "hid", Open: func(ctx context.Context) (Source, error) {
+		select {
+		case dev := <-devs:
+			return startHIDSource("front", "1-2:1.0", dev, keyboardDecoderFor(t, Config{}), OpenOptions{}), nil
+		default:
+			return nil, ErrNotFound
+		}
+	}}
+	h := startSupervisor(t, nil, Options{Extra: []Device{d}})
+	for _, r := range typeCode(t, Keymaps["us"], testCode, typeOpts{}) {
+		first.reports <- r.data
+	}
+	if s := h.next(t); s.Code != testCode {
+		t.Fatalf("got %+v", s)
+	}
+	first.fail <- errors.New("hidapi: hid_error is not implemented yet")
+	for _, r := range typeCode(t, Keymaps["us"], "104567890123456789", typeOpts{}) {
+		second.reports <- r.data
+	}
+	if s := h.next(t); s.Code != "104567890123456789" {
+		t.Fatalf("after replug got %+v", s)
+	}
+	if first.closes.Load() != 1 {
+		t.Fatal("unplugged handle not closed")
+	}
+	if st := h.sup.Status()[0]; st.Reopens != 1 || !strings.Contains(st.LastError, "hid_error") || st.Device != "1-2:1.0" {
+		t.Fatalf("status %+v", st)
 	}
 }
