@@ -342,39 +342,45 @@ func (c *v3Call) authenticate() (answer, bool) {
 }
 
 func (c *v3Call) route() (answer, *Fault) {
-	if ans, ok := c.authenticate(); !ok {
-		return ans, nil
-	}
 	p := strings.TrimPrefix(c.r.URL.Path, "/v3/global")
 	if c.dialect == "v3-hk" {
 		p = strings.TrimPrefix(c.r.URL.Path, "/hk/v3")
 	}
 	seg := strings.Split(strings.Trim(p, "/"), "/")
 	m := c.r.Method
+	var ep Endpoint
+	var fn func() (answer, *Fault)
 	switch {
 	case m == "POST" && (p == "/micropay/transactions/pay" && c.dialect == "v3-global" || p == "/transactions/micropay" && c.dialect == "v3-hk"):
-		return c.micropay()
+		ep, fn = EPMicroPay, c.micropay
 	case m == "GET" && len(seg) == 3 && seg[0] == "transactions" && seg[1] == "out-trade-no":
-		return c.query(seg[2], "")
+		ep, fn = EPQuery, func() (answer, *Fault) { return c.query(seg[2], "") }
 	case m == "GET" && len(seg) == 3 && seg[0] == "transactions" && seg[1] == "id":
-		return c.query("", seg[2])
+		ep, fn = EPQuery, func() (answer, *Fault) { return c.query("", seg[2]) }
 	case m == "POST" && c.dialect == "v3-global" && len(seg) == 5 && seg[0] == "micropay" && seg[1] == "transactions" && seg[4] == "reverse":
-		return c.reverse(seg[2], seg[3])
+		ep, fn = EPReverse, func() (answer, *Fault) { return c.reverse(seg[2], seg[3]) }
 	case m == "POST" && c.dialect == "v3-hk" && len(seg) == 4 && seg[0] == "transactions" && seg[3] == "reverse":
-		return c.reverse(seg[1], seg[2])
+		ep, fn = EPReverse, func() (answer, *Fault) { return c.reverse(seg[1], seg[2]) }
 	case m == "POST" && p == "/refunds":
-		return c.refund()
+		ep, fn = EPRefund, c.refund
 	case m == "GET" && p == "/refunds":
-		return c.refundList()
+		ep, fn = EPRefundQuery, c.refundList
 	case m == "GET" && len(seg) == 3 && seg[0] == "refunds" && (seg[1] == "out-refund-no" || seg[1] == "id"):
-		return c.refundQuery(seg[1], seg[2])
+		ep, fn = EPRefundQuery, func() (answer, *Fault) { return c.refundQuery(seg[1], seg[2]) }
 	case m == "GET" && p == "/statements":
-		return c.statement()
+		ep, fn = EPStatement, c.statement
 	case m == "GET" && p == "/certificates":
-		return c.certificates()
+		ep, fn = EPCertificates, c.certificates
 	}
-	c.rec.Outcome = "NOT_FOUND"
-	return c.json(404, map[string]string{"code": "NOT_FOUND", "message": "no such API: " + m + " " + c.r.URL.Path}, false), nil
+	c.rec.Endpoint = ep
+	if ans, ok := c.authenticate(); !ok {
+		return ans, nil
+	}
+	if fn == nil {
+		c.rec.Outcome = "NOT_FOUND"
+		return c.json(404, map[string]string{"code": "NOT_FOUND", "message": "no such API: " + m + " " + c.r.URL.Path}, false), nil
+	}
+	return fn()
 }
 
 type v3PayBody struct {
