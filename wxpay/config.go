@@ -131,8 +131,10 @@ func (c *Config) fill() error {
 		c.Nonce = randomNonce
 	}
 	if c.Logger == nil {
+		// Library default: silent, and at panic level so no entry is even formatted.
 		l := logrus.New()
 		l.Out = io.Discard
+		l.SetLevel(logrus.PanicLevel)
 		c.Logger = l
 	}
 	c.Logger = c.Logger.WithField("component", "wxpay")
@@ -151,4 +153,16 @@ func (c *Config) transportConfig(clientCert *tls.Certificate, rt http.RoundTripp
 		DialTimeout:   c.Timeouts.Dial,
 		Observer:      c.Observer,
 	}
+}
+
+// infoEnabled tells whether Info entries would be written, so the payment path does not
+// build log fields for a silent logger.
+func infoEnabled(l logrus.FieldLogger) bool {
+	switch x := l.(type) {
+	case *logrus.Entry:
+		return x.Logger.IsLevelEnabled(logrus.InfoLevel)
+	case *logrus.Logger:
+		return x.IsLevelEnabled(logrus.InfoLevel)
+	}
+	return true
 }

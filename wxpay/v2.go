@@ -23,11 +23,12 @@ const (
 )
 
 type v2Client struct {
-	cfg Config
-	t   *transport // no client certificate
-	sec *transport // mutual TLS, /secapi/ only
-	log logrus.FieldLogger
-	ua  string
+	cfg  Config
+	t    *transport // no client certificate
+	sec  *transport // mutual TLS, /secapi/ only
+	log  logrus.FieldLogger
+	info bool // Info entries are written
+	ua   string
 }
 
 var _ Client = (*v2Client)(nil)
@@ -54,7 +55,7 @@ func newV2(cfg Config) (*v2Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("wxpay: %w", err)
 	}
-	return &v2Client{cfg: cfg, t: t, sec: sec, log: cfg.Logger, ua: "posd-wxpay/1 (v2)"}, nil
+	return &v2Client{cfg: cfg, t: t, sec: sec, log: cfg.Logger, info: infoEnabled(cfg.Logger), ua: "posd-wxpay/1 (v2)"}, nil
 }
 
 // common returns the identity fields every v2 request starts with.
@@ -164,7 +165,9 @@ func (c *v2Client) MicroPay(ctx context.Context, req PayRequest) (Order, error) 
 			o.Error = &Error{Code: code, Message: r.msg, Raw: a.get("err_code_des"), HTTP: 200}
 		}
 	}
-	c.log.WithFields(logrus.Fields{"out_trade_no": req.OutTradeNo, "auth_code": MaskCode(req.AuthCode), "amount": req.Amount, "outcome": o.Outcome.String(), "trade_state": o.TradeState}).Info("micropay answered")
+	if c.info {
+		c.log.WithFields(logrus.Fields{"out_trade_no": req.OutTradeNo, "auth_code": MaskCode(req.AuthCode), "amount": req.Amount, "outcome": o.Outcome.String(), "trade_state": o.TradeState}).Info("micropay answered")
+	}
 	return o, nil
 }
 
@@ -255,7 +258,9 @@ func (c *v2Client) Reverse(ctx context.Context, outTradeNo string) (ReverseResul
 		rr.Outcome = r.outcome
 		rr.Error = &Error{Code: code, Message: r.msg, Raw: a.get("err_code_des"), HTTP: 200}
 	}
-	c.log.WithFields(logrus.Fields{"out_trade_no": outTradeNo, "outcome": rr.Outcome.String(), "recall": rr.Recall}).Info("reverse answered")
+	if c.info {
+		c.log.WithFields(logrus.Fields{"out_trade_no": outTradeNo, "outcome": rr.Outcome.String(), "recall": rr.Recall}).Info("reverse answered")
+	}
 	return rr, nil
 }
 
@@ -305,7 +310,9 @@ func (c *v2Client) Refund(ctx context.Context, req RefundRequest) (Refund, error
 		r := classifyV2(opRefund, code)
 		rf.Outcome, rf.Error = r.outcome, &Error{Code: code, Message: r.msg, Raw: a.get("err_code_des"), HTTP: 200}
 	}
-	c.log.WithFields(logrus.Fields{"out_refund_no": req.OutRefundNo, "outcome": rf.Outcome.String()}).Info("refund answered")
+	if c.info {
+		c.log.WithFields(logrus.Fields{"out_refund_no": req.OutRefundNo, "outcome": rf.Outcome.String()}).Info("refund answered")
+	}
 	return rf, nil
 }
 

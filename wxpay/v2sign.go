@@ -6,8 +6,22 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
+	"hash"
 	"slices"
 	"strings"
+	"sync"
+)
+
+// keyedHMAC is a reusable HMAC-SHA256 for one API key; pooled because building an HMAC
+// costs about ten allocations and a till signs and verifies every call.
+type keyedHMAC struct {
+	key string
+	h   hash.Hash
+}
+
+var (
+	hmacPool    sync.Pool // *keyedHMAC
+	signBufPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
 )
 
 // v2SignString builds stringSignTemp (wxpay-v2.md §3.1): every non-empty field except
@@ -35,18 +49,25 @@ func v2SignString(dst []byte, fields v2Fields, apiKey string) []byte {
 // v2Sign computes the upper-case hex signature with MD5 or HMAC-SHA256 (keyed with the
 // API key, over a message that also ends with the key).
 func v2Sign(fields v2Fields, apiKey, signType string) string {
-	var buf [1024]byte
-	msg := v2SignString(buf[:0], fields, apiKey)
+	bp := signBufPool.Get().(*[]byte)
+	msg := v2SignString((*bp)[:0], fields, apiKey)
+	var out [sha256.Size]byte
 	var sum []byte
 	if signType == SignTypeMD5 {
 		s := md5.Sum(msg)
-		sum = s[:]
+		sum = append(out[:0], s[:]...)
 	} else {
-		m := hmac.New(sha256.New, []byte(apiKey))
-		m.Write(msg)
-		var out [sha256.Size]byte
-		sum = m.Sum(out[:0])
+		kh, _ := hmacPool.Get().(*keyedHMAC)
+		if kh == nil || kh.key != apiKey {
+			kh = &keyedHMAC{key: apiKey, h: hmac.New(sha256.New, []byte(apiKey))}
+		}
+		kh.h.Reset()
+		kh.h.Write(msg)
+		sum = kh.h.Sum(out[:0])
+		hmacPool.Put(kh)
 	}
+	*bp = msg[:0]
+	signBufPool.Put(bp)
 	var hx [2 * sha256.Size]byte
 	hex.Encode(hx[:], sum)
 	upper := hx[:2*len(sum)]

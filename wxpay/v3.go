@@ -60,6 +60,7 @@ type v3Client struct {
 	paths v3Paths
 	keys  *keyStore
 	log   logrus.FieldLogger
+	info  bool // Info entries are written
 	ua    string
 }
 
@@ -83,7 +84,7 @@ func newV3(cfg Config) (*v3Client, error) {
 	if cfg.PathPrefix != "" {
 		paths.prefix = strings.TrimRight(cfg.PathPrefix, "/")
 	}
-	c := &v3Client{cfg: cfg, paths: paths, keys: newKeyStore(&cfg), log: cfg.Logger, ua: "posd-wxpay/1 (" + cfg.API + ")"}
+	c := &v3Client{cfg: cfg, paths: paths, keys: newKeyStore(&cfg), log: cfg.Logger, info: infoEnabled(cfg.Logger), ua: "posd-wxpay/1 (" + cfg.API + ")"}
 	if !c.keys.pinned && len(cfg.APIv3Key) != 32 {
 		return nil, errors.New("wxpay: v3 needs a 32-byte apiv3 key to download platform certificates (or pinned certificates / a public key)")
 	}
@@ -376,13 +377,14 @@ func (c *v3Client) MicroPay(ctx context.Context, req PayRequest) (Order, error) 
 	if err := c.ensureKeys(ctx, false); err != nil {
 		return Order{}, fmt.Errorf("micropay %s: %w: %w", req.OutTradeNo, ErrNotSent, err)
 	}
-	log := c.log.WithFields(logrus.Fields{"out_trade_no": req.OutTradeNo, "auth_code": MaskCode(req.AuthCode), "amount": req.Amount})
 	resp, apiErr, err := c.send(ctx, "micropay", http.MethodPost, c.path(c.paths.micropay), "", body, c.cfg.Timeouts.MicroPay, c.cfg.MaxResponseBytes)
 	if err != nil {
 		return Order{}, fmt.Errorf("micropay %s: %w", req.OutTradeNo, err)
 	}
 	o := c.orderAnswer(ctx, opPay, resp, apiErr, req.OutTradeNo, req.Amount, or(req.Currency, c.cfg.Currency))
-	log.WithFields(logrus.Fields{"outcome": o.Outcome.String(), "trade_state": o.TradeState}).Info("micropay answered")
+	if c.info {
+		c.log.WithFields(logrus.Fields{"out_trade_no": req.OutTradeNo, "auth_code": MaskCode(req.AuthCode), "amount": req.Amount, "outcome": o.Outcome.String(), "trade_state": o.TradeState}).Info("micropay answered")
+	}
 	return o, nil
 }
 
@@ -506,7 +508,9 @@ func (c *v3Client) Reverse(ctx context.Context, outTradeNo string) (ReverseResul
 		r, e := c.answerError(ctx, opReverse, resp)
 		rr.Outcome, rr.Error = r.outcome, e
 	}
-	c.log.WithFields(logrus.Fields{"out_trade_no": outTradeNo, "outcome": rr.Outcome.String()}).Info("reverse answered")
+	if c.info {
+		c.log.WithFields(logrus.Fields{"out_trade_no": outTradeNo, "outcome": rr.Outcome.String()}).Info("reverse answered")
+	}
 	return rr, nil
 }
 
@@ -567,7 +571,9 @@ func (c *v3Client) Refund(ctx context.Context, req RefundRequest) (Refund, error
 		return Refund{}, fmt.Errorf("refund %s: %w", req.OutRefundNo, err)
 	}
 	rf := c.refundAnswer(ctx, opRefund, resp, apiErr, req.OutRefundNo)
-	c.log.WithFields(logrus.Fields{"out_refund_no": req.OutRefundNo, "outcome": rf.Outcome.String(), "state": rf.State}).Info("refund answered")
+	if c.info {
+		c.log.WithFields(logrus.Fields{"out_refund_no": req.OutRefundNo, "outcome": rf.Outcome.String(), "state": rf.State}).Info("refund answered")
+	}
 	return rf, nil
 }
 
