@@ -36,6 +36,8 @@ func SdNotify(state string) (bool, error) {
 		return false, fmt.Errorf("sd_notify: %w", err)
 	}
 	defer conn.Close()
+	// A manager that stops reading must not wedge posd (STOPPING=1 is sent on the way out).
+	_ = conn.SetWriteDeadline(time.Now().Add(time.Second))
 	if _, err := conn.Write([]byte(state)); err != nil {
 		return false, fmt.Errorf("sd_notify: %w", err)
 	}
