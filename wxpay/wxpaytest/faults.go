@@ -201,3 +201,38 @@ func nz(s, def string) string {
 	}
 	return s
 }
+
+// RandomFault draws one fault for a property test. pick(n) must return an int in [0, n):
+// rand.Intn, or with rapid: func(n int) int { return rapid.IntRange(0, n-1).Draw(t, "f") }.
+// Durations are whole seconds up to 60 (sim clock) and real delays stay under 50 ms, so a
+// generated schedule never slows a test down.
+func RandomFault(pick func(n int) int) Fault {
+	kinds := FaultKinds()
+	f := Fault{Kind: kinds[pick(len(kinds))]}
+	eps := []Endpoint{EPMicroPay, EPQuery, EPReverse, EPRefund}
+	switch f.Kind {
+	case FaultUserPaying:
+		f.For = time.Duration(pick(61)) * time.Second
+		f.Then = []string{StateSuccess, StatePayError, StateNotPay}[pick(3)]
+	case FaultFail:
+		f.Code = FinalFailCodes[pick(len(FinalFailCodes))]
+	case FaultReverseRetry:
+		f.N = 1 + pick(3)
+	case FaultHTTP:
+		f.Status = []int{500, 502, 503, 504}[pick(4)]
+		f.Endpoint = eps[pick(len(eps))]
+		f.Processed = pick(2) == 1
+	case FaultSlow:
+		f.Delay = time.Duration(pick(50)) * time.Millisecond
+		f.Endpoint = eps[pick(len(eps))]
+	case FaultSystemError, FaultBankError, FaultHang, FaultForged:
+		f.Processed = pick(2) == 1
+		f.Endpoint = eps[pick(len(eps))]
+	case FaultLost, FaultDrop, FaultRateLimit:
+		f.Endpoint = eps[pick(len(eps))]
+	}
+	if f.Kind == FaultBankError {
+		f.Endpoint = EPMicroPay
+	}
+	return f
+}
