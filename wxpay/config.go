@@ -1,6 +1,7 @@
 package wxpay
 
 import (
+	"context"
 	"crypto/rsa"
 	"crypto/tls"
 	"crypto/x509"
@@ -81,6 +82,13 @@ type Config struct {
 // certificates in use (zero when unknown, e.g. public-key mode), for /healthz and metrics.
 type CertificateExpirer interface {
 	CertificateExpiry() time.Time
+}
+
+// CertificateRefresher is implemented by the v3 client: download the platform
+// certificates now (a no-op with pinned certificates or a public key), for a daemon timer
+// or `posd check-config`. Calls refresh stale certificates by themselves as well.
+type CertificateRefresher interface {
+	RefreshCertificates(ctx context.Context) error
 }
 
 // New builds the Client of cfg.API.

@@ -66,6 +66,7 @@ type v3Client struct {
 
 var _ Client = (*v3Client)(nil)
 var _ CertificateExpirer = (*v3Client)(nil)
+var _ CertificateRefresher = (*v3Client)(nil)
 
 func newV3(cfg Config) (*v3Client, error) {
 	if cfg.PrivateKey == nil {

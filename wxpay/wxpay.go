@@ -101,6 +101,8 @@ type ReverseResult struct {
 	// Outcome: Reversed (204 / SUCCESS with recall=N), Unknown (retry: recall=Y, errors,
 	// no answer), Paid (refused because the order is paid and cannot be reversed here, e.g.
 	// past 7 days: refund instead), Failed (a final refusal that is not about payment).
+	// NotFound: WeChat has no such order, so there is nothing to reverse (v3 404, v2
+	// ORDERNOTEXIST); the engine decides whether that is final.
 	Outcome Outcome
 	Recall  bool // v2 recall=Y: WeChat asks for the reverse to be called again
 	Error   *Error
