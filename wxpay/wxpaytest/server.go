@@ -468,7 +468,9 @@ func (s *Server) deliver(w http.ResponseWriter, r *http.Request, f *Fault, ans a
 	for k, v := range ans.header {
 		w.Header()[k] = v
 	}
-	w.Header().Set("Content-Length", fmt.Sprint(len(ans.body)))
+	if ans.status != http.StatusNoContent {
+		w.Header().Set("Content-Length", fmt.Sprint(len(ans.body)))
+	}
 	w.WriteHeader(ans.status)
 	w.Write(ans.body)
 	return ans.status, ""
