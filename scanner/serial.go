@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
+	"sort"
 	"strings"
 	"sync"
 	"syscall"
@@ -35,7 +37,7 @@ func OpenSerial(cfg Config, o OpenOptions) (Source, error) {
 	if err != nil {
 		return nil, fmt.Errorf("scanner %s: %w", cfg.Name, err)
 	}
-	path, err := findSerialPort(cfg)
+	paths, err := findSerialPorts(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -52,30 +54,47 @@ func OpenSerial(cfg Config, o OpenOptions) (Source, error) {
 	mode.Parity = map[string]serial.Parity{"": serial.NoParity, "none": serial.NoParity, "odd": serial.OddParity,
 		"even": serial.EvenParity, "mark": serial.MarkParity, "space": serial.SpaceParity}[cfg.Parity]
 
+	// Two identical USB scanners match the same VID/PID: the one already held (by the other
+	// entry) is busy, so try the next.
+	var firstErr error
+	for _, path := range paths {
+		port, lock, err := openLocked(path, mode)
+		if err == nil {
+			s := &serialSource{
+				name: cfg.Name, path: path, port: port, lock: lock,
+				items: make(chan item, 16), done: make(chan struct{}), exited: make(chan struct{}),
+			}
+			go s.read(term, cfg.StripAIM, o)
+			return s, nil
+		}
+		if firstErr == nil || errors.Is(firstErr, ErrPortBusy) && !errors.Is(err, ErrPortBusy) {
+			firstErr = err
+		}
+	}
+	return nil, firstErr
+}
+
+// openLocked opens path as a serial port and holds an advisory lock on it.
+func openLocked(path string, mode *serial.Mode) (serial.Port, *os.File, error) {
 	// go.bug.st/serial sets TIOCEXCL, but root bypasses it. An advisory flock on the node
 	// makes a second posd (or the same port configured twice) fail clearly for root too.
 	lock, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOCTTY|syscall.O_NONBLOCK, 0)
 	if err != nil {
-		return nil, mapSerialErr(path, err)
+		return nil, nil, mapSerialErr(path, err)
 	}
 	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		lock.Close()
 		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, fmt.Errorf("open %s: %w (locked by another program)", path, ErrPortBusy)
+			return nil, nil, fmt.Errorf("open %s: %w (locked by another program)", path, ErrPortBusy)
 		}
-		return nil, fmt.Errorf("lock %s: %w", path, err)
+		return nil, nil, fmt.Errorf("lock %s: %w", path, err)
 	}
 	port, err := serial.Open(path, mode)
 	if err != nil {
 		lock.Close()
-		return nil, mapSerialErr(path, err)
+		return nil, nil, mapSerialErr(path, err)
 	}
-	s := &serialSource{
-		name: cfg.Name, path: path, port: port, lock: lock,
-		items: make(chan item, 16), done: make(chan struct{}), exited: make(chan struct{}),
-	}
-	go s.read(term, cfg.StripAIM, o)
-	return s, nil
+	return port, lock, nil
 }
 
 func (s *serialSource) Path() string { return s.path }
@@ -157,17 +176,19 @@ func mapSerialErr(path string, err error) error {
 	return fmt.Errorf("open %s: %w", path, err)
 }
 
-// findSerialPort picks the port by VID/PID when configured, else the configured path.
-func findSerialPort(cfg Config) (string, error) {
+// findSerialPorts lists the ports cfg may mean: those with its VID/PID when configured (then
+// the configured path as a fallback), else the configured path.
+func findSerialPorts(cfg Config) ([]string, error) {
 	if cfg.VendorID == "" {
-		return cfg.Device, nil
+		return []string{cfg.Device}, nil
 	}
 	ports, err := enumerator.GetDetailedPortsList()
 	if err != nil && cfg.Device == "" {
-		return "", fmt.Errorf("list serial ports: %w", err)
+		return nil, fmt.Errorf("list serial ports: %w", err)
 	}
 	vid, _ := parseID(cfg.VendorID)
 	pid, _ := parseID(cfg.ProductID)
+	var out []string
 	for _, p := range ports {
 		if p.Name == "" || !p.IsUSB {
 			continue
@@ -181,10 +202,14 @@ func findSerialPort(cfg Config) (string, error) {
 		if !strings.HasPrefix(name, "/") {
 			name = "/dev/" + name
 		}
-		return name, nil
+		out = append(out, name)
 	}
-	if cfg.Device != "" {
-		return cfg.Device, nil
+	sort.Strings(out)
+	if cfg.Device != "" && !slices.Contains(out, cfg.Device) {
+		out = append(out, cfg.Device)
 	}
-	return "", fmt.Errorf("serial %s:%s: %w", strings.ToLower(cfg.VendorID), strings.ToLower(cfg.ProductID), ErrNotFound)
+	if len(out) == 0 {
+		return nil, fmt.Errorf("serial %s:%s: %w", strings.ToLower(cfg.VendorID), strings.ToLower(cfg.ProductID), ErrNotFound)
+	}
+	return out, nil
 }
