@@ -37,7 +37,9 @@ type reportDecoder func(report []byte, at time.Time, emit func(code, symbology s
 func startHIDSource(name, path string, dev hidDevice, dec reportDecoder, o OpenOptions) *hidSource {
 	s := &hidSource{
 		name: name, path: path,
-		items: make(chan item, 16), done: make(chan struct{}), exited: make(chan struct{}),
+		// Room for many codes: if the handler stalls, the owner keeps reading rather than
+		// letting hidapi's 30-report queue overflow and lose digits.
+		items: make(chan item, 64), done: make(chan struct{}), exited: make(chan struct{}),
 	}
 	go s.own(dev, dec, o.withDefaults())
 	return s

@@ -62,7 +62,7 @@ func OpenSerial(cfg Config, o OpenOptions) (Source, error) {
 		if err == nil {
 			s := &serialSource{
 				name: cfg.Name, path: path, port: port, lock: lock,
-				items: make(chan item, 16), done: make(chan struct{}), exited: make(chan struct{}),
+				items: make(chan item, 64), done: make(chan struct{}), exited: make(chan struct{}),
 			}
 			go s.read(term, cfg.StripAIM, o)
 			return s, nil
