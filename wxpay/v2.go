@@ -126,7 +126,7 @@ func parseInt(s string) int64 {
 
 // MicroPay charges a scanned payment code (/pay/micropay).
 func (c *v2Client) MicroPay(ctx context.Context, req PayRequest) (Order, error) {
-	if err := checkPay(&req); err != nil {
+	if err := checkPay(&req, CheckAuthCode); err != nil {
 		return Order{}, err
 	}
 	currency := or(req.Currency, c.cfg.Currency)

@@ -348,6 +348,7 @@ func TestV2_UntrustedAnswers(t *testing.T) {
 		"ReturnFail":       {raw: []byte(`<xml><return_code>FAIL</return_code><return_msg>签名错误</return_msg></xml>`)},
 		"HTTP500":          {status: 500, raw: []byte("oops")},
 		"HTTP502":          {status: 502, raw: []byte("")},
+		"HTTP429":          {status: 429, raw: []byte("slow down")},
 		"Garbage":          {raw: []byte("<html>proxy error</html>")},
 		"DOCTYPE":          {raw: []byte(`<!DOCTYPE x [<!ENTITY a "b">]><xml><return_code>SUCCESS</return_code></xml>`)},
 		"OtherOrderPaid":   {fields: append(paidFields()[:9], v2Field{"out_trade_no", "T1-0002"})},
@@ -374,6 +375,25 @@ func TestV2_UntrustedAnswers(t *testing.T) {
 			t.Fatalf("%v %+v", o.Outcome, o.Error)
 		}
 	})
+}
+
+func TestV2_Timeout(t *testing.T) {
+	s := newV2Server(t, func(path string, req v2Fields) v2Answer {
+		time.Sleep(300 * time.Millisecond)
+		return v2Answer{fields: paidFields()}
+	})
+	c := newV2Test(t, s, func(c *Config) {
+		c.Timeouts.MicroPay = 50 * time.Millisecond
+		c.Timeouts.Reverse = 50 * time.Millisecond
+	})
+	o, err := c.MicroPay(context.Background(), testPay)
+	if err != nil || o.Outcome != Unknown || o.Error.Code != CodeTimeout {
+		t.Fatalf("%v %+v", err, o.Error)
+	}
+	rr, err := c.Reverse(context.Background(), "T1-0001")
+	if err != nil || rr.Outcome != Unknown || rr.Error.Code != CodeTimeout {
+		t.Fatalf("%v %+v", err, rr.Error)
+	}
 }
 
 func md5Signed(f v2Fields) []byte {

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/sirupsen/logrus"
 )
@@ -310,19 +311,23 @@ func validOutNo(s string) bool {
 	return true
 }
 
-// checkPay refuses a request that must not be sent.
-func checkPay(req *PayRequest) error {
+// checkPay refuses a request that must not be sent. checkCode is CheckAuthCode, or
+// CheckMultiWalletAuthCode on v3 (which also takes the 160 prefix).
+func checkPay(req *PayRequest, checkCode func(string) error) error {
 	if !validOutNo(req.OutTradeNo) {
 		return fmt.Errorf("micropay: bad out_trade_no %q", req.OutTradeNo)
 	}
-	if err := CheckAuthCode(req.AuthCode); err != nil {
+	if err := checkCode(req.AuthCode); err != nil {
 		return fmt.Errorf("micropay %s: %w", req.OutTradeNo, err)
 	}
 	if req.Amount <= 0 {
 		return fmt.Errorf("micropay %s: amount %d", req.OutTradeNo, req.Amount)
 	}
-	if req.Description == "" {
-		return fmt.Errorf("micropay %s: empty description", req.OutTradeNo)
+	if n := utf8.RuneCountInString(req.Description); n == 0 || n > 127 {
+		return fmt.Errorf("micropay %s: description of %d characters (want 1–127)", req.OutTradeNo, n)
+	}
+	if utf8.RuneCountInString(req.Attach) > 127 {
+		return fmt.Errorf("micropay %s: attach longer than 127 characters", req.OutTradeNo)
 	}
 	return nil
 }
@@ -366,7 +371,7 @@ func or(a, b string) string {
 
 // MicroPay charges a scanned payment code (POST .../micropay).
 func (c *v3Client) MicroPay(ctx context.Context, req PayRequest) (Order, error) {
-	if err := checkPay(&req); err != nil {
+	if err := checkPay(&req, CheckMultiWalletAuthCode); err != nil {
 		return Order{}, err
 	}
 	body, err := c.payBody(&req)

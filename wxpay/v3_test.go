@@ -472,8 +472,19 @@ func TestV3_TransportFailures(t *testing.T) {
 		if _, err := c.MicroPay(ctx, bad); err == nil {
 			t.Fatal("alipay code sent")
 		}
+		bad = testPay
+		bad.Description = strings.Repeat("x", 128)
+		if _, err := c.MicroPay(ctx, bad); err == nil {
+			t.Fatal("128-character description sent")
+		}
 		if n := s.count("/v3/global/micropay/transactions/pay"); n != 0 {
 			t.Fatalf("%d requests sent", n)
+		}
+		// the Multi-Wallet 160 prefix is a payment code on v3
+		mw := testPay
+		mw.AuthCode = "160456789012345678"
+		if _, err := c.MicroPay(ctx, mw); err != nil {
+			t.Fatalf("160 code refused on v3: %v", err)
 		}
 	})
 }
