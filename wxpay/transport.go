@@ -258,7 +258,8 @@ func (t *transport) attempt(ctx context.Context, endpoint, host, method, rawURL 
 	defer hr.Body.Close()
 	status = hr.StatusCode
 	var buf []byte
-	if n := hr.ContentLength; n > 0 && n <= limit {
+	// Preallocate from Content-Length, capped: the header is only a claim.
+	if n := hr.ContentLength; n > 0 && n <= limit && n <= 1<<20 {
 		buf = make([]byte, 0, n+1)
 	}
 	w := bytes.NewBuffer(buf)
