@@ -115,6 +115,13 @@ var v3RefundCodes = map[string]rule{
 // otherwise the status decides. An unrecognised refusal of a payment or refund is
 // unknown, so the engine does one query before calling it failed (wxpay-v3.md §3.3).
 func classifyV3(op operation, status int, code string) rule {
+	// 429 and 5xx answers are not verified and never final, whatever code they carry.
+	switch {
+	case status == http.StatusTooManyRequests:
+		return rule{Unknown, msgBusy}
+	case status >= 500:
+		return rule{Unknown, msgSystem}
+	}
 	if op == opRefund || op == opRefundQuery {
 		if r, ok := v3RefundCodes[code]; ok {
 			return r
@@ -128,10 +135,6 @@ func classifyV3(op operation, status int, code string) rule {
 		return r
 	}
 	switch {
-	case status == http.StatusTooManyRequests:
-		return rule{Unknown, msgBusy}
-	case status >= 500:
-		return rule{Unknown, msgSystem}
 	case status == http.StatusNotFound && (op == opQuery || op == opReverse || op == opRefundQuery):
 		return rule{NotFound, msgNotFound}
 	case op == opPay || op == opRefund:

@@ -306,6 +306,10 @@ func TestV3_ErrorAnswers(t *testing.T) {
 		{403, "SOMETHING_NEW", pay, Unknown, "checking"},
 		{400, "PARAM_ERROR", query, Unknown, "checking"},
 		{400, "REVERSE_EXPIRE", reverse, Paid, "refund it instead"},
+		// unverified 5xx / 429 never carry a final answer, whatever their code says
+		{500, "ORDER_PAID", reverse, Unknown, "did not finish"},
+		{503, "NOT_ENOUGH", pay, Unknown, "did not finish"},
+		{429, "ORDER_NOT_EXIST", query, Unknown, "busy"},
 	}
 	for _, tc := range cases {
 		name := fmt.Sprintf("%d_%s_%d", tc.status, tc.code, tc.call)
