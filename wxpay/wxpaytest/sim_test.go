@@ -433,7 +433,7 @@ func TestFaultReverseRetry(t *testing.T) {
 
 func TestFaultFinalFailures(t *testing.T) {
 	v3want := map[string]string{"NOTENOUGH": "NOT_ENOUGH", "AUTHCODEEXPIRE": "AUTHCODE_EXPIRE", "AUTH_CODE_INVALID": "AUTH_CODE_INVALID",
-		"ORDERREVERSED": "ORDER_REVERSED", "TRADE_ERROR": "TRADE_ERROR", "NOTSUPORTCARD": "NOT_SUPPORT_CARD"}
+		"ORDERREVERSED": "ORDER_REVERSED", "TRADE_ERROR": "TRADE_ERROR", "NOTSUPORTCARD": "NOTSUPORTCARD"}
 	forDialects(t, Options{}, func(t *testing.T, s *Server, clk *fakeClock, d driver) {
 		for i, code := range FinalFailCodes {
 			ac := newCode()

@@ -32,7 +32,7 @@ func v3Code(code string) (int, string) {
 	case "AUTH_CODE_INVALID", "AUTH_CODE_ERROR", "TRADE_ERROR", "BUYER_MISMATCH", "OUT_TRADE_NO_USED":
 		return 403, code
 	case "NOTSUPORTCARD":
-		return 403, "NOT_SUPPORT_CARD"
+		return 403, code // no v3 spelling in any source: WeChat's v2 spelling kept
 	case "ORDERREVERSED":
 		return 403, "ORDER_REVERSED"
 	case "ORDERCLOSED":
