@@ -260,7 +260,7 @@ func (t *transport) attempt(ctx context.Context, endpoint, host, method, rawURL 
 	var buf []byte
 	// Preallocate from Content-Length, capped: the header is only a claim.
 	if n := hr.ContentLength; n > 0 && n <= limit && n <= 1<<20 {
-		buf = make([]byte, 0, n+1)
+		buf = make([]byte, 0, n+bytes.MinRead) // ReadFrom wants MinRead spare bytes
 	}
 	w := bytes.NewBuffer(buf)
 	n, err := w.ReadFrom(io.LimitReader(hr.Body, limit+1))

@@ -646,3 +646,34 @@ func TestV3_PublicKeyMode(t *testing.T) {
 		t.Fatal("public-key mode has no certificate expiry")
 	}
 }
+
+func TestV3_ConcurrentCallsShareOneBootstrap(t *testing.T) {
+	clock := newTestClock()
+	s := certServer(t, clock, func(r *http.Request) v3Answer {
+		return v3Answer{status: 200, body: orderJSON("SUCCESS", 1050)}
+	})
+	c := newV3Test(t, s, func(c *Config) {
+		c.PlatformCerts = nil
+		c.APIv3Key = vec(t, "aead_certificate").APIv3Key
+	})
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			o, err := c.QueryOrder(context.Background(), "T1-0001")
+			if err != nil || o.Outcome != Paid {
+				errs <- fmt.Errorf("%v %+v", err, o)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if n := s.count("/v3/global/certificates"); n != 1 {
+		t.Fatalf("%d certificate downloads for one bootstrap", n)
+	}
+}
