@@ -83,7 +83,7 @@ var v3Codes = map[string]rule{
 	"NO_AUTH":             {Failed, msgNoAuth},
 	"ORDER_NOT_EXIST":     {NotFound, msgNotFound},
 	"NOT_FOUND":           {NotFound, msgNotFound},
-	"ORDER_PAID":          {Paid, ""},
+	"ORDER_PAID":          {Paid, "This order is already paid at WeChat Pay"},
 	"ORDER_CLOSED":        {Reversed, msgClosed},
 	"ORDER_REVERSED":      {Reversed, msgReversed},
 	"AUTH_CODE_INVALID":   {Failed, msgCode},

@@ -45,8 +45,10 @@ func ExampleNew() {
 		fmt.Println("not sent:", err)
 	case o.Outcome == wxpay.Paid:
 		fmt.Println("paid", o.TransactionID)
-	case o.Outcome == wxpay.Pending || o.Outcome == wxpay.Unknown:
-		fmt.Println("query the order; cashier sees:", o.Error)
+	case o.Outcome == wxpay.Pending:
+		fmt.Println("waiting for the customer: query the order")
+	case o.Outcome == wxpay.Unknown:
+		fmt.Println("query the order; cashier sees:", o.Error.Message)
 	default:
 		fmt.Println(o.Error.Message)
 	}
