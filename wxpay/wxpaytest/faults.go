@@ -24,7 +24,8 @@ type FaultKind int
 const (
 	// FaultUserPaying (micropay): the order waits in USERPAYING for Fault.For (sim clock),
 	// then becomes Fault.Then (SUCCESS when empty; PAYERROR or NOTPAY = the customer
-	// cancelled or did nothing). The micropay answer is USERPAYING.
+	// cancelled or did nothing; CLOSED = WeChat closed the expired order). The micropay
+	// answer is USERPAYING.
 	FaultUserPaying FaultKind = iota + 1
 	// FaultUserPayingForever (micropay): USERPAYING until reversed.
 	FaultUserPayingForever
@@ -102,7 +103,7 @@ type Fault struct {
 	N int
 	// For: FaultUserPaying duration on the simulator clock.
 	For time.Duration
-	// Then: FaultUserPaying final state: "" or SUCCESS, PAYERROR, NOTPAY.
+	// Then: FaultUserPaying final state: "" or SUCCESS, PAYERROR, NOTPAY, CLOSED.
 	Then string
 	// Processed: for SystemError, BankError, Hang, HTTP, Forged: the request took effect.
 	Processed bool
@@ -213,7 +214,7 @@ func RandomFault(pick func(n int) int) Fault {
 	switch f.Kind {
 	case FaultUserPaying:
 		f.For = time.Duration(pick(61)) * time.Second
-		f.Then = []string{StateSuccess, StatePayError, StateNotPay}[pick(3)]
+		f.Then = []string{StateSuccess, StatePayError, StateNotPay, StateClosed}[pick(4)]
 	case FaultFail:
 		f.Code = FinalFailCodes[pick(len(FinalFailCodes))]
 	case FaultReverseRetry:

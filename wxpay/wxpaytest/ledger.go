@@ -169,7 +169,7 @@ func (s *Server) advance(o *Order, now time.Time) {
 		return
 	}
 	switch o.payingThen {
-	case StatePayError, StateNotPay:
+	case StatePayError, StateNotPay, StateClosed:
 		o.State = o.payingThen
 		if o.payingThen == StatePayError {
 			o.FailCode = "USER_CANCELLED"

@@ -208,14 +208,21 @@ func TestRuleOutTradeNoReused(t *testing.T) {
 		if r := d.pay("T-r2", code2, 1000); r.outcome != d.code("ORDERREVERSED") {
 			t.Fatalf("after reverse: %+v", r)
 		}
+		code3 := newCode()
+		s.Script(Match{AuthCode: code3}, Fault{Kind: FaultUserPaying, For: time.Second, Then: StateClosed})
+		d.pay("T-r3", code3, 1000)
+		clk.Advance(2 * time.Second)
+		if r := d.pay("T-r3", code3, 1000); r.outcome != d.code("ORDERCLOSED") {
+			t.Fatalf("after close: %+v", r)
+		}
 		n := 0
 		for _, v := range s.Violations() {
 			if v.Rule == RuleOutTradeNoReused {
 				n++
 			}
 		}
-		if n != 2 {
-			t.Fatalf("want 2 reuse violations: %v", s.Violations())
+		if n != 3 {
+			t.Fatalf("want 3 reuse violations: %v", s.Violations())
 		}
 	})
 }
