@@ -82,6 +82,12 @@ func newV3(cfg Config) (*v3Client, error) {
 	if (cfg.PublicKey == nil) != (cfg.PublicKeyID == "") {
 		return nil, errors.New("wxpay: public-key mode needs both public_key_file and public_key_id")
 	}
+	for _, b := range []string{cfg.BaseURL, cfg.BackupBaseURL} {
+		// The signature covers the path as sent: a path in the base URL would not be signed.
+		if u, err := url.Parse(b); err == nil && strings.Trim(u.Path, "/") != "" {
+			return nil, fmt.Errorf("wxpay: v3 base url %q has a path; set the path prefix instead", b)
+		}
+	}
 	paths := v3PathTable[cfg.API]
 	if cfg.PathPrefix != "" {
 		paths.prefix = strings.TrimRight(cfg.PathPrefix, "/")

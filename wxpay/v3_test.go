@@ -202,6 +202,16 @@ func TestV3_MicroPayDirectMode(t *testing.T) {
 	}
 }
 
+func TestV3_BaseURLWithPathRefused(t *testing.T) {
+	clock := newTestClock()
+	s := newV3Server(t, clock, func(r *http.Request, body []byte) v3Answer { return v3Answer{status: 204} })
+	cfg := v3TestConfig(t, s)
+	cfg.BaseURL += "/hk"
+	if _, err := New(cfg); err == nil {
+		t.Fatal("v3 base url with a path accepted")
+	}
+}
+
 func TestV3_PathPrefixOverride(t *testing.T) {
 	clock := newTestClock()
 	s := newV3Server(t, clock, func(r *http.Request, body []byte) v3Answer { return v3Answer{status: 204} })
