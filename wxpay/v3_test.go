@@ -94,7 +94,7 @@ func (s *v3Server) serve(w http.ResponseWriter, r *http.Request) {
 		k, v, _ := strings.Cut(kv, "=")
 		params[k] = strings.Trim(v, `"`)
 	}
-	msg := v3RequestMessage(r.Method, r.URL.RequestURI(), params["timestamp"], params["nonce_str"], body)
+	msg := v3RequestMessage(r.Method, r.RequestURI, params["timestamp"], params["nonce_str"], body)
 	if err := v3Verify(s.merchant, msg, params["signature"]); err != nil || params["serial_no"] != merchantSerial {
 		s.t.Errorf("request signature: %v (auth %q)", err, auth)
 	}
@@ -685,5 +685,27 @@ func TestV3_ConcurrentCallsShareOneBootstrap(t *testing.T) {
 	}
 	if n := s.count("/v3/global/certificates"); n != 1 {
 		t.Fatalf("%d certificate downloads for one bootstrap", n)
+	}
+}
+
+// TestV3_EscapedOrderNumberSignedAsSent: out_trade_no may hold |, * and @; the signed
+// canonical URL must be byte for byte the request line WeChat receives.
+func TestV3_EscapedOrderNumberSignedAsSent(t *testing.T) {
+	clock := newTestClock()
+	var got string
+	s := newV3Server(t, clock, func(r *http.Request, body []byte) v3Answer {
+		got = r.URL.RequestURI()
+		return v3Answer{status: 404, body: `{"code":"ORDER_NOT_EXIST","message":"no"}`}
+	})
+	c := newV3Test(t, s, nil)
+	for _, no := range []string{"T1|A*B@C", "T1-_x"} {
+		o, err := c.QueryOrder(context.Background(), no)
+		if err != nil || o.Outcome != NotFound {
+			t.Fatalf("%s: %v %+v (sent %s)", no, err, o, got)
+		}
+		rr, err := c.Reverse(context.Background(), no)
+		if err != nil || rr.Outcome != NotFound {
+			t.Fatalf("%s: reverse %v %+v (sent %s)", no, err, rr, got)
+		}
 	}
 }
