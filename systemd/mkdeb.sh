@@ -7,6 +7,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 arch=${DEB_ARCH:-$(dpkg --print-architecture 2>/dev/null || go env GOARCH)}
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
+chmod 0755 "$stage"
 
 install -D -m 0755 "$bin" "$stage/usr/bin/posd"
 install -D -m 0644 "$root/systemd/posd.service" "$stage/lib/systemd/system/posd.service"
@@ -29,5 +30,5 @@ for s in postinst prerm postrm; do
 done
 mkdir -p "$out"
 deb="$out/posd_${version}_${arch}.deb"
-dpkg-deb --root-owner-group -Zxz --build "$stage" "$deb" >/dev/null
+dpkg-deb --root-owner-group -Zgzip --build "$stage" "$deb" >/dev/null
 echo "$deb"
