@@ -41,13 +41,13 @@ func (c *testClock) Add(d time.Duration) {
 }
 
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	srv   *Server
 	till  *fakeTill
 	clock *testClock
 }
 
-func newEnv(t *testing.T, mod func(*Options)) *env {
+func newEnv(t testing.TB, mod func(*Options)) *env {
 	t.Helper()
 	clk := &testClock{t: time.Date(2026, 11, 26, 10, 0, 0, 0, hkt)}
 	till := newFakeTill(clk.Now)
@@ -94,7 +94,7 @@ func (e *env) do(method, path, body string, opts ...reqOpt) *httptest.ResponseRe
 	return w
 }
 
-func decodeSale(t *testing.T, w *httptest.ResponseRecorder) *engine.Sale {
+func decodeSale(t testing.TB, w *httptest.ResponseRecorder) *engine.Sale {
 	t.Helper()
 	var s engine.Sale
 	if err := json.Unmarshal(w.Body.Bytes(), &s); err != nil {
@@ -859,5 +859,64 @@ func TestToAPIError(t *testing.T) {
 func TestNew_NeedsTill(t *testing.T) {
 	if _, err := New(Options{}); err == nil {
 		t.Fatal("New without a Till must fail")
+	}
+}
+
+func TestServer_CloseEndsStreams(t *testing.T) {
+	e := newEnv(t, nil)
+	ts := httptest.NewServer(e.srv)
+	defer ts.Close()
+	c, _ := e.session()
+	req, _ := http.NewRequest("GET", ts.URL+"/api/v1/events", nil)
+	req.AddCookie(c) // the page's way in: the session cookie, no token
+	resp, err := ts.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("cookie SSE: %d", resp.StatusCode)
+	}
+	done := make(chan error, 1)
+	go func() { _, err := io.Copy(io.Discard, resp.Body); done <- err }()
+	e.srv.Close()
+	e.srv.Close() // twice is fine
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("stream ended with %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close did not end the event stream")
+	}
+}
+
+func BenchmarkAPI_GetSale(b *testing.B) {
+	e := newEnv(b, nil)
+	s := e.openSale(1050)
+	r := httptest.NewRequest("GET", "http://127.0.0.1:8080/api/v1/sales/"+s.ID, nil)
+	bearer(r)
+	b.ReportAllocs()
+	for b.Loop() {
+		w := httptest.NewRecorder()
+		e.srv.ServeHTTP(w, r)
+		if w.Code != 200 {
+			b.Fatal(w.Code)
+		}
+	}
+}
+
+func BenchmarkAPI_OpenSale(b *testing.B) {
+	e := newEnv(b, nil)
+	b.ReportAllocs()
+	for b.Loop() {
+		r := httptest.NewRequest("POST", "http://127.0.0.1:8080/api/v1/sales", strings.NewReader(`{"amount":1050,"reference":"R-1"}`))
+		r.Header.Set("Content-Type", "application/json")
+		bearer(r)
+		w := httptest.NewRecorder()
+		e.srv.ServeHTTP(w, r)
+		if w.Code != 201 {
+			b.Fatal(w.Code)
+		}
 	}
 }

@@ -98,6 +98,21 @@ type realStack struct {
 	eng  *engine.Engine
 	sim  *wxpaytest.Server
 	logs *logRing
+
+	mu      sync.Mutex
+	devices []Alert // what the daemon would report: scanner unplugged, printer out of paper
+}
+
+func (s *realStack) setAlerts(a ...Alert) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.devices = a
+}
+
+func (s *realStack) alerts() []Alert {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Alert(nil), s.devices...)
 }
 
 func newRealStack(t *testing.T) *realStack {
@@ -177,7 +192,8 @@ func newRealStack(t *testing.T) *realStack {
 		}
 		return out, nil
 	}
-	srv, err := New(Options{Till: eng, Token: testToken, ManagerPIN: testPIN, CashierNoLogin: true, Demo: true,
+	st := &realStack{eng: eng, sim: sim, logs: ring}
+	srv, err := New(Options{Till: eng, Alerts: st.alerts, Token: testToken, ManagerPIN: testPIN, CashierNoLogin: true, Demo: true,
 		AmountTable: wxpaytest.AmountTable(), Receipts: &Receipts{Recent: receipts, Reprint: func(context.Context, string) error { return nil }},
 		Logs: ring.entries, Health: func() any { return map[string]any{"ready": eng.Status().Ready, "storage": "ok"} },
 		Devices: func() any {
@@ -191,7 +207,8 @@ func newRealStack(t *testing.T) *realStack {
 	}
 	hs := httptest.NewServer(srv)
 	t.Cleanup(hs.Close)
-	return &realStack{url: hs.URL, eng: eng, sim: sim, logs: ring}
+	st.url = hs.URL
+	return st
 }
 
 // browser starts headless Chromium with a fresh profile; JavaScript exceptions and
@@ -267,7 +284,10 @@ func text(t *testing.T, ctx context.Context, sel string) string {
 
 func run(t *testing.T, ctx context.Context, what string, actions ...chromedp.Action[chromedp.Void]) {
 	t.Helper()
-	if err := chromedp.Do(ctx, actions...); err != nil {
+	// One step never needs long: fail it with a screenshot rather than at the test deadline.
+	sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	if err := chromedp.Do(sctx, actions...); err != nil {
 		buf, _ := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 		dir := t.TempDir()
 		_ = os.WriteFile(filepath.Join(dir, "failure.png"), buf, 0o644)
@@ -409,7 +429,7 @@ func TestBrowser_Till(t *testing.T) {
 		}
 		shot(t, ctx, dir, "manager-pin-wrong")
 		run(t, ctx, "right PIN", chromedp.SendKeys(chromedp.CSS("#pin-input"), testPIN), chromedp.Click(chromedp.CSS("#pin-submit")),
-			wait("#view-manager"), wait("#sales-body tr.state-paid"))
+			wait("#view-manager"), wait("#sales-body tr[data-state=paid]"))
 		html, err := chromedp.Run(ctx, chromedp.OuterHTML(chromedp.CSS("html")))
 		if err != nil || strings.Contains(html, testPIN) {
 			t.Fatal("the PIN is in the page")
@@ -424,7 +444,7 @@ func TestBrowser_Till(t *testing.T) {
 	})
 
 	t.Run("refund", func(t *testing.T) {
-		run(t, ctx, "open the first paid sale", chromedp.Click(chromedp.CSS(`#sales-body tr.state-paid`)),
+		run(t, ctx, "open the first paid sale", chromedp.Click(chromedp.CSS(`#sales-body tr[data-state=paid]`)),
 			wait("#detail table.timeline tbody tr"), wait("#refund-form"))
 		run(t, ctx, "partial refund of 3.00", chromedp.SetValue(chromedp.CSS("#refund-amount"), "3.00"),
 			chromedp.SetValue(chromedp.CSS("#refund-reason"), "damaged item"), chromedp.Click(chromedp.CSS("#btn-refund")),
@@ -480,6 +500,20 @@ func TestBrowser_Till(t *testing.T) {
 		run(t, ctx, "lock", chromedp.Click(chromedp.CSS("#btn-lock")), wait("#view-cashier"),
 			chromedp.Click(chromedp.CSS("#btn-manager")), wait("#view-pin"))
 	})
+	t.Run("alerts at the till", func(t *testing.T) {
+		st.setAlerts(Alert{Code: "scanner_disconnected", Severity: "error", Message: "Scanner hid0 is not connected."},
+			Alert{Code: "printer_paper_out", Severity: "warning", Message: "The receipt printer is out of paper."})
+		defer st.setAlerts()
+		run(t, ctx, "reload the till", chromedp.Navigate(st.url+"/"), wait("#view-cashier"),
+			wait(`#alerts .alert[data-code="scanner_disconnected"]`), wait(`#alerts .alert[data-code="printer_paper_out"]`))
+		if got := text(t, ctx, "#alerts"); !strings.Contains(got, "Scanner disconnected") || !strings.Contains(got, "Printer out of paper") {
+			t.Fatalf("alerts %q", got)
+		}
+		run(t, ctx, "sale of 10.01", clickKeys("1", "0", "0", "1"))
+		shot(t, ctx, dir, "cashier-alerts")
+		run(t, ctx, "clear", clickKeys("C"))
+	})
+
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		t.Fatal("browser tests ran out of time")
 	}

@@ -592,6 +592,11 @@
       showPIN("");
       return;
     }
+    showManager();
+  }
+
+  function showManager() {
+    if (!$("f-date").value && S.session) $("f-date").value = S.session.today;
     show("manager");
     loadTab();
   }
@@ -605,8 +610,7 @@
     try {
       S.session = await api("POST", "/ui/login", { pin });
       openEvents(); // the session id changed
-      show("manager");
-      loadTab();
+      showManager();
     } catch (e) {
       $("pin-msg").textContent = errText(e) + (S.lang !== "en" && e.code === "wrong_pin" ? " (" + e.message + ")" : "");
       $("pin-msg").className = "msg error";
@@ -674,7 +678,7 @@
       body.append(
         h(
           "tr",
-          { class: "clickable state-" + s.state + (s.id === S.detailID ? " selected" : ""), "data-id": s.id, onclick: () => openDetail(s.id) },
+          { class: "clickable" + (s.id === S.detailID ? " selected" : ""), "data-state": s.state, "data-id": s.id, onclick: () => openDetail(s.id) },
           h("td", { text: fmtTime(s.created_at) }),
           h("td", { class: "num", text: money(s.amount, s.currency) }),
           h("td", null, h("span", { class: "pill " + s.state, text: t("state_" + s.state) })),
