@@ -86,3 +86,20 @@ func BenchmarkRoundTripV3MicroPay(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkRSASignVerify is the floor of a v3 call on the server: one RSA-2048 verify (the
+// request) plus one sign (the answer). Compare ServeV3MicroPay with it in the same run.
+func BenchmarkRSASignVerify(b *testing.B) {
+	mk, _ := parseRSAKey(DefaultCredentials().MerchantKeyPEM)
+	pk, _ := parseRSAKey(DefaultCredentials().PlatformKeyPEM)
+	msg := []byte("POST\n/v3/global/micropay/transactions/pay\n1554208460\nNONCE\n{}\n")
+	sig := rsaSign(mk, msg)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if err := rsaVerify(&mk.PublicKey, msg, sig); err != nil {
+			b.Fatal(err)
+		}
+		rsaSign(pk, msg)
+	}
+}

@@ -84,6 +84,7 @@ type Refund struct {
 	Currency      string
 	PayerAmount   int64
 	PayerCurrency string
+	ExchangeRate  int64 // the order's rate × 10^8
 	Reason        string
 	Created       time.Time
 	// SuccessAt: when the refund turns SUCCESS (PROCESSING before; Options.RefundDelay).
@@ -422,6 +423,7 @@ func (s *Server) refund(r refundReq, now time.Time) outcome {
 		Currency:      o.Currency,
 		PayerAmount:   (r.amount*o.ExchangeRate + 50000000) / 100000000,
 		PayerCurrency: o.PayerCurrency,
+		ExchangeRate:  o.ExchangeRate,
 		Reason:        r.reason,
 		Created:       now,
 		SuccessAt:     now.Add(s.opts.RefundDelay),

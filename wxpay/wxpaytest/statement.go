@@ -70,12 +70,24 @@ func (s *Server) statementRows(day time.Time, billType string, now time.Time) (r
 			r[31], r[32], r[33], r[34], r[35], r[36], r[37] = "0.00", "", "0.00", "", "0.00", "0.00", "0.00"
 			return r
 		}
-		if o.WasPaid && in(o.PaidAt) && billType != "REFUND" {
+		// A reverse of a paid order on the day of payment turns the payment row REVOKED
+		// (wxpay-v2.md §8); a reverse on a later day shows as a REVOKED row on that day, so a
+		// day's statement does not change once that day is over.
+		revokedSameDay := o.State == StateRevoked && o.WasPaid && in(o.PaidAt) && in(o.ReversedAt)
+		revokedLater := o.State == StateRevoked && o.WasPaid && !in(o.PaidAt) && in(o.ReversedAt)
+		showRevoke := func(r []string) {
+			r[17], r[18], r[28] = "REVOKED", StateSuccess, "0.00"
+			r[30], r[31], r[32], r[33], r[34], r[35] = rate(o.ExchangeRate), money(o.Amount), o.PayerCurrency, money(o.PayerAmount), o.Currency, money(o.Amount)
+			refunded += o.Amount
+			requested += o.Amount
+		}
+		if o.WasPaid && in(o.PaidAt) && (billType == "ALL" || billType == "SUCCESS" && !revokedSameDay || billType == "REFUND" && revokedSameDay) {
 			state := StateSuccess
-			if o.State == StateRevoked {
-				state = StateRevoked
-			}
 			r := base(o.PaidAt, state)
+			if revokedSameDay {
+				r[9] = StateRevoked
+				showRevoke(r)
+			}
 			rows = append(rows, r)
 			count++
 			amt := o.Amount + s.stmtDelta[no]
@@ -85,15 +97,11 @@ func (s *Server) statementRows(day time.Time, billType string, now time.Time) (r
 		if billType == "SUCCESS" {
 			continue
 		}
-		if o.State == StateRevoked && o.WasPaid && in(o.ReversedAt) {
-			// The money given back by a reverse of a paid order shows as a refund row.
+		if revokedLater {
 			r := base(o.ReversedAt, StateRevoked)
-			r[17], r[18], r[28] = "REVOKED", StateSuccess, "0.00"
-			r[30], r[31], r[32], r[33], r[34], r[35] = rate(o.ExchangeRate), money(o.Amount), o.PayerCurrency, money(o.PayerAmount), o.Currency, money(o.Amount)
+			showRevoke(r)
 			rows = append(rows, r)
 			count++
-			refunded += o.Amount
-			requested += o.Amount
 		}
 		for _, rf := range o.rfs {
 			if !in(rf.Created) {

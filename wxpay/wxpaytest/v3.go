@@ -152,7 +152,7 @@ func v3Refund(rf *Refund, query bool, now time.Time) v3RefundJSON {
 	pr := rf.PayerAmount
 	j := v3RefundJSON{ID: rf.RefundID, OutRefundNo: rf.OutRefundNo, CreateTime: rfc3339(rf.Created),
 		Amount: &v3Amount{Refund: rf.Amount, Currency: rf.Currency, PayerRefund: &pr, PayerCurrency: rf.PayerCurrency,
-			ExchangeRate: &v3ExchangeRate{Type: "SETTLEMENT_RATE", Rate: 100000000}}}
+			ExchangeRate: &v3ExchangeRate{Type: "SETTLEMENT_RATE", Rate: rf.ExchangeRate}}}
 	if query {
 		j.TransactionID, j.OutTradeNo, j.Channel, j.RecvAccount = rf.TransactionID, rf.OutTradeNo, "ORIGINAL", "支付用户零钱"
 		j.Status = rf.State(now)
@@ -627,7 +627,7 @@ func (c *v3Call) refund() (answer, *Fault) {
 	if !processes(f) {
 		if f.Kind == FaultForged {
 			fake := &Refund{OutRefundNo: b.OutRefundNo, RefundID: "50300000000000000000000000000", Amount: b.Amount.Refund,
-				Currency: b.Amount.Currency, PayerAmount: b.Amount.Refund, PayerCurrency: b.Amount.Currency, Created: c.now}
+				Currency: b.Amount.Currency, PayerAmount: b.Amount.Refund, PayerCurrency: b.Amount.Currency, ExchangeRate: 100000000, Created: c.now}
 			c.rec.Outcome = "ACCEPTED(forged)"
 			return c.json(200, v3Refund(fake, false, c.now), true), f
 		}
