@@ -16,6 +16,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"posd/printer"
+	"posd/queue/engine"
 	"posd/scanner"
 )
 
@@ -25,14 +26,22 @@ const DefaultConfigPath = "/etc/posd/posd.toml"
 // Config is the whole of posd.toml. Names are the contract of interfaces.md; keys added here
 // (engine, log.dir, http.tls_*, ...) extend it without renaming anything.
 type Config struct {
-	Till    TillConfig       `toml:"till"`
-	WxPay   WxPayConfig      `toml:"wxpay"`
-	Scanner []scanner.Config `toml:"scanner"`
-	Printer printer.Config   `toml:"printer"`
-	Storage StorageConfig    `toml:"storage"`
-	HTTP    HTTPConfig       `toml:"http"`
-	Log     LogConfig        `toml:"log"`
-	Engine  EngineConfig     `toml:"engine"`
+	Till      TillConfig       `toml:"till"`
+	WxPay     WxPayConfig      `toml:"wxpay"`
+	Scanner   []scanner.Config `toml:"scanner"`
+	Printer   printer.Config   `toml:"printer"`
+	Storage   StorageConfig    `toml:"storage"`
+	HTTP      HTTPConfig       `toml:"http"`
+	Log       LogConfig        `toml:"log"`
+	Engine    EngineConfig     `toml:"engine"`
+	Reconcile ReconcileConfig  `toml:"reconcile"`
+}
+
+// ReconcileConfig is the daily reconciliation against WeChat's statement.
+type ReconcileConfig struct {
+	Auto       bool     `toml:"auto"`        // reconcile yesterday once the statement is ready
+	ReadyAfter Duration `toml:"ready_after"` // after midnight HKT (WeChat: from 10:00)
+	Retry      Duration `toml:"retry"`       // while not ready or WeChat is unreachable
 }
 
 // TillConfig identifies the till.
@@ -148,6 +157,7 @@ func DefaultConfig() Config {
 			ReverseFloor: Duration{15 * time.Second},
 			QueueRate:    20,
 		},
+		Reconcile: ReconcileConfig{Auto: true, ReadyAfter: Duration{10 * time.Hour}, Retry: Duration{30 * time.Minute}},
 	}
 }
 
@@ -251,6 +261,11 @@ func (c *Config) Validate() []Problem {
 	}
 	if required("till.till_id", c.Till.TillID) && !idRE.MatchString(c.Till.TillID) {
 		bad("till.till_id", "1 to 8 letters or digits (it is part of out_trade_no)")
+	}
+	if idRE.MatchString(c.Till.StoreID) && idRE.MatchString(c.Till.TillID) {
+		if err := engine.CheckIDs(c.Till.StoreID, c.Till.TillID); err != nil {
+			bad("till.till_id", "%v", err)
+		}
 	}
 	if len(c.Till.MerchantName) > 127 {
 		bad("till.merchant_name", "at most 127 characters")
@@ -394,6 +409,13 @@ func (c *Config) Validate() []Problem {
 	}
 	if e.QueueRate <= 0 || e.QueueRate > 100 {
 		bad("engine.queue_rate", "calls per second, above 0 and at most 100 (got %g)", e.QueueRate)
+	}
+	r := &c.Reconcile
+	if r.ReadyAfter.Duration < 0 || r.ReadyAfter.Duration >= 24*time.Hour {
+		bad("reconcile.ready_after", "a time after midnight below 24h, such as \"10h\" (got %s)", r.ReadyAfter.Duration)
+	}
+	if r.Retry.Duration < time.Minute {
+		bad("reconcile.retry", "at least 1m (got %s)", r.Retry.Duration)
 	}
 	return p
 }

@@ -88,7 +88,7 @@ func TestParseConfig_ExampleHasEveryKey(t *testing.T) {
 		"public_key_id", "kind", "device", "baud", "vendor_id", "product_id", "mode", "keymap",
 		"address", "encoding", "columns", "path", "listen", "api_token_file", "manager_pin_file",
 		"tls_cert_file", "tls_key_file", "level", "format", "dir", "file_max_bytes", "file_keep",
-		"ring_size", "poll_until", "reverse_floor", "queue_rate",
+		"ring_size", "poll_until", "reverse_floor", "queue_rate", "auto", "ready_after", "retry",
 	} {
 		if !strings.Contains(example, k+" =") {
 			t.Errorf("configs/posd.toml does not show %q", k)

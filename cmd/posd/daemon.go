@@ -17,6 +17,7 @@ import (
 	"posd/printer"
 	"posd/queue"
 	"posd/queue/engine"
+	"posd/queue/report"
 	"posd/scanner"
 	"posd/ui"
 	"posd/wxpay"
@@ -38,6 +39,7 @@ type Daemon struct {
 	prn      printer.Printer
 	scanners *scanner.Supervisor
 	ui       *ui.Server
+	rec      *report.Reconciler
 	srv      *http.Server
 	ln       net.Listener
 	url      string
@@ -143,6 +145,24 @@ func startDaemon(p daemonParts) (d *Daemon, err error) {
 	}
 	d.goRun("engine", func(ctx context.Context) error { return d.eng.Run(ctx) })
 	d.goRun("receipts", d.followSales)
+
+	d.rec = &report.Reconciler{
+		Statements: d.gw, Sales: d.eng.Sales, Store: d.db, Location: d.db.Location(),
+		Filter:     reconcileFilter(cfg),
+		ReadyAfter: cfg.Reconcile.ReadyAfter.Duration, Retry: cfg.Reconcile.Retry.Duration,
+		Log:      d.logger("reconcile"),
+		OnResult: d.metrics.Reconciled,
+	}
+	if cfg.Reconcile.Auto {
+		d.goRun("reconcile", func(ctx context.Context) error {
+			// A tick every 5 minutes is enough to notice the statement time; Run checks
+			// whether yesterday is due and done itself.
+			t := time.NewTicker(5 * time.Minute)
+			defer t.Stop()
+			d.rec.Run(ctx, t.C)
+			return nil
+		})
+	}
 
 	d.scanners, err = scanner.NewSupervisor(cfg.Scanner, scanner.Options{
 		Handler: d.handleScan,
@@ -344,6 +364,8 @@ func (d *Daemon) startHTTP(p daemonParts) error {
 		Logs: func(level, grep string, n int) []ui.LogEntry {
 			return d.logs(level, grep, n)
 		},
+		Reconciliation: d.rec.Load,
+		Reconcile:      d.rec.RunDate,
 		Receipts: &ui.Receipts{
 			Recent:  d.recentReceipts,
 			Reprint: d.reprint,

@@ -118,7 +118,7 @@ func (m *Main) managerCmd(ctx context.Context, cmd string, args []string) error 
 
 // reconcileFilter keeps this till's rows of the merchant-wide statement.
 func reconcileFilter(cfg *Config) report.Filter {
-	return report.Filter{DeviceID: cfg.Till.TillID}
+	return report.Filter{DeviceID: cfg.Till.TillID, Prefix: cfg.Till.StoreID + "_" + cfg.Till.TillID + "_"}
 }
 
 func (m *Main) writeResult(v any, _ string) error {

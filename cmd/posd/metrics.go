@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"posd/queue/engine"
+	"posd/queue/report"
 	"posd/wxpay"
 )
 
@@ -26,6 +27,7 @@ type Metrics struct {
 	certDays     *prometheus.GaugeVec
 	badScans     prometheus.Counter
 	refunds      *prometheus.CounterVec
+	reconAlerts  *prometheus.GaugeVec
 	mu           sync.Mutex
 	seen         map[string]attemptSeen // out_trade_no → what was counted already
 	seenOrder    []string               // FIFO bound on seen
@@ -74,11 +76,15 @@ func NewMetrics() *Metrics {
 			Name: "posd_refunds_total",
 			Help: "Refunds that reached a final state, by state.",
 		}, []string{"state"}),
+		reconAlerts: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "posd_reconciliation_alerts",
+			Help: "Differences between the journal and WeChat's statement that need a manager, by day (last result).",
+		}, []string{"date", "state"}),
 		seen:         map[string]attemptSeen{},
 		maxSeenCount: 20000,
 	}
 	m.Registry.MustRegister(m.payments, m.wechat, m.reverses, m.printFails, m.scanners,
-		m.certDays, m.badScans, m.refunds,
+		m.certDays, m.badScans, m.refunds, m.reconAlerts,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, o := range []string{"paid", "failed", "reversed"} {
@@ -143,6 +149,12 @@ func (m *Metrics) remember(key string) attemptSeen {
 		}
 	}
 	return prev
+}
+
+// Reconciled exports a reconciliation result (only the latest day is kept).
+func (m *Metrics) Reconciled(r report.Result) {
+	m.reconAlerts.Reset()
+	m.reconAlerts.WithLabelValues(r.Date, r.State).Set(float64(r.Alerts))
 }
 
 // PrintFailed counts a receipt that did not print.
