@@ -82,8 +82,11 @@ type SpoolStatus struct {
 	Since       time.Time `json:"since"`                  // when State last changed
 }
 
-// Healthy reports whether jobs can print now.
-func (s SpoolStatus) Healthy() bool { return s.State == "ready" || s.State == "printing" }
+// Healthy reports whether jobs can print now: the printer is ready or printing, and no
+// job is held back.
+func (s SpoolStatus) Healthy() bool {
+	return (s.State == "ready" || s.State == "printing") && !s.Waiting
+}
 
 // Spool prints durable jobs in order, one at a time, in its own goroutine.
 type Spool struct {
@@ -200,6 +203,19 @@ func putJob(b *bbolt.Bucket, j *Job) error {
 // never waits on the printer. The same receipt (sale, attempt, kind) enqueued again is
 // the same job and is not printed twice; a receipt with Copy set is always a new job.
 func (s *Spool) Enqueue(r Receipt) (string, error) {
+	var id string
+	err := s.db.Update(func(tx *bbolt.Tx) error {
+		var err error
+		id, err = s.EnqueueTx(tx, r)
+		return err
+	})
+	return id, err
+}
+
+// EnqueueTx adds the receipt's print job inside the caller's bbolt write transaction, so
+// a payment's outcome and its receipt commit together with one fsync. The spool starts
+// printing once tx commits.
+func (s *Spool) EnqueueTx(tx *bbolt.Tx, r Receipt) (string, error) {
 	switch r.Kind {
 	case KindSale, KindRefund, KindReversal:
 	default:
@@ -214,7 +230,7 @@ func (s *Spool) Enqueue(r Receipt) (string, error) {
 	if r.Copy {
 		j.CopyOf, id = id, ""
 	}
-	return s.put(id, j)
+	return s.putTx(tx, id, j)
 }
 
 // EnqueueReport adds a day report's print job.
@@ -224,7 +240,12 @@ func (s *Spool) EnqueueReport(d DayReport) (string, error) {
 	if d.Copy {
 		j.CopyOf, id = id, ""
 	}
-	return s.put(id, j)
+	err := s.db.Update(func(tx *bbolt.Tx) error {
+		var err error
+		id, err = s.putTx(tx, id, j)
+		return err
+	})
+	return id, err
 }
 
 // Reprint enqueues a copy of an existing job, marked COPY, and returns the new job's id.
@@ -246,34 +267,38 @@ func (s *Spool) Reprint(id string) (string, error) {
 	return "", fmt.Errorf("reprint %s: empty job", id)
 }
 
-func (s *Spool) put(id string, j Job) (string, error) {
+func (s *Spool) putTx(tx *bbolt.Tx, id string, j Job) (string, error) {
 	now := s.o.Clock.Now()
-	err := s.db.Update(func(tx *bbolt.Tx) error {
-		jobs, queue := tx.Bucket(bucketJobs), tx.Bucket(bucketQueue)
-		if id != "" && jobs.Get([]byte(id)) != nil {
-			return nil // already enqueued: one receipt, one job
-		}
-		seq, err := jobs.NextSequence()
-		if err != nil {
-			return err
-		}
-		if id == "" {
-			id = fmt.Sprintf("copy:%s:%d", j.CopyOf, seq)
-		}
-		j.ID, j.Seq, j.State, j.CreatedAt, j.UpdatedAt = id, seq, JobQueued, now, now
-		if err := putJob(jobs, &j); err != nil {
-			return err
-		}
-		return queue.Put(seqKey(seq), []byte(id))
-	})
+	jobs, queue := tx.Bucket(bucketJobs), tx.Bucket(bucketQueue)
+	if jobs == nil || queue == nil {
+		return "", errors.New("enqueue print job: spool buckets missing")
+	}
+	if id != "" && jobs.Get([]byte(id)) != nil {
+		return id, nil // already enqueued: one receipt, one job
+	}
+	seq, err := jobs.NextSequence()
 	if err != nil {
+		return "", fmt.Errorf("enqueue print job: %w", err)
+	}
+	if id == "" {
+		id = fmt.Sprintf("copy:%s:%d", j.CopyOf, seq)
+	}
+	j.ID, j.Seq, j.State, j.CreatedAt, j.UpdatedAt = id, seq, JobQueued, now, now
+	if err := putJob(jobs, &j); err != nil {
 		return "", fmt.Errorf("enqueue print job %s: %w", id, err)
 	}
+	if err := queue.Put(seqKey(seq), []byte(id)); err != nil {
+		return "", fmt.Errorf("enqueue print job %s: %w", id, err)
+	}
+	tx.OnCommit(s.kick)
+	return id, nil
+}
+
+func (s *Spool) kick() {
 	select {
 	case s.wake <- struct{}{}:
 	default:
 	}
-	return id, nil
 }
 
 // Job returns one job.
@@ -456,6 +481,7 @@ func (s *Spool) printOne(j *Job) bool {
 		return false
 	case err == nil && st.Blocked():
 		// Paper out or cover open: hold the job; bytes sent now could be lost.
+		s.setState(st.String(), func(ss *SpoolStatus) { ss.Waiting = true })
 		if j.State != JobWaitingPaper || j.LastError != st.String() {
 			j.State, j.LastError = JobWaitingPaper, st.String()
 			if uerr := s.update(j); uerr != nil {
@@ -463,7 +489,6 @@ func (s *Spool) printOne(j *Job) bool {
 			}
 			log.WithField("status", st.String()).Warn("printer not ready, receipt waiting")
 		}
-		s.setState(st.String(), func(ss *SpoolStatus) { ss.Waiting = true })
 		return true
 	case err != nil:
 		// Print anyway: many links and printers cannot answer DLE EOT.
@@ -491,12 +516,12 @@ func (s *Spool) printOne(j *Job) bool {
 	err = s.p.Write(ctx, data)
 	cancel()
 	if err == nil {
+		s.setState("ready", func(ss *SpoolStatus) { ss.Waiting = false; ss.LastError = "" })
 		j.State, j.LastError, j.DoneAt = JobDone, "", s.o.Clock.Now()
 		if uerr := s.update(j); uerr != nil {
 			log.WithError(uerr).Error("print job")
 			return true
 		}
-		s.setState("ready", func(ss *SpoolStatus) { ss.Waiting = false; ss.LastError = "" })
 		log.WithField("tries", j.Tries).Info("receipt printed")
 		return false
 	}
@@ -504,11 +529,11 @@ func (s *Spool) printOne(j *Job) bool {
 	if errors.As(err, &ie) {
 		j.Interrupted = true
 	}
+	s.setState("unreachable", func(ss *SpoolStatus) { ss.Waiting = true; ss.LastError = err.Error() })
 	j.State, j.LastError = JobWaitingPrinter, err.Error()
 	if uerr := s.update(j); uerr != nil {
 		log.WithError(uerr).Error("print job")
 	}
-	s.setState("unreachable", func(ss *SpoolStatus) { ss.Waiting = true; ss.LastError = err.Error() })
 	log.WithError(err).Warn("print failed, will retry")
 	return true
 }

@@ -50,7 +50,7 @@ func TestParseStatus(t *testing.T) {
 }
 
 func tcpPrinter(s *printertest.Server) *TCP {
-	return &TCP{Address: s.Addr, ConnectTimeout: time.Second, WriteTimeout: 2 * time.Second, StatusTimeout: 300 * time.Millisecond}
+	return &TCP{Address: s.Addr, ConnectTimeout: 2 * time.Second, WriteTimeout: 5 * time.Second, StatusTimeout: 2 * time.Second}
 }
 
 func TestTCP_WriteAndStatus(t *testing.T) {
@@ -82,6 +82,7 @@ func TestTCP_NoStatusPrintsAnyway(t *testing.T) {
 	srv := printertest.NewServer(t)
 	srv.AnswerStatus(false)
 	p := tcpPrinter(srv)
+	p.StatusTimeout = 300 * time.Millisecond
 	if _, err := p.Status(t.Context()); !errors.Is(err, ErrNoStatus) {
 		t.Fatalf("status from a silent printer: %v, want ErrNoStatus", err)
 	}
@@ -154,10 +155,11 @@ func TestTCP_ContextCancel(t *testing.T) {
 	srv := printertest.NewServer(t)
 	srv.Stall(true)
 	p := &TCP{Address: srv.Addr, WriteTimeout: time.Minute}
+	big := bytes.Repeat([]byte("x"), 64<<20)
 	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	if err := p.Write(ctx, bytes.Repeat([]byte("x"), 64<<20)); err == nil {
+	if err := p.Write(ctx, big); err == nil {
 		t.Fatal("cancelled write succeeded")
 	}
 	if d := time.Since(start); d > 3*time.Second {
@@ -243,7 +245,7 @@ func answerStatus(t *testing.T, m, slave *os.File, st [3]byte) (received func() 
 func TestDevice_PTY(t *testing.T) {
 	m, slave := openRawPTY(t)
 	received := answerStatus(t, m, slave, printertest.StatusPaperOut)
-	p := &Device{Path: slave.Name(), StatusTimeout: 500 * time.Millisecond}
+	p := &Device{Path: slave.Name(), StatusTimeout: 3 * time.Second}
 	st, err := p.Status(t.Context())
 	if err != nil {
 		t.Fatal(err)
@@ -260,7 +262,7 @@ func TestDevice_PTY(t *testing.T) {
 func TestSerial_PTY(t *testing.T) {
 	m, slave := openRawPTY(t)
 	received := answerStatus(t, m, slave, printertest.StatusCoverOpen)
-	p := &Serial{Port: slave.Name(), Baud: 115200, StatusTimeout: 500 * time.Millisecond}
+	p := &Serial{Port: slave.Name(), Baud: 115200, StatusTimeout: 3 * time.Second}
 	st, err := p.Status(t.Context())
 	if err != nil {
 		t.Fatal(err)

@@ -57,8 +57,9 @@ func (s *Server) SetStatus(b [3]byte) { s.mu.Lock(); s.status = b; s.mu.Unlock()
 // AnswerStatus turns answering DLE EOT on or off (a one-way printer).
 func (s *Server) AnswerStatus(on bool) { s.mu.Lock(); s.answer = on; s.mu.Unlock() }
 
-// DropNextAfter makes the next connection reset (RST) after n bytes: a printer that is
-// switched off or unplugged mid-job.
+// DropNextAfter makes the next connection that sends job data reset (RST) after n job
+// bytes: a printer that is switched off or unplugged mid-job. Status-only connections
+// are not affected.
 func (s *Server) DropNextAfter(n int) { s.mu.Lock(); s.dropNext = n; s.mu.Unlock() }
 
 // Stall makes new connections be accepted and never read: a jammed printer whose buffer
@@ -104,17 +105,15 @@ func (s *Server) accept() {
 		s.mu.Lock()
 		idx := len(s.conns)
 		s.conns = append(s.conns, nil)
-		drop := s.dropNext
-		s.dropNext = 0
 		stall := s.stall
 		s.live[c] = struct{}{}
 		s.mu.Unlock()
 		s.wg.Add(1)
-		go s.serve(c, idx, drop, stall)
+		go s.serve(c, idx, stall)
 	}
 }
 
-func (s *Server) serve(c net.Conn, idx, drop int, stall bool) {
+func (s *Server) serve(c net.Conn, idx int, stall bool) {
 	defer s.wg.Done()
 	defer func() {
 		s.mu.Lock()
@@ -128,18 +127,26 @@ func (s *Server) serve(c net.Conn, idx, drop int, stall bool) {
 	}
 	buf := make([]byte, 4096)
 	var pending []byte // a DLE EOT split across reads
-	total := 0
+	drop, fed := 0, 0  // drop > 0: reset once this connection has delivered drop bytes
 	for {
 		n, err := c.Read(buf)
 		if n > 0 {
 			data := buf[:n]
-			if drop > 0 && total+n >= drop {
-				data = data[:drop-total]
+			s.mu.Lock()
+			if drop == 0 && s.dropNext > 0 && hasJobBytes(data) {
+				// The first connection that carries job data (not only status queries)
+				// takes the pending drop.
+				drop, s.dropNext = s.dropNext, 0
 			}
-			total += len(data)
-			pending = append(pending, data...)
-			pending = s.consume(c, idx, pending)
-			if drop > 0 && total >= drop {
+			s.mu.Unlock()
+			cut := false
+			if drop > 0 && fed+len(data) >= drop {
+				data, cut = data[:drop-fed], true
+			}
+			fed += len(data)
+			pending = s.consume(c, idx, append(pending, data...))
+			if cut {
+				// Die before answering anything that came after the cut.
 				if tc, ok := c.(*net.TCPConn); ok {
 					_ = tc.SetLinger(0) // reset, like a printer losing power
 				}
@@ -153,6 +160,18 @@ func (s *Server) serve(c net.Conn, idx, drop int, stall bool) {
 			return
 		}
 	}
+}
+
+// hasJobBytes reports whether p holds anything besides DLE EOT n queries.
+func hasJobBytes(p []byte) bool {
+	for len(p) > 0 {
+		if len(p) >= 3 && p[0] == 0x10 && p[1] == 0x04 {
+			p = p[3:]
+			continue
+		}
+		return true
+	}
+	return false
 }
 
 // consume records job bytes and answers DLE EOT n queries; it returns bytes that may
