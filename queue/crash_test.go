@@ -43,7 +43,11 @@ import (
 	"posd/wxpay/wxpaytest"
 )
 
-const crashScale = 200
+// crashScale speeds time up. Real latency is magnified by it too: a micropay that takes
+// 100 ms to reach the simulator makes the order 10 s "younger" than the engine's t0. The
+// engine reverses at its deadline, PollUntil (45 s here) after t0, so a latency of up to
+// (45 − 15) s / crashScale = 300 ms still leaves the 15 s WeChat wants before a reverse.
+const crashScale = 100
 
 func init() {
 	childModes["crash"] = crashChild
@@ -150,6 +154,8 @@ func (r *crashRig) child(mode string, killAt int) (*exec.Cmd, *bufio.Reader, *by
 		"POSD_CRASH_SCALE="+strconv.FormatInt(r.clk.scale, 10),
 		"POSD_CRASH_KILLAT="+strconv.Itoa(killAt),
 		"POSD_CRASH_CODES="+strings.Join(codes, ","),
+		// Under -race a process sleeps 1 s before exiting by default: 50 children add up.
+		"GORACE="+strings.TrimSpace(os.Getenv("GORACE")+" atexit_sleep_ms=0"),
 	)
 	stderr := &bytes.Buffer{}
 	cmd.Stderr = stderr
@@ -208,7 +214,7 @@ func (r *crashRig) recoverAndCheck(what string) {
 }
 
 func (r *crashRig) checkInvariants(what string) {
-	t := r.t
+	t := &failFlag{T: r.t}
 	t.Helper()
 	db, err := Open(r.dbPath, Options{})
 	if err != nil {
@@ -279,9 +285,21 @@ func (r *crashRig) checkInvariants(what string) {
 	for _, v := range r.sim.Violations() {
 		t.Errorf("%s: protocol violation: %v", what, v)
 	}
-	if t.Failed() {
+	if t.failed {
 		r.explain(attempts)
 	}
+}
+
+// failFlag records whether this check failed (t.Failed stays true for later checks).
+type failFlag struct {
+	*testing.T
+	failed bool
+}
+
+func (f *failFlag) Errorf(format string, a ...any) {
+	f.T.Helper()
+	f.failed = true
+	f.T.Errorf(format, a...)
 }
 
 // explain logs what WeChat saw and what the journal says, attempt by attempt.
@@ -387,7 +405,8 @@ func crashChild(mode string) int {
 	log := logrus.New()
 	log.SetOutput(os.Stderr)
 	log.SetLevel(logrus.WarnLevel)
-	eng, err := engine.New(engine.Config{StoreID: "HK001", TillID: "T01", Description: "crash test"}, gw, st, clk, log)
+	eng, err := engine.New(engine.Config{StoreID: "HK001", TillID: "T01", Description: "crash test",
+		PollUntil: engine.MaxPollUntil}, gw, st, clk, log)
 	if err != nil {
 		return fail("engine: %v", err)
 	}

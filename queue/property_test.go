@@ -344,3 +344,22 @@ func TestOpenSales_ReadsOnlyOpenSales(t *testing.T) {
 		t.Errorf("OpenSales decoded %d sales and returned %d; want 7 and 7", decoded, len(ids))
 	}
 }
+
+// TestNewOutTradeNo_MatchesEngine pins NewOutTradeNo to engine.OutTradeNo for every input
+// the engine accepts, and checks it still gives a valid number where the engine refuses.
+func TestNewOutTradeNo_MatchesEngine(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		store := rapid.StringMatching(`[0-9A-Za-z]{1,12}`).Draw(t, "store")
+		till := rapid.StringMatching(`[0-9A-Za-z]{1,8}`).Draw(t, "till")
+		seq := rapid.OneOf(rapid.Uint64Range(0, 1e10), rapid.Uint64()).Draw(t, "seq")
+		day := time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)
+		got := NewOutTradeNo(store, till, day, seq)
+		want, err := engine.OutTradeNo(store, till, day, seq)
+		if err == nil && got != want {
+			t.Fatalf("NewOutTradeNo = %q, engine.OutTradeNo = %q", got, want)
+		}
+		if len(got) > MaxOutTradeNo {
+			t.Fatalf("%q is too long", got)
+		}
+	})
+}
