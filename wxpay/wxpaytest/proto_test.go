@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/tls"
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
@@ -276,5 +277,21 @@ func TestRequestsLogHTTPStatus(t *testing.T) {
 	rs := s.Requests()
 	if len(rs) != 2 || rs[0].Status != 202 || rs[0].Outcome != "USERPAYING" || rs[1].Status != http.StatusNoContent || rs[1].Endpoint != EPReverse {
 		t.Fatalf("%+v", rs)
+	}
+}
+
+func TestV2ForeignClientCertRefused(t *testing.T) {
+	s, _ := newSim(t, Options{})
+	// A certificate the simulator's CA never issued (the server's own leaf will do).
+	other := New(Options{})
+	defer other.Close()
+	leaf := other.srv.TLS.Certificates[0]
+	// GetClientCertificate sends it even though the server's CA list does not name its issuer.
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: s.CertPool(),
+		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &leaf, nil }}}
+	defer tr.CloseIdleConnections()
+	c := &v2client{t: t, s: s, hc: &http.Client{Transport: tr, Timeout: 5 * time.Second}, signType: signMD5, key: s.Credentials().APIKey}
+	if r := c.reverse("T-x"); r.err == nil {
+		t.Fatalf("foreign client certificate accepted: %d %s", r.status, r.body)
 	}
 }
