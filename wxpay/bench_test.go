@@ -60,12 +60,22 @@ func BenchmarkV2MicroPay(b *testing.B) {
 			c := benchV2Client(b, st)
 			ctx := context.Background()
 			b.ReportAllocs()
+			cpu0 := processCPU()
 			for b.Loop() {
 				if _, err := c.MicroPay(ctx, testPay); err != nil {
 					b.Fatal(err)
 				}
 			}
+			reportCPU(b, cpu0)
 		})
+	}
+}
+
+// reportCPU adds the process CPU time per operation (GC included): on a loaded machine it
+// is the better estimate of the cost on an idle till.
+func reportCPU(b *testing.B, cpu0 time.Duration) {
+	if cpu := processCPU(); cpu > 0 && b.N > 0 {
+		b.ReportMetric(float64(cpu-cpu0)/float64(b.N), "cpu-ns/op")
 	}
 }
 
@@ -76,11 +86,13 @@ func BenchmarkV3MicroPay(b *testing.B) {
 	c := benchV3Client(b)
 	ctx := context.Background()
 	b.ReportAllocs()
+	cpu0 := processCPU()
 	for b.Loop() {
 		if _, err := c.MicroPay(ctx, testPay); err != nil {
 			b.Fatal(err)
 		}
 	}
+	reportCPU(b, cpu0)
 }
 
 // BenchmarkV3MicroPayVsBaseline interleaves one client round trip with one bare
@@ -138,9 +150,11 @@ func benchV3Client(b *testing.B) Client {
 func BenchmarkRSASignVerifyBaseline(b *testing.B) {
 	base := rsaBaseline(b)
 	b.ReportAllocs()
+	cpu0 := processCPU()
 	for b.Loop() {
 		base()
 	}
+	reportCPU(b, cpu0)
 }
 
 func rsaBaseline(b *testing.B) func() {
