@@ -99,6 +99,7 @@ type realStack struct {
 	sim  *wxpaytest.Server
 	logs *logRing
 
+	srv     *Server
 	mu      sync.Mutex
 	devices []Alert // what the daemon would report: scanner unplugged, printer out of paper
 }
@@ -207,7 +208,7 @@ func newRealStack(t *testing.T) *realStack {
 	}
 	hs := httptest.NewServer(srv)
 	t.Cleanup(hs.Close)
-	st.url = hs.URL
+	st.url, st.srv = hs.URL, srv
 	return st
 }
 
@@ -500,6 +501,23 @@ func TestBrowser_Till(t *testing.T) {
 		run(t, ctx, "lock", chromedp.Click(chromedp.CSS("#btn-lock")), wait("#view-cashier"),
 			chromedp.Click(chromedp.CSS("#btn-manager")), wait("#view-pin"))
 	})
+	t.Run("cancel while the customer is paying: reversed", func(t *testing.T) {
+		run(t, ctx, "sale of 10.06 (the customer never confirms)", chromedp.Click(chromedp.CSS("#btn-cashier")), wait("#view-cashier"),
+			clickKeys("C", "1", "0", "0", "6"),
+			chromedp.Click(chromedp.CSS("#btn-charge")), wait("#state.state-scan"), scanCode(nextCode()),
+			chromedp.Poll[chromedp.Void](`document.getElementById("state-title").textContent.includes("password")`, chromedp.WithPollingTimeout(10*time.Second)))
+		run(t, ctx, "cancel", chromedp.Click(chromedp.CSS("#btn-cancel")), wait("#state.state-reversing"))
+		if got := text(t, ctx, "#state"); !strings.Contains(got, "Reversing") || !strings.Contains(got, "reversing in") {
+			t.Fatalf("reversing screen %q", got)
+		}
+		shot(t, ctx, dir, "cashier-reversing")
+		// WeChat allows the reverse from t0 + 15 s: the screen follows it to the end.
+		run(t, ctx, "reversed", chromedp.Poll[chromedp.Void](`document.querySelector("#state").className === "state state-cancelled"`,
+			chromedp.WithPollingTimeout(19*time.Second)))
+		if got := text(t, ctx, "#state"); !strings.Contains(got, "No money is kept") {
+			t.Fatalf("after the reverse %q", got)
+		}
+	})
 	t.Run("alerts at the till", func(t *testing.T) {
 		st.setAlerts(Alert{Code: "scanner_disconnected", Severity: "error", Message: "Scanner hid0 is not connected."},
 			Alert{Code: "printer_paper_out", Severity: "warning", Message: "The receipt printer is out of paper."})
@@ -514,6 +532,13 @@ func TestBrowser_Till(t *testing.T) {
 		run(t, ctx, "clear", clickKeys("C"))
 	})
 
+	t.Run("sessions lost (posd restarted): the till screen carries on", func(t *testing.T) {
+		st.srv.sessions.mu.Lock()
+		clear(st.srv.sessions.m)
+		st.srv.sessions.mu.Unlock()
+		run(t, ctx, "charge 10.01", clickKeys("C", "1", "0", "0", "1"), chromedp.Click(chromedp.CSS("#btn-charge")), wait("#state.state-scan"))
+		run(t, ctx, "events reconnect", scanCode(nextCode()), wait("#state.state-paid"))
+	})
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		t.Fatal("browser tests ran out of time")
 	}

@@ -90,7 +90,10 @@
     toast.timer = setTimeout(() => (el.className = ""), 4000);
   }
 
-  async function api(method, path, body, extraHeaders) {
+  // api calls the server; after a restart of posd the session is gone (sessions live in
+  // memory), so a 401 fetches a new one once (the till's own screen gets it without a
+  // login) and retries.
+  async function api(method, path, body, extraHeaders, retried) {
     const opt = { method, headers: Object.assign({}, extraHeaders || {}), credentials: "same-origin" };
     if (method !== "GET" && S.session && S.session.csrf) opt.headers["X-CSRF-Token"] = S.session.csrf;
     if (body !== undefined) {
@@ -109,6 +112,16 @@
     try {
       data = await r.json();
     } catch (_) {}
+    if (r.status === 401 && !retried && path.startsWith("/api/") && S.session && S.session.role !== "none") {
+      try {
+        await loadSession();
+      } catch (_) {}
+      if (S.session.role !== "none") {
+        openEvents();
+        return api(method, path, body, extraHeaders, true);
+      }
+      show("login");
+    }
     if (!r.ok) {
       const er = (data && data.error) || {};
       const e = new Error(er.message || r.statusText);
@@ -203,6 +216,18 @@
     es.addEventListener("error", () => {
       S.online = false;
       renderAlerts();
+      // EventSource gives up on an HTTP error (the session is gone after a restart of
+      // posd): get a session again and reconnect.
+      if (es.readyState === EventSource.CLOSED) {
+        setTimeout(async () => {
+          if (S.es !== es) return;
+          try {
+            await loadSession();
+          } catch (_) {}
+          if (S.session && S.session.role !== "none") openEvents();
+          else show("login");
+        }, 3000);
+      }
     });
     es.addEventListener("sale", (ev) => {
       let sale;
@@ -371,8 +396,18 @@
         cls = "cancelled";
         ttl = t("cancelled");
         det = t("cancelled_hint");
-        if (a && a.state !== "failed" && a.state !== "reversed" && a.state !== "paid") {
-          tm = t(a.phase || "reversing");
+        if (a && !["failed", "reversed", "paid"].includes(a.state)) {
+          // The attempt in flight is being reversed; WeChat allows it only from t0 + 15 s.
+          cls = "reversing";
+          det = t(a.phase === "refunding" ? "refunding" : "reversing");
+          if (a.reverse_after && new Date(a.reverse_after).getTime() > now()) {
+            tm = t("reverse_in", { s: secondsLeft(a.reverse_after) });
+            const start = new Date(a.started_at).getTime();
+            const end = new Date(a.reverse_after).getTime();
+            if (end > start) progress = Math.min(1, Math.max(0, (now() - start) / (end - start)));
+          }
+        } else if (a && a.state === "paid") {
+          det = t("refunding");
         }
       }
     }
@@ -1084,7 +1119,8 @@
     });
     // Countdowns move without server events.
     setInterval(() => {
-      if (S.view === "cashier" && S.sale && S.sale.state === "paying") renderCashier();
+      const a = lastAttempt(S.sale);
+      if (S.view === "cashier" && S.sale && (S.sale.state === "paying" || (a && !["failed", "reversed", "paid"].includes(a.state)))) renderCashier();
     }, 250);
   }
 
