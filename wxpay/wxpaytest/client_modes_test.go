@@ -109,3 +109,35 @@ func TestRealClientFollowUpFaults(t *testing.T) {
 		})
 	}
 }
+
+// After WeChat rotates its platform certificate, the client meets an unknown serial,
+// downloads /certificates again and verifies with the new certificate.
+func TestRealClientFollowsCertificateRotation(t *testing.T) {
+	for _, api := range []string{wxpay.APIv3Global, wxpay.APIv3HK} {
+		clk := &safeClock{t: time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)}
+		s := wxpaytest.New(wxpaytest.Options{Now: clk.Now})
+		defer s.Close()
+		c := newClient(t, s, s.ClientConfig(api))
+		ctx := context.Background()
+		if o, _ := c.MicroPay(ctx, wxpay.PayRequest{OutTradeNo: "ROT-1", AuthCode: "134567890123450300", Amount: 100, Currency: "HKD", Description: "x"}); o.Outcome != wxpay.Paid {
+			t.Fatalf("%s before rotation: %+v", api, o)
+		}
+		serial, err := s.RotatePlatformCert()
+		if err != nil {
+			t.Fatal(err)
+		}
+		clk.Advance(2 * time.Minute) // the client refreshes on an unknown serial at most once a minute
+		if o, _ := c.QueryOrder(ctx, "ROT-1"); o.Outcome != wxpay.Paid {
+			t.Fatalf("%s after rotation to %s: %+v (%v)", api, serial, o, o.Error)
+		}
+		n := 0
+		for _, r := range s.Requests() {
+			if r.Endpoint == wxpaytest.EPCertificates {
+				n++
+			}
+		}
+		if n != 2 {
+			t.Fatalf("%s: %d certificate downloads, want 2", api, n)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"embed"
+	"encoding/hex"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -193,8 +194,10 @@ func (c *Credentials) complete() (keys, error) {
 	return k, nil
 }
 
+// serialHex is the serial as WeChat prints it: the serial's bytes in upper-case hex, so a
+// leading zero nibble is kept (40 characters for a 20-byte serial, like openssl).
 func serialHex(c *x509.Certificate) string {
-	return strings.ToUpper(c.SerialNumber.Text(16))
+	return strings.ToUpper(hex.EncodeToString(c.SerialNumber.Bytes()))
 }
 
 func parseCert(p []byte) (*x509.Certificate, error) {

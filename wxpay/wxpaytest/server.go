@@ -4,6 +4,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -69,6 +70,7 @@ type Server struct {
 	hangs     atomic.Int32 // requests currently hanging
 
 	mu         sync.Mutex
+	platforms  []platformCert // every platform certificate issued; the last one signs
 	orders     map[string]*Order
 	byTxID     map[string]*Order
 	order      []string // out_trade_nos in creation order
@@ -132,6 +134,7 @@ func Start(opts Options) (*Server, error) {
 		stmtDelta:  map[string]int64{},
 		stmtReady:  map[string]time.Time{},
 	}
+	s.platforms = []platformCert{{key: k.platform, certPEM: creds.PlatformCertPEM, serial: creds.PlatformSerial}}
 	leaf, caPEM, err := serverCert(opts.Hosts)
 	if err != nil {
 		return nil, fmt.Errorf("server certificate: %w", err)
@@ -190,6 +193,61 @@ func (s *Server) Credentials() Credentials { return s.creds }
 
 // Now is the simulator clock.
 func (s *Server) Now() time.Time { return s.opts.Now() }
+
+// platformCert is one WeChat Pay platform certificate with its key.
+type platformCert struct {
+	key     *rsa.PrivateKey
+	certPEM []byte
+	serial  string
+}
+
+// signer returns the key and serial answers are signed with now. Caller must not hold s.mu.
+func (s *Server) signer() (*rsa.PrivateKey, string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := s.platforms[len(s.platforms)-1]
+	return p.key, p.serial
+}
+
+// RotatePlatformCert issues a new platform certificate (fresh RSA-2048 key, random serial),
+// lists it next to the old ones on /certificates, and signs every later answer with it, as
+// WeChat does when it rotates certificates. It returns the new serial. Credentials() keeps
+// describing the first certificate.
+func (s *Server) RotatePlatformCert() (string, error) {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return "", fmt.Errorf("platform key: %w", err)
+	}
+	sn := make([]byte, 20)
+	if _, err := rand.Read(sn); err != nil {
+		return "", fmt.Errorf("serial: %w", err)
+	}
+	// Positive, and with a zero top nibble: a serial whose hex form starts with "0" is where
+	// printing it as a number instead of as bytes goes wrong.
+	sn[0] = 0x04
+	now := s.opts.Now()
+	tmpl := &x509.Certificate{
+		SerialNumber:          new(big.Int).SetBytes(sn),
+		Subject:               pkix.Name{CommonName: "TEST-ONLY rotated platform", Organization: []string{"test"}},
+		NotBefore:             now.Add(-24 * time.Hour),
+		NotAfter:              now.Add(5 * 365 * 24 * time.Hour),
+		KeyUsage:              x509.KeyUsageDigitalSignature,
+		BasicConstraintsValid: true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return "", fmt.Errorf("platform certificate: %w", err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return "", fmt.Errorf("platform certificate: %w", err)
+	}
+	p := platformCert{key: key, certPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), serial: serialHex(cert)}
+	s.mu.Lock()
+	s.platforms = append(s.platforms, p)
+	s.mu.Unlock()
+	return p.serial, nil
+}
 
 // hanging reports whether a request is being held by FaultHang.
 func (s *Server) hanging() bool { return s.hangs.Load() > 0 }

@@ -230,7 +230,7 @@ func (c *v3Call) sign(status int, body []byte, signed []byte, forged bool, hdr h
 	if forged {
 		msg = append(msg, "forged"...)
 	}
-	key, serial := s.keys.platform, s.creds.PlatformSerial
+	key, serial := s.signer()
 	if c.pubMode {
 		key, serial = s.keys.pubMode, s.creds.PublicKeyID
 	}
@@ -707,23 +707,30 @@ func (c *v3Call) certificates() (answer, *Fault) {
 	if !processes(f) && f.Kind != FaultForged {
 		return c.transportAnswer(f), f
 	}
-	cert, err := parseCert(s.creds.PlatformCertPEM)
-	if err != nil {
-		return c.errorAnswer("SYSTEMERROR", err.Error()), nil
-	}
-	nonce := randomString(12)
-	ct, err := aeadSeal(s.creds.APIv3Key, nonce, "certificate", s.creds.PlatformCertPEM)
-	if err != nil {
-		return c.errorAnswer("SYSTEMERROR", err.Error()), nil
+	s.mu.Lock()
+	plats := append([]platformCert(nil), s.platforms...)
+	s.mu.Unlock()
+	var list []any
+	for _, p := range plats {
+		cert, err := parseCert(p.certPEM)
+		if err != nil {
+			return c.errorAnswer("SYSTEMERROR", err.Error()), nil
+		}
+		nonce := randomString(12)
+		ct, err := aeadSeal(s.creds.APIv3Key, nonce, "certificate", p.certPEM)
+		if err != nil {
+			return c.errorAnswer("SYSTEMERROR", err.Error()), nil
+		}
+		list = append(list, map[string]any{
+			"serial_no":      p.serial,
+			"effective_time": rfc3339(cert.NotBefore),
+			"expire_time":    rfc3339(cert.NotAfter),
+			"encrypt_certificate": map[string]string{
+				"algorithm": "AEAD_AES_256_GCM", "nonce": nonce, "associated_data": "certificate", "ciphertext": ct,
+			},
+		})
 	}
 	c.rec.Outcome = "SUCCESS"
 	forged := f != nil && f.Kind == FaultForged
-	return c.json(200, map[string]any{"data": []any{map[string]any{
-		"serial_no":      s.creds.PlatformSerial,
-		"effective_time": rfc3339(cert.NotBefore),
-		"expire_time":    rfc3339(cert.NotAfter),
-		"encrypt_certificate": map[string]string{
-			"algorithm": "AEAD_AES_256_GCM", "nonce": nonce, "associated_data": "certificate", "ciphertext": ct,
-		},
-	}}}, forged), f
+	return c.json(200, map[string]any{"data": list}, forged), f
 }
