@@ -499,11 +499,18 @@ func (s *Server) deliver(w http.ResponseWriter, r *http.Request, f *Fault, ans a
 			}
 			s.hangs.Add(1)
 			defer s.hangs.Add(-1)
-			gone := make(chan struct{})
-			go func() {
-				io.Copy(io.Discard, c)
-				close(gone)
-			}()
+			// On a socket, the client giving up closes it; an in-memory transport (a test
+			// RoundTripper calling ServeHTTP) gives up by cancelling the request context.
+			gone := r.Context().Done()
+			switch c.(type) {
+			case *tls.Conn, *net.TCPConn:
+				ch := make(chan struct{})
+				go func() {
+					io.Copy(io.Discard, c)
+					close(ch)
+				}()
+				gone = ch
+			}
 			select {
 			case <-gone:
 			case <-s.closed:

@@ -1,8 +1,11 @@
 package wxpaytest
 
 import (
+	"bytes"
+	"context"
 	"errors"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -638,4 +641,27 @@ func TestHangingServerCloses(t *testing.T) {
 		t.Fatal("Close blocked")
 	}
 	s.Close() // idempotent
+}
+
+// In memory (a RoundTripper calling ServeHTTP), a hang lasts until the request's context ends.
+func TestFaultHangInMemory(t *testing.T) {
+	s, _ := newSim(t, Options{})
+	code := newCode()
+	s.Script(Match{AuthCode: code}, Fault{Kind: FaultHang, Processed: true})
+	cr := s.Credentials()
+	f := map[string]string{"appid": cr.AppID, "mch_id": cr.MchID, "nonce_str": "N", "body": "b", "out_trade_no": "T-mem",
+		"total_fee": "100", "spbill_create_ip": "127.0.0.1", "auth_code": code}
+	f["sign"] = v2Sign(f, cr.APIKey, signMD5)
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	req := httptest.NewRequest("POST", "/pay/micropay", bytes.NewReader(v2XML(f))).WithContext(ctx)
+	w := &fuzzWriter{ResponseRecorder: httptest.NewRecorder()}
+	start := time.Now()
+	s.ServeHTTP(w, req)
+	if d := time.Since(start); d < 90*time.Millisecond || !w.hijacked || w.Body.Len() != 0 {
+		t.Fatalf("returned after %s, hijacked=%v, body %q", d, w.hijacked, w.Body)
+	}
+	if o := mustOrder(t, s, "T-mem"); o.State != StateSuccess {
+		t.Fatalf("order %+v", o)
+	}
 }
