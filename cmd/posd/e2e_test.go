@@ -29,24 +29,39 @@ import (
 	"posd/wxpay/wxpaytest"
 )
 
-var posdBin string
+var (
+	binOnce sync.Once
+	binPath string
+	binErr  error
+	binDir  string
+)
+
+// posdBinary builds the binary under test once per test process, like `make build`
+// (without -race: the RSS and CPU measurements are about the shipped binary). Built
+// lazily so fuzz workers and unit-test-only runs do not pay for it.
+func posdBinary(t testing.TB) string {
+	t.Helper()
+	binOnce.Do(func() {
+		binDir, binErr = os.MkdirTemp("", "posd-bin-")
+		if binErr != nil {
+			return
+		}
+		binPath = filepath.Join(binDir, "posd")
+		if out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput(); err != nil {
+			binErr = fmt.Errorf("build posd: %v\n%s", err, out)
+		}
+	})
+	if binErr != nil {
+		t.Fatal(binErr)
+	}
+	return binPath
+}
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "posd-bin-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	posdBin = filepath.Join(dir, "posd")
-	// The binary under test is built like `make build` (without -race: the RSS and CPU
-	// measurements are about the shipped binary).
-	build := exec.Command("go", "build", "-o", posdBin, ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "build posd: %v\n%s", err, out)
-		os.Exit(1)
-	}
 	code := m.Run()
-	os.RemoveAll(dir)
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
 	os.Exit(code)
 }
 
@@ -265,7 +280,7 @@ func (tl *till) start() {
 		}
 	}(nc, tl.notes)
 	tl.stderr = &syncBuffer{}
-	tl.cmd = exec.Command(posdBin, "run", "-config", tl.cfgPath)
+	tl.cmd = exec.Command(posdBinary(t), "run", "-config", tl.cfgPath)
 	tl.cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+sock, "WATCHDOG_USEC=2000000", "JOURNAL_STREAM=")
 	tl.cmd.Stdout = tl.stderr
 	tl.cmd.Stderr = tl.stderr
@@ -737,7 +752,7 @@ func procCPU(t *testing.T, pid int) (time.Duration, int64) {
 func TestE2E_Demo(t *testing.T) {
 	t.Parallel()
 	out := &syncBuffer{}
-	cmd := exec.Command(posdBin, "demo", "-listen", "127.0.0.1:0")
+	cmd := exec.Command(posdBinary(t), "demo", "-listen", "127.0.0.1:0")
 	cmd.Stdout = out
 	cmd.Stderr = out
 	if err := cmd.Start(); err != nil {

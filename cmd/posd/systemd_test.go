@@ -32,7 +32,7 @@ func unitForTest(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	unit := strings.ReplaceAll(string(b), "/usr/bin/posd", posdBin)
+	unit := strings.ReplaceAll(string(b), "/usr/bin/posd", posdBinary(t))
 	p := filepath.Join(t.TempDir(), "posd.service")
 	writeFile(t, p, unit, 0o644)
 	return p
@@ -105,7 +105,7 @@ func TestSystemdUnit_Contract(t *testing.T) {
 func TestDeb(t *testing.T) {
 	dd := needTool(t, "dpkg-deb")
 	out := t.TempDir()
-	res, err := exec.Command("bash", "../../systemd/mkdeb.sh", posdBin, "1.2.3", out).CombinedOutput()
+	res, err := exec.Command("bash", "../../systemd/mkdeb.sh", posdBinary(t), "1.2.3", out).CombinedOutput()
 	if err != nil {
 		t.Fatalf("mkdeb.sh: %v\n%s", err, res)
 	}
