@@ -413,6 +413,15 @@ func TestV3_ForgedAnswers(t *testing.T) {
 			}
 		})
 	}
+	t.Run("SerialSpelledDifferently", func(t *testing.T) {
+		clock := newTestClock()
+		s := newV3Server(t, clock, func(r *http.Request, body []byte) v3Answer {
+			return v3Answer{status: 200, body: orderJSON("SUCCESS", 1050), serial: "00" + strings.ToLower(platformSerial)}
+		})
+		if o, _ := newV3Test(t, s, nil).MicroPay(context.Background(), testPay); o.Outcome != Paid {
+			t.Fatalf("%+v", o)
+		}
+	})
 	t.Run("SkewWithinLimit", func(t *testing.T) {
 		clock := newTestClock()
 		s := newV3Server(t, clock, func(r *http.Request, body []byte) v3Answer {

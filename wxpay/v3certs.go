@@ -41,7 +41,7 @@ func newKeyStore(cfg *Config) *keyStore {
 	ks := &keyStore{keys: map[string]*rsa.PublicKey{}, certs: map[string]*x509.Certificate{}}
 	for _, c := range cfg.PlatformCerts {
 		if pk, ok := c.PublicKey.(*rsa.PublicKey); ok {
-			s := CertificateSerial(c)
+			s := normSerial(CertificateSerial(c))
 			ks.keys[s] = pk
 			ks.certs[s] = c
 			ks.pinned = true
@@ -57,7 +57,26 @@ func newKeyStore(cfg *Config) *keyStore {
 func (ks *keyStore) lookup(serial string) *rsa.PublicKey {
 	ks.mu.RLock()
 	defer ks.mu.RUnlock()
-	return ks.keys[serial]
+	if k := ks.keys[serial]; k != nil {
+		return k
+	}
+	return ks.keys[normSerial(serial)]
+}
+
+// normSerial folds the spellings of one certificate serial (case, leading zeros), so
+// "0a1b" and "A1B" find the same key. Public-key IDs are not hex and stay as they are.
+func normSerial(s string) string {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
+			return s
+		}
+	}
+	s = strings.TrimLeft(strings.ToUpper(s), "0")
+	if s == "" {
+		return "0"
+	}
+	return s
 }
 
 func (ks *keyStore) state() (n int, fetched time.Time) {
@@ -158,7 +177,7 @@ func parseCertificateList(body []byte, apiv3Key string, now time.Time) (map[stri
 			errs = append(errs, fmt.Errorf("certificate %s: not valid at %s", d.SerialNo, now.Format(time.RFC3339)))
 			continue
 		}
-		out[CertificateSerial(c)] = c
+		out[normSerial(CertificateSerial(c))] = c
 	}
 	if len(out) == 0 {
 		errs = append(errs, errors.New("no usable platform certificate"))
@@ -237,7 +256,7 @@ func (c *v3Client) refreshCertificates(ctx context.Context, minInterval time.Dur
 	// on first use, with the certificate it just delivered (decrypted under the APIv3 key).
 	serial := resp.Header.Get("Wechatpay-Serial")
 	key := ks.lookup(serial)
-	if c2, ok := certs[serial]; ok {
+	if c2, ok := certs[normSerial(serial)]; ok {
 		key = c2.PublicKey.(*rsa.PublicKey)
 	}
 	if e := c.verifyWith(resp, resp.Body, key); e != nil {
