@@ -418,25 +418,27 @@ func (s *Server) takeMicroPay(r payReq) (behaviour []Fault, transport *Fault) {
 	if sc == nil {
 		return nil, nil
 	}
-	for _, it := range sc.items {
-		if it.left == 0 || it.f.endpoint() != EPMicroPay {
-			continue
-		}
-		if isBehaviour(it.f.Kind) {
-			if s.orders[r.outTradeNo] != nil {
-				continue // the order exists: its behaviour was fixed at creation
-			}
-		} else if transport != nil {
-			continue
-		}
+	use := func(it *scripted) Fault {
 		if it.left > 0 {
 			it.left--
 		}
-		f := it.f
-		if isBehaviour(f.Kind) {
-			behaviour = append(behaviour, f)
-		} else {
+		return it.f
+	}
+	for _, it := range sc.items {
+		if it.left != 0 && it.f.endpoint() == EPMicroPay && !isBehaviour(it.f.Kind) {
+			f := use(it)
 			transport = &f
+			break
+		}
+	}
+	// A request that is not carried out creates no order: its order-shaping faults wait
+	// for the micropay that does.
+	if !processes(transport) || s.orders[r.outTradeNo] != nil {
+		return nil, transport
+	}
+	for _, it := range sc.items {
+		if it.left != 0 && it.f.endpoint() == EPMicroPay && isBehaviour(it.f.Kind) {
+			behaviour = append(behaviour, use(it))
 		}
 	}
 	return behaviour, transport

@@ -665,3 +665,17 @@ func TestFaultHangInMemory(t *testing.T) {
 		t.Fatalf("order %+v", o)
 	}
 }
+
+// Order-shaping faults wait for the micropay that is carried out.
+func TestBehaviourSurvivesUnprocessedMicroPay(t *testing.T) {
+	s, _ := newSim(t, Options{})
+	c := newV3(t, s, "/v3/global", false)
+	code := newCode()
+	s.Script(Match{AuthCode: code}, Fault{Kind: FaultUserPayingForever}, Fault{Kind: FaultSystemError})
+	if r := c.pay("T-bs", code, 100); r.str("code") != "SYSTEM_ERROR" {
+		t.Fatalf("first: %d %s", r.status, r.body)
+	}
+	if r := c.pay("T-bs", code, 100); r.status != 202 {
+		t.Fatalf("retry: %d %s", r.status, r.body)
+	}
+}
