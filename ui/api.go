@@ -385,7 +385,7 @@ func (s *Server) alerts(st engine.Status) []Alert {
 	// waiting for WeChat after the cashier's screen moved on.
 	if n := st.QueueDepth - st.Attention; n > 0 {
 		out = append(out, Alert{Code: "queue_waiting", Severity: "warning", Count: n,
-			Message: fmt.Sprintf("%d payment(s) waiting for WeChat's answer", n)})
+			Message: fmt.Sprintf("%d job(s) in the durable queue: payments or refunds waiting for WeChat's answer", n)})
 	}
 	if out == nil {
 		out = []Alert{}

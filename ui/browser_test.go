@@ -257,6 +257,9 @@ func browser(t *testing.T) (context.Context, func() []string) {
 // -update-screenshots, as docs/screenshots/NAME.png for the README.
 func shot(t *testing.T, ctx context.Context, dir, name string) {
 	t.Helper()
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`window.scrollTo(0, 0), true`)); err != nil {
+		t.Fatal(err)
+	}
 	if err := chromedp.Do(ctx, chromedp.Sleep(150*time.Millisecond)); err != nil {
 		t.Fatal(err)
 	}
@@ -369,6 +372,21 @@ func TestBrowser_Till(t *testing.T) {
 		run(t, ctx, "paid after the customer confirms", chromedp.WaitVisible(chromedp.CSS("#state.state-paid")))
 	})
 
+	t.Run("amount from the simulator's table: a mainland wallet pays in CNY", func(t *testing.T) {
+		run(t, ctx, "pick x.07", chromedp.Click(chromedp.CSS(`#amount-table tr[data-cents="7"]`)))
+		if got := text(t, ctx, "#amount"); got != "HK$ 10.07" {
+			t.Fatalf("amount shows %q", got)
+		}
+		run(t, ctx, "charge and scan", chromedp.Click(chromedp.CSS("#btn-charge")), wait("#state.state-scan"),
+			scanCode(nextCode()), wait("#state.state-paid"))
+		if got := text(t, ctx, "#state .wallet"); !strings.Contains(got, "¥") || !strings.Contains(got, "CNY wallet") {
+			t.Fatalf("wallet line %q", got)
+		}
+		run(t, ctx, "its receipt", chromedp.Poll[chromedp.Void](`document.querySelector("#receipts figure pre").textContent.includes("10.07")`,
+			chromedp.WithPollingTimeout(5*time.Second)))
+		shot(t, ctx, dir, "cashier-paid-cny")
+	})
+
 	t.Run("failed code shows the cashier sentence", func(t *testing.T) {
 		run(t, ctx, "sale of 10.03", chromedp.Click(chromedp.CSS("#btn-new")), clickKeys("1", "0", "0", "3"),
 			chromedp.Click(chromedp.CSS("#btn-charge")), wait("#state.state-scan"))
@@ -439,8 +457,8 @@ func TestBrowser_Till(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if rows != 4 {
-			t.Fatalf("%d sales listed, want 4", rows)
+		if rows != 5 {
+			t.Fatalf("%d sales listed, want 5", rows)
 		}
 	})
 
@@ -471,10 +489,23 @@ func TestBrowser_Till(t *testing.T) {
 
 	t.Run("day report", func(t *testing.T) {
 		run(t, ctx, "day tab", chromedp.Click(chromedp.CSS(`#tabs button[data-tab="day"]`)), wait("#wallets tbody tr"))
-		if got := text(t, ctx, "#day .cards"); !strings.Contains(got, "HK$ 20.03") {
+		if got := text(t, ctx, "#day .cards"); !strings.Contains(got, "HK$ 30.10") {
 			t.Fatalf("day cards %q", got)
 		}
+		if got := text(t, ctx, "#wallets"); !strings.Contains(got, "CNY") || !strings.Contains(got, "HKD") {
+			t.Fatalf("wallets %q", got)
+		}
 		shot(t, ctx, dir, "manager-day-report")
+	})
+
+	t.Run("devices, needs attention and receipts", func(t *testing.T) {
+		run(t, ctx, "devices", chromedp.Click(chromedp.CSS(`#tabs button[data-tab="devices"]`)), wait("#devices table"))
+		if got := text(t, ctx, "#devices"); !strings.Contains(got, "virtual scanner") {
+			t.Fatalf("devices %q", got)
+		}
+		shot(t, ctx, dir, "manager-devices")
+		run(t, ctx, "attention", chromedp.Click(chromedp.CSS(`#tabs button[data-tab="attention"]`)), wait("#jobs p, #jobs table"))
+		run(t, ctx, "receipts", chromedp.Click(chromedp.CSS(`#tabs button[data-tab="receipts"]`)), wait("#mgr-receipts figure.receipt"))
 	})
 
 	t.Run("logs view", func(t *testing.T) {

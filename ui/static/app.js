@@ -304,10 +304,12 @@
     if (!S.online) box.append(h("span", { class: "alert error", text: t("alert_offline") }));
     const alerts = (S.status && S.status.alerts) || [];
     for (const a of alerts) {
-      const key = "alert_" + a.code;
-      const text = I18N.en[key] ? t(key, { n: a.count || "" }) : a.message;
-      box.append(h("span", { class: "alert " + (a.severity || "warning"), title: a.message, "data-code": a.code, text }));
+      box.append(h("span", { class: "alert " + (a.severity || "warning"), title: a.message, "data-code": a.code, text: alertText(a) }));
     }
+  }
+  function alertText(a) {
+    const key = "alert_" + a.code;
+    return I18N.en[key] ? t(key, { n: a.count || "" }) : a.message;
   }
 
   // ---- cashier ----
@@ -605,6 +607,16 @@
     }
   }
 
+  function gridTable(rows) {
+    const cols = [...new Set(rows.flatMap((r) => Object.keys(r)))];
+    return h(
+      "table",
+      { class: "grid" },
+      h("thead", null, h("tr", null, cols.map((c) => h("th", { text: c })))),
+      h("tbody", null, rows.map((r) => h("tr", null, cols.map((c) => h("td", null, r[c] !== null && typeof r[c] === "object" ? kvTable(r[c]) : cell(r[c], c))))))
+    );
+  }
+
   function kvTable(obj) {
     return h(
       "table",
@@ -615,7 +627,12 @@
         Object.keys(obj).map((k) => {
           const v = obj[k];
           const isObj = v !== null && typeof v === "object";
-          return h("tr", null, h("th", { text: k }), h("td", null, isObj ? (Array.isArray(v) && !v.length ? "—" : kvTable(v)) : cell(v)));
+          let td;
+          if (!isObj) td = cell(v);
+          else if (Array.isArray(v) && !v.length) td = "—";
+          else if (Array.isArray(v) && v.every((x) => x !== null && typeof x === "object" && !Array.isArray(x))) td = gridTable(v);
+          else td = kvTable(v);
+          return h("tr", null, h("th", { text: k }), h("td", null, td));
         })
       )
     );
@@ -1010,7 +1027,7 @@
     const al = d.alerts || [];
     box.append(h("h4", { text: t("alerts") }));
     if (!al.length) box.append(h("p", { class: "muted", text: t("alerts_none") }));
-    else box.append(h("ul", null, al.map((a) => h("li", { class: "alert-line " + a.severity, text: a.message }))));
+    else box.append(h("ul", null, al.map((a) => h("li", { class: "alert-line " + a.severity, text: alertText(a) + (alertText(a) !== a.message ? " — " + a.message : "") }))));
     if (d.health !== undefined) box.append(h("h4", { text: t("health") }), renderValue(d.health));
     if (d.devices !== undefined) box.append(h("h4", { text: t("devices") }), renderValue(d.devices));
   }
