@@ -6,6 +6,7 @@ import (
 	"image/png"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/skip2/go-qrcode"
 )
@@ -146,20 +147,26 @@ func findQRTop(img image.Image, x, px int) int {
 	return -1
 }
 
-func FuzzDecode(f *testing.F) {
+// fuzzSeeds are rendered receipts and reports in every encoding plus hostile lengths;
+// testdata/fuzz/ holds the same kind of inputs as committed corpus files.
+func fuzzSeeds(f *testing.F) {
 	r := sampleReceipt()
-	for _, enc := range []string{"big5", "gb18030", "ascii"} {
+	for i, enc := range []string{"big5", "gb18030", "ascii"} {
 		b, err := Render(r, Format{Encoding: enc, Columns: 32, DrawerKick: true})
 		if err != nil {
 			f.Fatal(err)
 		}
-		f.Add(b, uint8(0))
+		f.Add(b, uint8(i))
 		d, _ := RenderReport(sampleReport(), Format{Encoding: enc, Columns: 48})
-		f.Add(d, uint8(1))
+		f.Add(d, uint8(i))
 	}
 	f.Add([]byte{0x1D, 0x28, 0x6B, 0xFF, 0xFF, 0x31, 0x50}, uint8(2))
 	f.Add([]byte{0x1D, 0x76, 0x30, 0x00, 0xFF, 0xFF, 0xFF, 0xFF}, uint8(0))
 	f.Add([]byte{0x1B, 0x2A, 0x21, 0xFF, 0xFF}, uint8(1))
+}
+
+func FuzzDecode(f *testing.F) {
+	fuzzSeeds(f)
 	f.Fuzz(func(t *testing.T, b []byte, e uint8) {
 		enc := []string{"big5", "gb18030", "ascii"}[int(e)%3]
 		s1, err := DecodeText(b, enc)
@@ -170,10 +177,27 @@ func FuzzDecode(f *testing.F) {
 		if s1 != s2 {
 			t.Fatal("decoding is not deterministic")
 		}
-		if len(b) < 4096 {
-			if _, err := RenderPNG(b, enc); err != nil {
-				t.Fatal(err)
-			}
+		if !utf8.ValidString(s1) {
+			t.Fatal("decoded text is not valid UTF-8")
+		}
+	})
+}
+
+// FuzzRenderPNG is slower per input (it draws and encodes an image), so it is its own
+// target.
+func FuzzRenderPNG(f *testing.F) {
+	fuzzSeeds(f)
+	f.Fuzz(func(t *testing.T, b []byte, e uint8) {
+		if len(b) > 2048 {
+			return
+		}
+		enc := []string{"big5", "gb18030", "ascii"}[int(e)%3]
+		p, err := RenderPNG(b, enc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := png.DecodeConfig(bytes.NewReader(p)); err != nil {
+			t.Fatal(err)
 		}
 	})
 }

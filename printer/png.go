@@ -2,6 +2,7 @@ package printer
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"image"
 	"image/png"
@@ -32,6 +33,7 @@ func RenderPNG(b []byte, enc string) ([]byte, error) {
 	cols := 32
 	height := 2 * pngMargin
 	qrs := make(map[int][][]bool)
+	byData := make(map[string][][]bool)
 	for i, l := range lines {
 		switch l.kind {
 		case lineText:
@@ -39,7 +41,15 @@ func RenderPNG(b []byte, enc string) ([]byte, error) {
 			cols = max(cols, min(w, pngMaxCols))
 			height += pngLineH * h
 		case lineQR:
-			bm := qrBitmap(l.data)
+			// The same stored symbol can be printed many times; draw at most a few
+			// distinct ones (each costs milliseconds to encode).
+			bm, ok := byData[l.data]
+			if !ok && len(byData) < 8 {
+				bm = qrBitmap(l.data)
+				byData[l.data] = bm
+			} else if !ok {
+				bm = qrBitmap("")
+			}
 			qrs[i] = bm
 			height += len(bm)*qrModulePx(l.module) + pngLineH/2
 		default:
@@ -97,7 +107,8 @@ func RenderPNG(b []byte, enc string) ([]byte, error) {
 		}
 	}
 	var out bytes.Buffer
-	if err := png.Encode(&out, img); err != nil {
+	pe := png.Encoder{CompressionLevel: png.BestSpeed} // previews are made on demand
+	if err := pe.Encode(&out, img); err != nil {
 		return nil, fmt.Errorf("encode receipt preview: %w", err)
 	}
 	return out.Bytes(), nil
@@ -131,7 +142,11 @@ func qrModulePx(dots int) int {
 }
 
 func qrBitmap(data string) [][]bool {
-	q, err := qrcode.New(data, qrcode.Medium)
+	var q *qrcode.QRCode
+	err := errors.New("QR data too long for a receipt preview")
+	if len(data) <= 512 { // a receipt's QR is a transaction id; long ones cost seconds
+		q, err = qrcode.New(data, qrcode.Medium)
+	}
 	if err != nil {
 		// Too long or empty: a crossed box says "a QR code the printer would refuse".
 		bm := make([][]bool, 21)
