@@ -25,14 +25,15 @@ func init() {
 // buildJournal writes a journal of n sales at path: n-open closed ones (paid or
 // cancelled, one or two attempts, spread over 450 days) and `open` ones with an attempt
 // in flight, like a till after years of trading and a crash. It is the fixture of the
-// open-to-ready measurements; it skips per-batch fsync and syncs once at the end.
+// open-to-ready measurements; it skips per-batch fsync (and bbolt's fsync on growing the
+// file) and syncs once at the end.
 func buildJournal(path string, n, open int) error {
 	db, err := Open(path, Options{})
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	db.bolt.NoSync = true
+	db.bolt.NoSync, db.bolt.NoGrowSync = true, true
 	start := time.Date(2025, 8, 1, 0, 0, 0, 0, db.Location())
 	step := 450 * 24 * time.Hour / time.Duration(n)
 	const batch = 10000
@@ -71,7 +72,7 @@ func buildJournal(path string, n, open int) error {
 			return err
 		}
 	}
-	db.bolt.NoSync = false
+	db.bolt.NoSync, db.bolt.NoGrowSync = false, false
 	return db.bolt.Sync()
 }
 

@@ -77,8 +77,12 @@ func corruptFixture(t *testing.T) (string, []byte) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i := 0; i < 200; i++ {
-		put(t, db, paidSale(fmt.Sprintf("s%03d", i), t0.Add(time.Duration(i)*time.Minute)))
+	for i := 0; i < 200; i += 40 { // a few transactions, so both meta pages are in use
+		var batch []*engine.Sale
+		for j := i; j < i+40; j++ {
+			batch = append(batch, paidSale(fmt.Sprintf("s%03d", j), t0.Add(time.Duration(j)*time.Minute)))
+		}
+		put(t, db, batch...)
 	}
 	db.Close()
 	b, err := os.ReadFile(path)
