@@ -445,3 +445,22 @@ func benchEnqueue(b *testing.B, noSync bool) {
 		}
 	}
 }
+
+// With no job to print, the spool still asks the printer now and then, so the cashier
+// sees "paper out" before the next sale rather than after it.
+func TestSpool_IdleStatusPoll(t *testing.T) {
+	v := NewVirtual(0)
+	db := openDB(t, filepath.Join(t.TempDir(), "posd.db"))
+	defer db.Close()
+	o := fastOptions()
+	o.StatusInterval = time.Millisecond
+	s, err := NewSpool(db, v, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	v.SetStatus(Status{PaperOut: true, Offline: true}, nil)
+	waitFor(t, "paper out seen while idle", func() bool { return s.Status().State == "paper out" })
+	v.SetStatus(Status{PaperNearEnd: true}, nil)
+	waitFor(t, "ready again", func() bool { st := s.Status(); return st.State == "ready" && st.Printer != nil && st.Printer.PaperNearEnd })
+}
