@@ -462,5 +462,8 @@ func TestSpool_IdleStatusPoll(t *testing.T) {
 	v.SetStatus(Status{PaperOut: true, Offline: true}, nil)
 	waitFor(t, "paper out seen while idle", func() bool { return s.Status().State == "paper out" })
 	v.SetStatus(Status{PaperNearEnd: true}, nil)
-	waitFor(t, "ready again", func() bool { st := s.Status(); return st.State == "ready" && st.Printer != nil && st.Printer.PaperNearEnd })
+	waitFor(t, "ready again", func() bool {
+		st := s.Status()
+		return st.State == "ready" && st.Printer != nil && st.Printer.PaperNearEnd
+	})
 }
