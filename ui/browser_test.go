@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -19,6 +20,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 	"github.com/sirupsen/logrus"
 
 	"posd/printer"
@@ -569,6 +571,22 @@ func TestBrowser_Till(t *testing.T) {
 		st.srv.sessions.mu.Unlock()
 		run(t, ctx, "charge 10.01", clickKeys("C", "1", "0", "0", "1"), chromedp.Click(chromedp.CSS("#btn-charge")), wait("#state.state-scan"))
 		run(t, ctx, "events reconnect", scanCode(nextCode()), wait("#state.state-paid"))
+	})
+	t.Run("a sale opened by the POS software appears on the till", func(t *testing.T) {
+		req, _ := http.NewRequest("POST", st.url+"/api/v1/sales", strings.NewReader(`{"amount":1234,"reference":"POS-77"}`))
+		req.Header.Set("Authorization", "Bearer "+testToken)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 201 {
+			t.Fatalf("open sale: %d", resp.StatusCode)
+		}
+		run(t, ctx, "the screen follows", wait("#state.state-scan"),
+			chromedp.Poll[chromedp.Void](`document.getElementById("amount").textContent === "HK$ 12.34"`, chromedp.WithPollingTimeout(5*time.Second)))
+		run(t, ctx, "cancel with Escape", chromedp.KeyEvent(kb.Escape), wait("#state.state-cancelled"))
 	})
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		t.Fatal("browser tests ran out of time")

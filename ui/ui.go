@@ -1,22 +1,3 @@
-// Package ui serves the till's local HTTP API (/api/v1, as interfaces.md names it) and the
-// web UI for cashiers and managers, from assets embedded in the binary.
-//
-// Two kinds of callers reach the same handlers:
-//   - POS software, with "Authorization: Bearer <token>"; a refund also needs the
-//     X-Manager-PIN header. Browsers never send that header by themselves, so these calls
-//     need no CSRF protection.
-//   - The web page, with a same-origin session cookie (HttpOnly, SameSite=Strict) obtained
-//     from /ui/login (the API token for a cashier, the manager PIN for a manager) or, when
-//     Options.CashierNoLogin is set, given to loopback clients without a login: the till's
-//     own screen shows the cashier view at boot with nobody to type a secret. Every
-//     state-changing call with a cookie must carry the session's anti-CSRF token in
-//     X-CSRF-Token and, when the browser sends one, a same-origin Origin header.
-//
-// The manager area is a role of the session that expires after Options.ManagerTTL without
-// use; the PIN is checked once at login and never kept in the page. Five wrong PINs in a
-// row lock every PIN check (login and X-Manager-PIN) for Options.PINLockout.
-//
-// Engine error codes are mapped to HTTP statuses in exactly one place (errors.go).
 package ui
 
 import (

@@ -1,0 +1,65 @@
+// Package ui serves the till's local HTTP API (/api/v1, as interfaces.md names it) and the
+// web UI for cashiers and managers, from assets embedded in the binary (ui/static: plain
+// HTML, CSS and JavaScript, no build step, nothing loaded from outside the till).
+//
+// # Callers
+//
+// Two kinds of callers reach the same handlers:
+//   - POS software, with "Authorization: Bearer <token>" (compared in constant time); a
+//     refund also needs the X-Manager-PIN header. Browsers never send that header by
+//     themselves, so these calls need no CSRF protection.
+//   - The web page, with a same-origin session cookie (HttpOnly, SameSite=Strict) from
+//     POST /ui/login ({"token"} for a cashier, {"pin"} for a manager) or, when
+//     Options.CashierNoLogin is set, from GET /ui/session for a loopback client without a
+//     login: the till's own screen shows the cashier view at boot with nobody there to
+//     type a secret, and a loopback client is already on the till. Every state-changing
+//     call with a cookie must carry the session's anti-CSRF token in X-CSRF-Token, a
+//     same-origin Origin (when the browser sends one) and a JSON content type. Host names
+//     other than IP literals, "localhost" and Options.AllowedHosts are refused, so a DNS
+//     rebinding site cannot become same-origin with the till.
+//
+// The manager area is a role of the session that ends after Options.ManagerTTL (15 min)
+// without use; the PIN is checked once at login and never kept in the page. Five wrong
+// PINs in a row lock every PIN check (login and X-Manager-PIN) for Options.PINLockout
+// (5 min): 429 with Retry-After and the code pin_locked. Sessions live in memory; after a
+// restart the page gets a new one (loopback) or asks for a login.
+//
+// # Calls
+//
+// The contract of interfaces.md:
+//
+//	POST /api/v1/sales                 {"amount","currency","description","reference","auth_code"} → 201 sale
+//	GET  /api/v1/sales?date=YYYY-MM-DD the day's sales, newest first (&state= &wallet= &q=)
+//	GET  /api/v1/sales/{id}            the sale
+//	POST /api/v1/sales/{id}/cancel     cancel (an attempt in flight is reversed)
+//	POST /api/v1/sales/{id}/refunds    {"amount","reason"}, X-Manager-PIN (or a manager session) → 201 sale
+//	GET  /api/v1/events                SSE: "sale" with the whole sale on every change; "notice" for a refused scan
+//
+// Extensions:
+//
+//	POST /api/v1/sales/{id}/pay        {"auth_code"}: a code the POS software scanned itself
+//	POST /api/v1/sales/{id}/reprint    print the sale's receipt again
+//	POST /api/v1/scan                  {"code"}: the demo's virtual scanner (demo only)
+//	GET  /api/v1/status                engine status, alerts for the till, server time
+//	GET  /api/v1/demo                  demo flag and the simulator's amount table
+//	GET  /api/v1/receipts[?n=&sale=]   recent receipts (text; PNG at /api/v1/receipts/{id}.png); manager, or anyone in demo
+//	GET  /api/v1/jobs                  the durable queue, "needs attention" first (manager)
+//	GET  /api/v1/logs?level=&q=&n=     log lines (manager)
+//	GET  /api/v1/devices               health, devices and certificates (manager)
+//	GET  /api/v1/reports/day?date=     day (Z) report by wallet currency (manager)
+//	GET  /api/v1/reports/reconciliation?date=  stored result; POST runs it now (manager)
+//	GET  /api/v1/export/journal?date=&format=csv|json  journal download (manager)
+//	GET  /ui/session, POST /ui/login, POST /ui/logout ({"scope":"manager"} keeps the cashier)
+//
+// Manager calls accept a manager session, or a bearer token with X-Manager-PIN.
+//
+// # Errors
+//
+// Every failure is {"error":{"code","message"}}, the message a sentence a person can act
+// on. Engine codes map to statuses in exactly one place (errors.go): invalid_code 422,
+// code_used/no_open_sale/sale_busy/not_paid 409, not_found 404, bad_request 400,
+// refund_exceeds 422, storage/stopping 503, wechat 502. The UI's own: unauthorized 401,
+// pin_required 401, wrong_pin/manager_required/csrf/no_manager_pin 403, pin_locked 429,
+// method_not_allowed 405, too_large 413 (bodies over 64 KiB), unsupported_media_type 415,
+// bad_host 421.
+package ui
