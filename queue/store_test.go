@@ -3,6 +3,7 @@ package queue
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -477,5 +478,57 @@ func TestPutSale_AttemptsAreAppendOnly(t *testing.T) {
 	got, _ := getSale(t, db, "s1")
 	if len(got.Attempts) != 1 {
 		t.Errorf("attempt lost: %+v", got)
+	}
+}
+
+func TestPrune_KeepsOpenJobbedAndRecent(t *testing.T) {
+	db := mustOpen(t)
+	now := t0
+	old := now.Add(-MinRetention - 24*time.Hour)
+	closedOld := paidSale("closed-old", old)
+	openOld := paidSale("open-old", old.Add(time.Minute))
+	openOld.Attempts[0].State = engine.AttemptUnresolved
+	jobOld := paidSale("job-old", old.Add(2*time.Minute))
+	recent := paidSale("recent", now.Add(-MinRetention+time.Hour))
+	put(t, db, closedOld, openOld, jobOld, recent)
+	for i := 0; i < 30; i++ { // more than a batch
+		put(t, db, paidSale(fmt.Sprintf("bulk-%02d", i), old.Add(-time.Duration(i)*time.Hour)))
+	}
+	err := db.Update(func(tx engine.Tx) error {
+		return tx.PutJob(engine.Job{ID: "refund:x", Kind: "refund", SaleID: "job-old", Due: now})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func(n int) { pruneBatch = n }(pruneBatch)
+	pruneBatch = 7
+	// A retention shorter than the minimum is raised to it: nothing recent goes.
+	n, err := db.Prune(now, 24*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 31 {
+		t.Errorf("pruned %d sales, want 31", n)
+	}
+	for id, want := range map[string]bool{"closed-old": false, "bulk-07": false, "open-old": true, "job-old": true, "recent": true} {
+		_, err := getSale(t, db, id)
+		if (err == nil) != want {
+			t.Errorf("%s: kept=%v, want %v (%v)", id, err == nil, want, err)
+		}
+	}
+	db.View(func(tx engine.ReadTx) error {
+		if _, err := tx.SaleByOutTradeNo("HK01_T1_closed-old"); !errors.Is(err, engine.ErrNotFound) {
+			t.Errorf("out_trade_no of a pruned sale: %v", err)
+		}
+		if used, _ := tx.CodeUsed("h-closed-old"); used {
+			t.Error("code of a pruned sale still marked used")
+		}
+		if used, _ := tx.CodeUsed("h-open-old"); !used {
+			t.Error("code of a kept sale lost")
+		}
+		return nil
+	})
+	if n, err := db.Prune(now, 0); n != 0 || err != nil {
+		t.Errorf("second prune: %d, %v", n, err)
 	}
 }
