@@ -7,7 +7,10 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -162,10 +165,22 @@ type till struct {
 	stderr   *syncBuffer
 	exited   chan error
 	startDur time.Duration
+	client   *http.Client // nil: http.DefaultClient
+	journal  bool
+	jfile    string // the journal-stream file, when journal
+}
+
+func (tl *till) httpClient() *http.Client {
+	if tl.client != nil {
+		return tl.client
+	}
+	return http.DefaultClient
 }
 
 type tillOptions struct {
 	noDevices bool // no scanner and no printer (idle measurements)
+	tls       bool // serve the UI and API over HTTPS (http.tls_cert_file, tls_key_file)
+	journal   bool // stderr is a "journal stream": JOURNAL_STREAM names it
 }
 
 func newTill(t *testing.T, o tillOptions) *till {
@@ -183,6 +198,18 @@ func newTill(t *testing.T, o tillOptions) *till {
 	tl.pin = "8642"
 	tl.listen = freeAddr(t)
 	tl.base = "http://" + tl.listen
+	var httpTLS string
+	if o.tls {
+		now := time.Now()
+		cert, key := testPKI(t, tl.dir, "till", now.Add(-time.Hour), now.AddDate(1, 0, 0))
+		httpTLS = fmt.Sprintf("tls_cert_file = %q\ntls_key_file = %q\n", cert, key)
+		tl.base = "https://" + tl.listen
+		pem, _ := os.ReadFile(cert)
+		pool := x509.NewCertPool()
+		pool.AppendCertsFromPEM(pem)
+		tl.client = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, ServerName: "localhost"}}}
+	}
+	tl.journal = o.journal
 	var devices string
 	if !o.noDevices {
 		m, s, err := pty.Open()
@@ -232,7 +259,7 @@ path = %q
 listen = %q
 api_token_file = %q
 manager_pin_file = %q
-
+%s
 [log]
 level = "debug"
 dir = %q
@@ -241,7 +268,7 @@ dir = %q
 		secret("apiv3_key", []byte(creds.APIv3Key)), secret("platform.pem", creds.PlatformCertPEM),
 		devices, filepath.Join(tl.dir, "state", "posd.db"), tl.listen,
 		secret("api_token", []byte(tl.token+"\n")), secret("manager_pin", []byte(tl.pin+"\n")),
-		filepath.Join(tl.dir, "logs"))
+		httpTLS, filepath.Join(tl.dir, "logs"))
 	tl.cfgPath = filepath.Join(tl.dir, "posd.toml")
 	writeFile(t, tl.cfgPath, cfg, 0o644)
 	t.Cleanup(tl.stop)
@@ -284,6 +311,18 @@ func (tl *till) start() {
 	tl.cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+sock, "WATCHDOG_USEC=2000000", "JOURNAL_STREAM=")
 	tl.cmd.Stdout = tl.stderr
 	tl.cmd.Stderr = tl.stderr
+	if tl.journal {
+		// A stand-in for journald's stream socket: posd must recognise it by dev:ino.
+		tl.jfile = filepath.Join(tl.dir, fmt.Sprintf("journal-%d.log", time.Now().UnixNano()))
+		f, err := os.Create(tl.jfile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		dev, ino := statDevIno(t, f)
+		tl.cmd.Stderr = f
+		tl.cmd.Env = append(tl.cmd.Env, fmt.Sprintf("JOURNAL_STREAM=%d:%d", dev, ino))
+	}
 	t0 := time.Now()
 	if err := tl.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -366,7 +405,7 @@ func (tl *till) api(method, path string, body any, hdr ...string) (int, []byte) 
 	for i := 0; i+1 < len(hdr); i += 2 {
 		req.Header.Set(hdr[i], hdr[i+1])
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := tl.httpClient().Do(req)
 	if err != nil {
 		tl.t.Fatalf("%s %s: %v\n%s", method, path, err, tl.stderr)
 	}
@@ -420,7 +459,7 @@ func (tl *till) waitSale(id string, timeout time.Duration, what string, done fun
 
 func (tl *till) metric(name string) string {
 	tl.t.Helper()
-	resp, err := http.Get(tl.base + "/metrics")
+	resp, err := tl.httpClient().Get(tl.base + "/metrics")
 	if err != nil {
 		tl.t.Fatal(err)
 	}
@@ -648,7 +687,7 @@ func TestE2E_Sales(t *testing.T) {
 // restarts it: recovery must find the attempt in the journal and settle it as paid.
 func TestE2E_CrashMidPayment(t *testing.T) {
 	t.Parallel()
-	tl := newTill(t, tillOptions{})
+	tl := newTill(t, tillOptions{tls: true})
 	tl.start()
 	s := tl.openSale(1013, "R-crash") // micropay never answers; a query shows SUCCESS
 	st, b := tl.api("POST", "/api/v1/sales/"+s.ID+"/pay", map[string]string{"auth_code": newCode()})
@@ -671,8 +710,24 @@ func TestE2E_CrashMidPayment(t *testing.T) {
 	if got := tl.sim.Captured(); got != 1013 {
 		t.Fatalf("simulator captured %d cents, want 1013 exactly once", got)
 	}
+
+	// Manager tools while posd holds the journal: through its API (over HTTPS here).
+	day := s.CreatedAt.In(time.FixedZone("HKT", 8*3600)).Format(time.DateOnly)
+	out, err := exec.Command(posdBinary(t), "report", "-config", tl.cfgPath, "-date", day).CombinedOutput()
+	if err != nil || !bytes.Contains(out, []byte(`"amount": 1013`)) {
+		t.Fatalf("posd report (running): %v\n%s", err, out)
+	}
 	if err := tl.sigterm(); err != nil {
 		t.Fatalf("SIGTERM: %v", err)
+	}
+	// ... and from the journal file once posd has stopped.
+	out, err = exec.Command(posdBinary(t), "journal", "-config", tl.cfgPath, "-date", day, "-format", "csv").CombinedOutput()
+	if err != nil || !bytes.Contains(out, []byte(lastAttempt(s).OutTradeNo)) || !bytes.Contains(out, []byte(lastAttempt(s).TransactionID)) {
+		t.Fatalf("posd journal (stopped): %v\n%s", err, out)
+	}
+	out, err = exec.Command(posdBinary(t), "report", "-config", tl.cfgPath, "-date", day).CombinedOutput()
+	if err != nil || !bytes.Contains(out, []byte(`"amount": 1013`)) {
+		t.Fatalf("posd report (stopped): %v\n%s", err, out)
 	}
 }
 
@@ -688,7 +743,7 @@ func TestE2E_Idle(t *testing.T) {
 		}
 		window = d
 	}
-	tl := newTill(t, tillOptions{noDevices: true})
+	tl := newTill(t, tillOptions{noDevices: true, journal: true})
 	best := time.Hour
 	for i := range 3 {
 		tl.start()
@@ -718,6 +773,69 @@ func TestE2E_Idle(t *testing.T) {
 	}
 	if cpuPct > 0.5 {
 		t.Errorf("idle CPU %.3f%%, want ≤ 0.5%%", cpuPct)
+	}
+	// Under journald: syslog priority prefixes and no timestamps.
+	jl, err := os.ReadFile(tl.jfile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.HasPrefix(jl, []byte("<6>")) || bytes.Contains(jl, []byte("time=")) || !bytes.Contains(jl, []byte("msg=\"posd ready\"")) {
+		t.Fatalf("journal stream output:\n%s", jl)
+	}
+}
+
+// TestMain_RunInProcess runs `posd run` through Main in this process, so the race
+// detector watches the daemon's wiring, and checks a graceful stop on cancel.
+func TestMain_RunInProcess(t *testing.T) {
+	t.Parallel()
+	tl := newTill(t, tillOptions{noDevices: true})
+	ctx, cancel := context.WithCancel(context.Background())
+	logs := &syncBuffer{}
+	tl.stderr = logs
+	m := &Main{Stdout: logs, Stderr: logs}
+	done := make(chan error, 1)
+	go func() { done <- m.Run(ctx, []string{"run", "-config", tl.cfgPath}) }()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		resp, err := http.Get(tl.base + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not ready: %v\n%s", err, logs)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	s := tl.openSale(1001, "in-process")
+	tl.api("POST", "/api/v1/sales/"+s.ID+"/pay", map[string]string{"auth_code": newCode()})
+	tl.waitSale(s.ID, 10*time.Second, "paid", paid)
+	events, err := http.NewRequest("GET", tl.base+"/api/v1/events", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	events.Header.Set("Authorization", "Bearer "+tl.token)
+	resp, err := http.DefaultClient.Do(events) // an open SSE stream must not hold up the stop
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("events: %v %v", err, resp)
+	}
+	defer resp.Body.Close()
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Run: %v\n%s", err, logs)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatalf("Run did not return after cancel\n%s", logs)
+	}
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(logs.String(), "stopped") {
+		t.Fatalf("no orderly stop in the log:\n%s", logs)
 	}
 }
 
