@@ -89,14 +89,14 @@ func TestTCP_NoStatusPrintsAnyway(t *testing.T) {
 	if err := p.Write(t.Context(), []byte("hello\n")); err != nil {
 		t.Fatalf("write to a printer that does not answer status: %v", err)
 	}
-	start := time.Now()
+	asked := srv.Queries()
 	if err := p.Write(t.Context(), []byte("again\n")); err != nil {
 		t.Fatal(err)
 	}
-	if d := time.Since(start); d > 250*time.Millisecond {
-		t.Errorf("second job waited %v for an answer that never comes", d)
-	}
 	waitFor(t, "both jobs at the printer", func() bool { return len(srv.Jobs()) == 2 })
+	if n := srv.Queries() - asked; n != 0 {
+		t.Errorf("second job asked %d more status queries, waiting for answers that never come", n)
+	}
 }
 
 func TestTCP_DisappearsMidJob(t *testing.T) {
@@ -139,7 +139,7 @@ func TestTCP_SlowPrinterTimesOut(t *testing.T) {
 	if err == nil {
 		t.Fatal("a printer that never reads accepted 64 MiB")
 	}
-	if d := time.Since(start); d > 3*time.Second {
+	if d := time.Since(start); d > 5*time.Second {
 		t.Errorf("write gave up after %v, want about the 300 ms write timeout", d)
 	}
 	if !errors.Is(err, os.ErrDeadlineExceeded) {
@@ -162,7 +162,7 @@ func TestTCP_ContextCancel(t *testing.T) {
 	if err := p.Write(ctx, big); err == nil {
 		t.Fatal("cancelled write succeeded")
 	}
-	if d := time.Since(start); d > 3*time.Second {
+	if d := time.Since(start); d > 5*time.Second {
 		t.Errorf("cancel took %v", d)
 	}
 }
