@@ -86,6 +86,7 @@ type Server struct {
 	outages    []Outage
 	stmtDrop   map[string]bool
 	stmtDelta  map[string]int64
+	stmtCurr   map[string]string
 	stmtReady  map[string]time.Time
 }
 
@@ -132,6 +133,7 @@ func Start(opts Options) (*Server, error) {
 		scripts:    map[string]*script{},
 		stmtDrop:   map[string]bool{},
 		stmtDelta:  map[string]int64{},
+		stmtCurr:   map[string]string{},
 		stmtReady:  map[string]time.Time{},
 	}
 	s.platforms = []platformCert{{key: k.platform, certPEM: creds.PlatformCertPEM, serial: creds.PlatformSerial}}
@@ -295,6 +297,14 @@ func (s *Server) AlterStatementAmount(outTradeNo string, delta int64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.stmtDelta[outTradeNo] = delta
+}
+
+// AlterStatementCurrency shows the order's price (标价币种) and settlement currency as
+// currency in statements (reconciliation tests: a currency mismatch).
+func (s *Server) AlterStatementCurrency(outTradeNo, currency string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.stmtCurr[outTradeNo] = currency
 }
 
 // SetStatementReady overrides when the statement of date (YYYYMMDD) becomes available.

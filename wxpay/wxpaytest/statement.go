@@ -67,6 +67,9 @@ func (s *Server) statementRows(day time.Time, billType string, now time.Time) (r
 			amt := o.Amount + s.stmtDelta[no]
 			r[23], r[24], r[25], r[26] = o.Currency, money(amt), o.PayerCurrency, money(o.PayerAmount)
 			r[27], r[28], r[29], r[30] = o.Currency, money(amt), rate(o.ExchangeRate), ""
+			if c, ok := s.stmtCurr[no]; ok {
+				r[23], r[27] = c, c
+			}
 			r[31], r[32], r[33], r[34], r[35], r[36], r[37] = "0.00", "", "0.00", "", "0.00", "0.00", "0.00"
 			return r
 		}
