@@ -218,6 +218,7 @@ type DayReport struct {
 	Problems     []string       `json:"problems,omitempty"`
 	GeneratedAt  time.Time      `json:"generated_at"`
 	Copy         bool           `json:"copy,omitempty"`
+	Interrupted  bool           `json:"interrupted,omitempty"` // set by the spool on a reprint after a cut-off
 }
 
 // JobID is the report's print-job id: one job per generated report.

@@ -340,6 +340,9 @@ func RenderReport(d DayReport, f Format) ([]byte, error) {
 	if d.Copy {
 		w.line("*** " + w.label("copy") + " ***")
 	}
+	if d.Interrupted {
+		w.line(w.label("interrupted"))
+	}
 	w.bold(false)
 	w.storeTill(d.StoreID, d.TillID)
 	w.raw(cmdAlignLeft)

@@ -95,6 +95,7 @@ type Spool struct {
 	o     SpoolOptions
 	log   logrus.FieldLogger
 	wake  chan struct{}
+	retry chan struct{}
 	ctx   context.Context
 	stop  context.CancelFunc
 	wg    sync.WaitGroup
@@ -129,7 +130,7 @@ func NewSpool(db *bbolt.DB, p Printer, o SpoolOptions) (*Spool, error) {
 	if _, err := newCodec(o.Format.Encoding); err != nil {
 		return nil, fmt.Errorf("new spool: %w", err)
 	}
-	s := &Spool{db: db, p: p, o: o, log: o.Logger.WithField("component", "printer"), wake: make(chan struct{}, 1)}
+	s := &Spool{db: db, p: p, o: o, log: o.Logger.WithField("component", "printer"), wake: make(chan struct{}, 1), retry: make(chan struct{}, 1)}
 	now := o.Clock.Now()
 	err := db.Update(func(tx *bbolt.Tx) error {
 		jobs, err := tx.CreateBucketIfNotExists(bucketJobs)
@@ -235,6 +236,7 @@ func (s *Spool) EnqueueTx(tx *bbolt.Tx, r Receipt) (string, error) {
 
 // EnqueueReport adds a day report's print job.
 func (s *Spool) EnqueueReport(d DayReport) (string, error) {
+	d.Interrupted = false
 	j := Job{Kind: KindReport, Report: &d}
 	id := d.JobID()
 	if d.Copy {
@@ -292,6 +294,15 @@ func (s *Spool) putTx(tx *bbolt.Tx, id string, j Job) (string, error) {
 	}
 	tx.OnCommit(s.kick)
 	return id, nil
+}
+
+// RetryNow ends the wait before the next try of a held job, e.g. when the cashier has
+// loaded paper or switched the printer back on and presses "retry".
+func (s *Spool) RetryNow() {
+	select {
+	case s.retry <- struct{}{}:
+	default:
+	}
 }
 
 func (s *Spool) kick() {
@@ -422,8 +433,10 @@ func (s *Spool) run() {
 		case <-s.ctx.Done():
 			return
 		case <-s.o.Clock.After(backoff):
+			backoff = min(backoff*2, s.o.MaxBackoff)
+		case <-s.retry:
+			backoff = s.o.MinBackoff
 		}
-		backoff = min(backoff*2, s.o.MaxBackoff)
 	}
 }
 
@@ -545,7 +558,9 @@ func (s *Spool) render(j *Job) ([]byte, error) {
 		r.Interrupted = j.Interrupted
 		return Render(r, s.o.Format)
 	case j.Report != nil:
-		return RenderReport(*j.Report, s.o.Format)
+		d := *j.Report
+		d.Interrupted = j.Interrupted
+		return RenderReport(d, s.o.Format)
 	}
 	return nil, errors.New("print job has neither receipt nor report")
 }

@@ -467,3 +467,22 @@ func TestSpool_IdleStatusPoll(t *testing.T) {
 		return st.State == "ready" && st.Printer != nil && st.Printer.PaperNearEnd
 	})
 }
+
+func TestSpool_RetryNow(t *testing.T) {
+	v := NewVirtual(0)
+	v.SetStatus(Status{PaperOut: true, Offline: true}, nil)
+	db := openDB(t, filepath.Join(t.TempDir(), "posd.db"))
+	defer db.Close()
+	o := fastOptions()
+	o.MinBackoff, o.MaxBackoff = time.Hour, time.Hour // only RetryNow can end the wait
+	s, err := NewSpool(db, v, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	id, _ := s.Enqueue(sampleReceipt())
+	waitFor(t, "job held", func() bool { return jobState(t, s, id) == JobWaitingPaper })
+	v.SetStatus(Status{}, nil)
+	s.RetryNow()
+	waitFor(t, "printed after retry", func() bool { return jobState(t, s, id) == JobDone })
+}
