@@ -325,7 +325,7 @@ func (s *Spool) Job(id string) (Job, error) {
 	return j, err
 }
 
-// Jobs lists every kept job, newest first.
+// Jobs lists every kept job in the order they were enqueued (oldest first).
 func (s *Spool) Jobs() ([]Job, error) {
 	var out []Job
 	err := s.db.View(func(tx *bbolt.Tx) error {
@@ -338,7 +338,7 @@ func (s *Spool) Jobs() ([]Job, error) {
 			return nil
 		})
 	})
-	sort.Slice(out, func(a, b int) bool { return out[a].Seq > out[b].Seq })
+	sort.Slice(out, func(a, b int) bool { return out[a].Seq < out[b].Seq })
 	return out, err
 }
 

@@ -123,8 +123,8 @@ func TestSpool_ReprintIsACopy(t *testing.T) {
 		t.Errorf("reprint of unknown job: %v", err)
 	}
 	jobs, _ := s.Jobs()
-	if len(jobs) != 3 || jobs[0].ID != c2 || jobs[2].ID != id {
-		t.Errorf("Jobs() not newest first: %v", jobIDs(jobs))
+	if len(jobs) != 3 || jobs[0].ID != id || jobs[1].ID != c1 || jobs[2].ID != c2 {
+		t.Errorf("Jobs() not in enqueue order: %v", jobIDs(jobs))
 	}
 }
 
