@@ -2,6 +2,7 @@ package printer
 
 import (
 	"bytes"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"os"
@@ -92,6 +93,32 @@ func goldenCases() map[string]func() ([]byte, Format, error) {
 		"zreport_both_big5_42":  rep(func(*DayReport) {}, Format{Encoding: "big5", Columns: 42}),
 		"zreport_zh_gb18030_32": rep(func(d *DayReport) { d.Lang = LangZH }, Format{Encoding: "gb18030", Columns: 32}),
 		"zreport_en_ascii_48":   rep(func(d *DayReport) { d.Lang, d.Copy = LangEN, true }, Format{Encoding: "ascii", Columns: 48}),
+	}
+}
+
+// TestRender_GoldenBytes pins one receipt byte for byte (a hex dump), so a change in
+// the commands that the text decoding does not show (sizes, cut kind, code page) fails.
+func TestRender_GoldenBytes(t *testing.T) {
+	r := sampleReceipt()
+	r.PayerCurrency, r.PayerAmount = "CNY", 968
+	b, err := Render(r, Format{Encoding: "big5", Columns: 42, DrawerKick: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := hex.Dump(b)
+	path := filepath.Join("testdata", "sale_cny_big5_42.hex")
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update)", err)
+	}
+	if got != string(want) {
+		t.Errorf("%s differs (-update to accept):\n%s", path, got)
 	}
 }
 
