@@ -85,20 +85,31 @@ type crashSale struct {
 
 type crashCode struct {
 	fault *wxpaytest.Fault
+	// outage: WeChat becomes unreachable for this long (scaled) 3 s after the micropay
+	// leaves (so the micropay itself gets through).
+	outage time.Duration
 }
 
-// crashWorkload: paid at once; refused then paid with an answer lost on the way;
-// customer never confirms (reversed at the deadline) then cancelled; SYSTEMERROR but paid
-// (found by a query); USERPAYING then paid.
-var crashWorkload = []crashSale{
-	{amount: 1001, codes: []crashCode{{}}},
-	{amount: 1000, codes: []crashCode{
-		{fault: &wxpaytest.Fault{Kind: wxpaytest.FaultFail, Code: "NOTENOUGH"}},
-		{fault: &wxpaytest.Fault{Kind: wxpaytest.FaultLost}},
-	}},
-	{amount: 1018, codes: []crashCode{{}}, cancel: true},
-	{amount: 1004, codes: []crashCode{{}}},
-	{amount: 1002, codes: []crashCode{{}}},
+// crashWorkloads, by name. "main": paid at once; refused then paid with the answer lost on
+// the way; the customer never confirms (reversed at the deadline) then the sale is
+// cancelled; SYSTEMERROR but paid (found by a query); USERPAYING then paid. "outage": the
+// answer to a paid micropay is lost and WeChat is unreachable past the deadline, so the
+// attempt goes unresolved into the durable queue, which resolves it once WeChat is back.
+var crashWorkloads = map[string][]crashSale{
+	"main": {
+		{amount: 1001, codes: []crashCode{{}}},
+		{amount: 1000, codes: []crashCode{
+			{fault: &wxpaytest.Fault{Kind: wxpaytest.FaultFail, Code: "NOTENOUGH"}},
+			{fault: &wxpaytest.Fault{Kind: wxpaytest.FaultLost}},
+		}},
+		{amount: 1018, codes: []crashCode{{}}, cancel: true},
+		{amount: 1004, codes: []crashCode{{}}},
+		{amount: 1002, codes: []crashCode{{}}},
+	},
+	"outage": {
+		// Without any answer the engine gives up at the deadline (45 s after t0).
+		{amount: 1000, codes: []crashCode{{fault: &wxpaytest.Fault{Kind: wxpaytest.FaultLost}, outage: 60 * time.Second}}},
+	},
 }
 
 // crashRig is the parent's side: simulator, journal path, workload codes.
@@ -108,13 +119,14 @@ type crashRig struct {
 	clk    scaledClock
 	dir    string
 	dbPath string
-	caPath string
-	codes  [][]string // per sale, per attempt
+	caPath   string
+	workload string
+	codes    [][]string // per sale, per attempt
 }
 
-func newCrashRig(t *testing.T) *crashRig {
+func newCrashRig(t *testing.T, workload string) *crashRig {
 	t.Helper()
-	r := &crashRig{t: t, clk: scaledClock{epoch: time.Now(), scale: crashScale}, dir: t.TempDir()}
+	r := &crashRig{t: t, clk: scaledClock{epoch: time.Now(), scale: crashScale}, dir: t.TempDir(), workload: workload}
 	r.sim = wxpaytest.New(wxpaytest.Options{Now: r.clk.Now, AmountDriven: true})
 	t.Cleanup(r.sim.Close)
 	r.dbPath = filepath.Join(r.dir, "state", "posd.db")
@@ -122,7 +134,7 @@ func newCrashRig(t *testing.T) *crashRig {
 	if err := os.WriteFile(r.caPath, r.sim.CACertPEM(), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	for i, s := range crashWorkload {
+	for i, s := range crashWorkloads[workload] {
 		var codes []string
 		for j, c := range s.codes {
 			code := fmt.Sprintf("13%08d%08d", i*10+j, rand.IntN(1e8))
@@ -154,6 +166,7 @@ func (r *crashRig) child(mode string, killAt int) (*exec.Cmd, *bufio.Reader, *by
 		"POSD_CRASH_SCALE="+strconv.FormatInt(r.clk.scale, 10),
 		"POSD_CRASH_KILLAT="+strconv.Itoa(killAt),
 		"POSD_CRASH_CODES="+strings.Join(codes, ","),
+		"POSD_CRASH_WORKLOAD="+r.workload,
 		// Under -race a process sleeps 1 s before exiting by default: 50 children add up.
 		"GORACE="+strings.TrimSpace(os.Getenv("GORACE")+" atexit_sleep_ms=0"),
 	)
@@ -173,7 +186,7 @@ func (r *crashRig) child(mode string, killAt int) (*exec.Cmd, *bufio.Reader, *by
 func (r *crashRig) run(mode string, killAt int) (updates int, killed bool) {
 	r.t.Helper()
 	cmd, out, stderr := r.child(mode, killAt)
-	updates, done := readChild(out)
+	updates, done := r.readChild(out)
 	err := cmd.Wait()
 	var ee *exec.ExitError
 	switch {
@@ -187,15 +200,21 @@ func (r *crashRig) run(mode string, killAt int) (updates int, killed bool) {
 	}
 }
 
-// readChild reads the child's lines: "update N" per durable Update, "done" at the end.
-func readChild(out *bufio.Reader) (updates int, done bool) {
+// readChild reads the child's lines: "update N" per durable Update, "outage D" when WeChat
+// must become unreachable for D (scaled) from 3 s from now, "done" at the end.
+func (r *crashRig) readChild(out *bufio.Reader) (updates int, done bool) {
 	for {
 		line, err := out.ReadString('\n')
 		line = strings.TrimSpace(line)
-		if strings.HasPrefix(line, "update ") {
+		switch {
+		case strings.HasPrefix(line, "update "):
 			updates++
-		}
-		if line == "done" {
+		case strings.HasPrefix(line, "outage "):
+			if d, err := time.ParseDuration(strings.TrimPrefix(line, "outage ")); err == nil {
+				from := r.clk.Now().Add(3 * time.Second)
+				r.sim.AddOutage(wxpaytest.Outage{From: from, Until: from.Add(d)})
+			}
+		case line == "done":
 			done = true
 		}
 		if err != nil {
@@ -316,23 +335,64 @@ func (r *crashRig) explain(attempts map[string]*engine.Attempt) {
 }
 
 // TestCrash_KillAtEveryJournaledStep: SIGKILL right after each durable Update in turn.
-func TestCrash_KillAtEveryJournaledStep(t *testing.T) {
-	base := newCrashRig(t)
+func TestCrash_KillAtEveryJournaledStep(t *testing.T) { killAtEveryStep(t, "main", 10, false) }
+
+// TestCrash_KillDuringOutage: the same through an outage, so kills land while the attempt
+// is unresolved and its job waits in the durable queue, and while the queue resolves it.
+func TestCrash_KillDuringOutage(t *testing.T) {
+	killAtEveryStep(t, "outage", 3, true)
+	r := newCrashRig(t, "outage")
+	r.run("work", 0)
+	var queued bool
+	db, err := Open(r.dbPath, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The workload ends with the job still queued (WeChat was down past the deadline).
+	db.View(func(tx engine.ReadTx) error {
+		jobs, _ := tx.Jobs()
+		queued = len(jobs) > 0
+		return nil
+	})
+	db.Close()
+	if !queued {
+		t.Error("the outage workload left no job in the durable queue: it does not test the queue")
+	}
+}
+
+// killAtEveryStep kills the workload after each of its durable Updates in turn; with
+// inRecovery, it also lets the workload finish and kills the recovery after each of its
+// Updates (the durable queue at work).
+func killAtEveryStep(t *testing.T, workload string, minUpdates int, inRecovery bool) {
+	base := newCrashRig(t, workload)
 	total, killed := base.run("work", 0)
-	if killed || total < 10 {
+	if killed || total < minUpdates {
 		t.Fatalf("workload without a kill: %d updates, killed=%v", total, killed)
 	}
+	recovery, killed := base.run("recover", 0)
+	if killed {
+		t.Fatal("recovery without a kill was killed")
+	}
 	base.checkInvariants("no crash")
-	t.Logf("the workload journals %d durable updates; killing after each", total)
+	t.Logf("%s: the workload journals %d durable updates, its recovery %d; killing after each", workload, total, recovery)
 	for n := 1; n <= total; n++ {
-		r := newCrashRig(t)
+		r := newCrashRig(t, workload)
 		_, killed := r.run("work", n)
-		what := fmt.Sprintf("killed after update %d/%d", n, total)
+		what := fmt.Sprintf("%s: killed after update %d/%d", workload, n, total)
 		if !killed {
 			// Timing moved work around (e.g. fewer polls): this run needed fewer updates.
-			what = fmt.Sprintf("run asked to die after update %d finished first", n)
+			what = fmt.Sprintf("%s: run asked to die after update %d finished first", workload, n)
 		}
 		r.recoverAndCheck(what)
+	}
+	if !inRecovery {
+		return
+	}
+	for n := 1; n <= recovery; n++ {
+		r := newCrashRig(t, workload)
+		r.run("work", 0)
+		r.run("recover", n)
+		r.recoverAndCheck(fmt.Sprintf("%s: recovery killed after update %d/%d", workload, n, recovery))
 	}
 }
 
@@ -343,10 +403,10 @@ func TestCrash_KillAtRandomMoments(t *testing.T) {
 	rng := rand.New(rand.NewPCG(uint64(seed), 1))
 	t.Logf("seed %d", seed)
 	for i := 0; i < 4; i++ {
-		r := newCrashRig(t)
+		r := newCrashRig(t, "main")
 		for _, mode := range []string{"work", "recover"} {
 			cmd, out, _ := r.child(mode, 0)
-			go readChild(out)
+			go r.readChild(out)
 			time.Sleep(time.Duration(rng.IntN(400)) * time.Millisecond)
 			cmd.Process.Signal(syscall.SIGKILL)
 			cmd.Wait()
@@ -358,7 +418,7 @@ func TestCrash_KillAtRandomMoments(t *testing.T) {
 // TestCrash_SIGTERMMidPayment: SIGTERM while the customer is confirming on the phone; the
 // child must stop promptly and cleanly, and the restarted child must finish the attempt.
 func TestCrash_SIGTERMMidPayment(t *testing.T) {
-	r := newCrashRig(t)
+	r := newCrashRig(t, "main")
 	cmd, out, stderr := r.child("sigterm", 0)
 	for {
 		line, err := out.ReadString('\n')
@@ -438,24 +498,32 @@ func crashChild(mode string) int {
 		}
 		return false
 	}
-	lastFinal := func(id string) bool {
+	// settled: the sale's last attempt is final, or handed to the durable queue.
+	settled := func(id string) bool {
 		s, err := eng.Sale(id)
-		return err == nil && s.State != engine.SalePaying && len(s.Attempts) > 0 && s.Attempts[len(s.Attempts)-1].State.Final()
+		if err != nil || len(s.Attempts) == 0 {
+			return false
+		}
+		st := s.Attempts[len(s.Attempts)-1].State
+		return st.Final() || st == engine.AttemptUnresolved
 	}
 
 	codes := strings.Split(os.Getenv("POSD_CRASH_CODES"), ",")
 	switch mode {
 	case "work":
-		for i, spec := range crashWorkload {
+		for i, spec := range crashWorkloads[os.Getenv("POSD_CRASH_WORKLOAD")] {
 			s, err := eng.OpenSale(ctx, engine.OpenSaleRequest{Amount: spec.amount, Currency: "HKD", Reference: fmt.Sprintf("w%d", i)})
 			if err != nil {
 				return fail("open sale: %v", err)
 			}
-			for _, code := range strings.Split(codes[i], "+") {
+			for j, code := range strings.Split(codes[i], "+") {
+				if d := spec.codes[j].outage; d > 0 {
+					fmt.Printf("outage %s\n", d)
+				}
 				if _, err := eng.Pay(ctx, s.ID, code); err != nil {
 					return fail("pay %s: %v", s.ID, err)
 				}
-				if !settle(func() bool { return lastFinal(s.ID) }) {
+				if !settle(func() bool { return settled(s.ID) }) {
 					return fail("sale %s did not settle", s.ID)
 				}
 			}
