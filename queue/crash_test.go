@@ -114,11 +114,11 @@ var crashWorkloads = map[string][]crashSale{
 
 // crashRig is the parent's side: simulator, journal path, workload codes.
 type crashRig struct {
-	t      *testing.T
-	sim    *wxpaytest.Server
-	clk    scaledClock
-	dir    string
-	dbPath string
+	t        *testing.T
+	sim      *wxpaytest.Server
+	clk      scaledClock
+	dir      string
+	dbPath   string
 	caPath   string
 	workload string
 	codes    [][]string // per sale, per attempt
