@@ -130,10 +130,11 @@ func (e *Engine) launchWith(ctx context.Context, r *runner, done func()) bool {
 // caller holds e.mu, so the runner cannot be leaving at the same time.
 func (r *runner) cancel() {
 	r.woken.Store(true)
+	r.e.busy.Add(1) // before the send: the runner may take the token at once
 	select {
 	case r.wake <- struct{}{}:
-		r.e.busy.Add(1)
 	default:
+		r.e.busy.Add(-1)
 	}
 }
 
@@ -546,8 +547,8 @@ func formatAmount(cents int64) string { return fmt.Sprintf("%d.%02d", cents/100,
 
 // setPhase journals a new phase (the UI shows it); the same phase is not written again.
 func (r *runner) setPhase(p string) {
-	if p == r.phase {
-		return
+	if p == r.phase || r.queued {
+		return // a queued attempt stays unresolved (waiting_network) until it is final
 	}
 	r.save(func(s *Sale, a *Attempt) {
 		if a.State == AttemptUnresolved {

@@ -146,6 +146,8 @@ type Engine struct {
 	// or a wake-up. A wake token and a fired timer count for the goroutine they will
 	// wake, so busy == 0 means nothing will happen until the clock moves.
 	busy atomic.Int64
+	// jobsAdded tells the queue worker to look at the queue again: a new job was added.
+	jobsAdded atomic.Bool
 
 	mu        sync.Mutex
 	stopping  bool

@@ -101,6 +101,9 @@ func (e *Engine) update(fn func(tx *wtx) error) error {
 		}
 	}
 	for _, j := range w.jobPut {
+		if old, ok := e.jobs[j.ID]; !ok || j.Due.Before(old.Due) {
+			e.jobsAdded.Store(true) // new or due sooner: the queue worker looks again
+		}
 		e.jobs[j.ID] = j
 	}
 	for _, id := range w.jobDrop {

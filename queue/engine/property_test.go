@@ -5,8 +5,10 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"runtime"
 	"sort"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -18,21 +20,23 @@ import (
 	"posd/wxpay/wxpaytest"
 )
 
-// propertyChecks: at least 1,000 random fault schedules per CI run; POSD_SOAK=N for more
-// (make soak). An explicit -rapid.checks or RAPID_CHECKS wins.
-func propertyChecks(t *testing.T) {
-	explicit := os.Getenv("RAPID_CHECKS") != ""
-	flag.Visit(func(f *flag.Flag) {
-		if f.Name == "rapid.checks" {
-			explicit = true
-		}
+// propertyChecks sets how many random fault schedules rapid runs: n per CI run, or
+// POSD_SOAK times n/1000 (make soak: POSD_SOAK=100000). An explicit -rapid.checks or
+// RAPID_CHECKS wins.
+func propertyChecks(t *testing.T, n int) {
+	checksOnce.Do(func() {
+		checksExplicit = os.Getenv("RAPID_CHECKS") != ""
+		flag.Visit(func(f *flag.Flag) {
+			if f.Name == "rapid.checks" {
+				checksExplicit = true
+			}
+		})
 	})
-	if explicit {
+	if checksExplicit {
 		return
 	}
-	n := 1000
 	if v, err := strconv.Atoi(os.Getenv("POSD_SOAK")); err == nil && v > 0 {
-		n = v
+		n = max(1, v*n/1000)
 	}
 	if err := flag.Set("rapid.checks", strconv.Itoa(n)); err != nil {
 		t.Fatal(err)
@@ -70,6 +74,11 @@ func drawFault(t *rapid.T, label string) wxpaytest.Fault {
 	return f
 }
 
+var (
+	checksOnce     sync.Once
+	checksExplicit bool // set on the command line: leave it
+)
+
 type action struct {
 	at   time.Duration // after the schedule's start
 	kind string        // pay, cancel, crash
@@ -86,18 +95,26 @@ type action struct {
 //   - once the faults stop, every attempt ends paid, failed or reversed;
 //   - the simulator recorded no protocol violation (reverse before 15 s, > 1 query/s, ...).
 func TestPropertyFaultSchedules(t *testing.T) {
-	propertyChecks(t)
+	propertyChecks(t, 1000)
 	rapid.Check(t, func(rt *rapid.T) {
-		runSchedule(t, rt)
+		runSchedule(t, rt, wxpay.APIv2)
 	})
 }
 
-func runSchedule(tt *testing.T, t *rapid.T) {
+// TestPropertyFaultSchedulesV3 is the same with the v3 client. Fewer schedules: each v3
+// call costs RSA signatures on both sides (the v2 schedules exercise the same engine).
+func TestPropertyFaultSchedulesV3(t *testing.T) {
+	propertyChecks(t, 60)
+	rapid.Check(t, func(rt *rapid.T) {
+		runSchedule(t, rt, rapid.SampledFrom([]string{wxpay.APIv3Global, wxpay.APIv3HK}).Draw(rt, "api"))
+	})
+}
+
+func runSchedule(tt *testing.T, t *rapid.T, api string) {
 	clk := enginetest.NewFakeClock(epoch)
 	sim := wxpaytest.New(wxpaytest.Options{Now: clk.Now,
 		RefundDelay: time.Duration(rapid.IntRange(0, 20).Draw(t, "refundDelay")) * time.Second})
 	defer sim.Close()
-	api := rapid.SampledFrom([]string{wxpay.APIv2, wxpay.APIv2, wxpay.APIv2, wxpay.APIv3Global}).Draw(t, "api")
 	h := &harness{t: tt, clk: clk, st: enginetest.NewMemStore(nil), wx: enginetest.NewFakeWx(clk), cfg: testConfig()}
 	h.cfg.PollUntil = rapid.SampledFrom([]time.Duration{30 * time.Second, 45 * time.Second}).Draw(t, "pollUntil")
 	h.cfg.QueueRate = 1000
@@ -163,6 +180,9 @@ func runSchedule(tt *testing.T, t *rapid.T) {
 	}
 
 	allFinal := func() bool {
+		if h.e.Status().Unresolved > 0 {
+			return false
+		}
 		for _, id := range saleIDs {
 			if id == "" {
 				return false
@@ -181,7 +201,15 @@ func runSchedule(tt *testing.T, t *rapid.T) {
 	}
 
 	limit := 6 * time.Hour
+	wallStart, steps := time.Now(), 0
+	defer func() {
+		if os.Getenv("POSD_PROP_TRACE") != "" {
+			fmt.Fprintf(os.Stderr, "idle %v total; ", idleWall)
+			fmt.Fprintf(os.Stderr, "schedule %d µs wall, %d steps, %v fake, api %s\n", time.Since(wallStart).Microseconds(), steps, clk.Now().Sub(epoch), api)
+		}
+	}()
 	for {
+		steps++
 		idle(t, h)
 		now := clk.Now().Sub(epoch)
 		for len(acts) > 0 && acts[0].at <= now {
@@ -201,7 +229,16 @@ func runSchedule(tt *testing.T, t *rapid.T) {
 			continue
 		}
 		if !ok {
-			t.Fatalf("nothing left to wait for and attempts not final")
+			var dump []string
+			for _, id := range saleIDs {
+				if s, err := h.e.Sale(id); err == nil {
+					dump = append(dump, fmt.Sprintf("%s %s %+v", s.ID, s.State, s.Attempts))
+				}
+			}
+			buf := make([]byte, 1<<20)
+			buf = buf[:runtime.Stack(buf, true)]
+			os.WriteFile("/tmp/stacks.txt", buf, 0o644)
+			t.Fatalf("nothing left to wait for and attempts not final: busy %d, jobs %+v, sales %v", h.e.Busy(), mustJobs(h), dump)
 		}
 		clk.AdvanceToNext()
 	}
@@ -273,13 +310,20 @@ func stopEngine(h *harness) {
 }
 
 // idle waits until every goroutine of the engine waits for the clock.
+var idleWall, setupWall time.Duration
+
 func idle(t *rapid.T, h *harness) {
+	defer func(t0 time.Time) { idleWall += time.Since(t0) }(time.Now())
 	deadline := time.Now().Add(20 * time.Second)
-	for h.e.Busy() != 0 {
+	for i := 0; h.e.Busy() != 0; i++ {
+		if i < 1000 {
+			runtime.Gosched() // the engine usually needs microseconds: do not sleep
+			continue
+		}
 		if time.Now().After(deadline) {
 			t.Fatalf("engine never idle (busy %d)", h.e.Busy())
 		}
-		time.Sleep(5 * time.Microsecond)
+		time.Sleep(20 * time.Microsecond)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"sort"
 	"sync"
 	"time"
 )
@@ -52,10 +53,11 @@ func (e *Engine) wakeQueue() {
 	if !e.qrun {
 		return
 	}
+	e.busy.Add(1) // before the send: Run may take the token at once
 	select {
 	case e.qwake <- struct{}{}:
-		e.busy.Add(1)
 	default:
+		e.busy.Add(-1)
 	}
 }
 
@@ -133,6 +135,11 @@ func (e *Engine) Run(ctx context.Context) error {
 	// notBefore holds jobs that could not start (their attempt's live runner is still
 	// leaving, an unreadable sale): tried again a second later, not in a busy loop.
 	notBefore := map[string]time.Time{}
+	// ready: due jobs not started yet, oldest first. Refilled from the in-memory copy of
+	// the queue (e.jobs mirrors every committed job) when it runs dry, when a job is
+	// added, or when a timer wakes us; a finished job only frees a slot. This keeps
+	// draining thousands of jobs linear.
+	var ready []Job
 
 	for {
 		if qctx.Err() != nil {
@@ -142,80 +149,74 @@ func (e *Engine) Run(ctx context.Context) error {
 		mu.Lock()
 		n := len(inflight)
 		mu.Unlock()
-		if free := e.cfg.QueueWorkers - n; free > 0 {
-			var jobs []Job
-			err := e.st.View(func(tx ReadTx) error {
-				var err error
-				jobs, err = tx.DueJobs(now, n+free)
-				return err
-			})
-			if err != nil {
-				e.log.WithError(err).Error("durable queue: cannot read jobs")
+		if len(ready) == 0 || e.jobsAdded.Swap(false) {
+			ready = e.dueJobs(now, notBefore)
+		}
+		for free := e.cfg.QueueWorkers - n; free > 0 && len(ready) > 0; {
+			j := ready[0]
+			ready = ready[1:]
+			mu.Lock()
+			busy := inflight[j.ID]
+			if !busy {
+				inflight[j.ID] = true
 			}
-			// DueJobs leaves out jobs flagged for a person; they are still retried, slowly.
-			e.mu.Lock()
-			for _, j := range e.jobs {
-				if j.Attention && !j.Due.After(now) {
-					jobs = append(jobs, j)
-				}
+			mu.Unlock()
+			if busy {
+				continue
 			}
-			e.mu.Unlock()
-			for _, j := range jobs {
-				if free == 0 {
-					break
-				}
-				if now.Before(notBefore[j.ID]) {
-					continue
-				}
-				delete(notBefore, j.ID)
+			free--
+			id := j.ID
+			wg.Add(1)
+			done := func() {
 				mu.Lock()
-				busy := inflight[j.ID]
-				if !busy {
-					inflight[j.ID] = true
-				}
+				delete(inflight, id)
 				mu.Unlock()
-				if busy {
-					continue
-				}
-				free--
-				id := j.ID
-				done := func() {
-					mu.Lock()
-					delete(inflight, id)
-					mu.Unlock()
-					e.wakeQueue()
-				}
-				wg.Add(1)
-				if !e.startJob(qctx, j, func() { done(); wg.Done() }) {
-					notBefore[id] = now.Add(time.Second)
-					mu.Lock()
-					delete(inflight, id)
-					mu.Unlock()
-					wg.Done()
-				}
+				e.wakeQueue()
+				wg.Done()
+			}
+			if !e.startJob(qctx, j, done) {
+				notBefore[id] = now.Add(time.Second)
+				mu.Lock()
+				delete(inflight, id)
+				mu.Unlock()
+				wg.Done()
 			}
 		}
-		// Sleep until the next job is due (a new job or a finished one wakes us sooner).
+		// Sleep until the next job is due; a finished or new job wakes us sooner.
 		wait := queueIdleWait
-		e.mu.Lock()
-		mu.Lock()
-		for id, j := range e.jobs {
-			if d := later(j.Due, notBefore[id]).Sub(now); !inflight[id] && d < wait {
-				wait = d
+		if len(ready) == 0 {
+			e.mu.Lock()
+			mu.Lock()
+			for id, j := range e.jobs {
+				if d := later(j.Due, notBefore[id]).Sub(now); !inflight[id] && d < wait {
+					wait = d
+				}
 			}
-		}
-		mu.Unlock()
-		e.mu.Unlock()
-		if wait < 0 {
-			wait = 0
-		}
-		if wait == 0 && n >= e.cfg.QueueWorkers {
-			wait = queueIdleWait // full: a finished job wakes us
+			mu.Unlock()
+			e.mu.Unlock()
+			if wait < 0 {
+				wait = 0
+			}
 		}
 		if _, ok := e.wait(qctx, wait, e.qwake); !ok {
 			return nil
 		}
 	}
+}
+
+// dueJobs lists the jobs due at now (including those flagged for a person: they are
+// still retried, slowly), oldest first.
+func (e *Engine) dueJobs(now time.Time, notBefore map[string]time.Time) []Job {
+	e.mu.Lock()
+	var out []Job
+	for id, j := range e.jobs {
+		if !j.Due.After(now) && !now.Before(notBefore[id]) {
+			out = append(out, j)
+		}
+	}
+	e.mu.Unlock()
+	sort.Slice(out, func(i, k int) bool { return out[i].Due.Before(out[k].Due) })
+	return out
 }
 
 // queueIdleWait bounds the queue worker's sleep: it also notices jobs written by

@@ -1,7 +1,6 @@
 package enginetest
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -311,16 +310,37 @@ func (t *memTx) DeleteJob(id string) error {
 	return nil
 }
 
-// cloneSale deep-copies through JSON, exactly what a round trip through the file does
-// (times lose their monotonic reading, as they would on disk).
+// cloneSale deep-copies a sale: what goes in or comes out of the store shares no memory
+// with the caller, as with the bbolt store (which decodes a fresh copy each time).
 func cloneSale(s *engine.Sale) *engine.Sale {
-	b, err := json.Marshal(s)
-	if err != nil {
-		panic(fmt.Sprintf("memstore: sale does not marshal: %v", err))
+	c := *s
+	if s.Attempts != nil {
+		c.Attempts = make([]engine.Attempt, len(s.Attempts))
+		for i, a := range s.Attempts {
+			if a.Events != nil {
+				a.Events = append([]engine.Event(nil), a.Events...)
+			}
+			if a.Error != nil {
+				e := *a.Error
+				a.Error = &e
+			}
+			a.StartedAt, a.Deadline, a.ReverseAfter, a.UpdatedAt = wall(a.StartedAt), wall(a.Deadline), wall(a.ReverseAfter), wall(a.UpdatedAt)
+			c.Attempts[i] = a
+		}
 	}
-	var c engine.Sale
-	if err := json.Unmarshal(b, &c); err != nil {
-		panic(fmt.Sprintf("memstore: sale does not unmarshal: %v", err))
+	if s.Refunds != nil {
+		c.Refunds = make([]engine.Refund, len(s.Refunds))
+		for i, r := range s.Refunds {
+			if r.Error != nil {
+				e := *r.Error
+				r.Error = &e
+			}
+			c.Refunds[i] = r
+		}
 	}
+	c.CreatedAt, c.UpdatedAt = wall(s.CreatedAt), wall(s.UpdatedAt)
 	return &c
 }
+
+// wall drops the monotonic reading, as a round trip through the file does.
+func wall(t time.Time) time.Time { return t.Round(0) }
