@@ -56,6 +56,8 @@ var (
 // ErrJobNotFound is returned for an unknown job id.
 var ErrJobNotFound = errors.New("print job not found")
 
+var errJobCancelled = errors.New("print job cancelled")
+
 // SpoolOptions tunes a Spool; zero values mean the defaults.
 type SpoolOptions struct {
 	Format         Format
@@ -296,6 +298,42 @@ func (s *Spool) putTx(tx *bbolt.Tx, id string, j Job) (string, error) {
 	return id, nil
 }
 
+// Cancel gives up a job that is not done (e.g. a receipt held by a printer that is gone
+// for good, blocking those behind it). It is marked failed with the reason; a cancelled
+// receipt can still be reprinted as a copy.
+func (s *Spool) Cancel(id, reason string) error {
+	if reason == "" {
+		reason = "cancelled"
+	}
+	var j Job
+	err := s.db.Update(func(tx *bbolt.Tx) error {
+		jobs := tx.Bucket(bucketJobs)
+		v := jobs.Get([]byte(id))
+		if v == nil {
+			return fmt.Errorf("cancel print job %s: %w", id, ErrJobNotFound)
+		}
+		if err := json.Unmarshal(v, &j); err != nil {
+			return fmt.Errorf("cancel print job %s: %w", id, err)
+		}
+		if j.State == JobDone || j.State == JobFailed {
+			return nil
+		}
+		j.State, j.LastError, j.UpdatedAt = JobFailed, reason, s.o.Clock.Now()
+		if err := putJob(jobs, &j); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketQueue).Delete(seqKey(j.Seq))
+	})
+	if err != nil {
+		return err
+	}
+	s.RetryNow() // the next job need not wait out this one's backoff
+	if s.o.OnChange != nil {
+		s.o.OnChange(j)
+	}
+	return nil
+}
+
 // RetryNow ends the wait before the next try of a held job, e.g. when the cashier has
 // loaded paper or switched the printer back on and presses "retry".
 func (s *Spool) RetryNow() {
@@ -393,14 +431,22 @@ func (s *Spool) head() (Job, bool, error) {
 func (s *Spool) update(j *Job) error {
 	j.UpdatedAt = s.o.Clock.Now()
 	err := s.db.Update(func(tx *bbolt.Tx) error {
+		queue := tx.Bucket(bucketQueue)
+		if j.State != JobDone && queue.Get(seqKey(j.Seq)) == nil {
+			// Cancelled while this try was under way: keep the cancellation.
+			return errJobCancelled
+		}
 		if err := putJob(tx.Bucket(bucketJobs), j); err != nil {
 			return err
 		}
 		if j.State == JobDone || j.State == JobFailed {
-			return tx.Bucket(bucketQueue).Delete(seqKey(j.Seq))
+			return queue.Delete(seqKey(j.Seq))
 		}
 		return nil
 	})
+	if errors.Is(err, errJobCancelled) {
+		return err
+	}
 	if err != nil {
 		return fmt.Errorf("update print job %s: %w", j.ID, err)
 	}
@@ -487,7 +533,7 @@ func (s *Spool) printOne(j *Job) bool {
 	switch {
 	case errors.Is(err, ErrDisabled):
 		j.State, j.LastError = JobFailed, err.Error()
-		if uerr := s.update(j); uerr != nil {
+		if uerr := s.update(j); uerr != nil && !errors.Is(uerr, errJobCancelled) {
 			log.WithError(uerr).Error("print job")
 			return true
 		}
@@ -497,7 +543,7 @@ func (s *Spool) printOne(j *Job) bool {
 		s.setState(st.String(), func(ss *SpoolStatus) { ss.Waiting = true })
 		if j.State != JobWaitingPaper || j.LastError != st.String() {
 			j.State, j.LastError = JobWaitingPaper, st.String()
-			if uerr := s.update(j); uerr != nil {
+			if uerr := s.update(j); uerr != nil && !errors.Is(uerr, errJobCancelled) {
 				log.WithError(uerr).Error("print job")
 			}
 			log.WithField("status", st.String()).Warn("printer not ready, receipt waiting")
@@ -511,7 +557,7 @@ func (s *Spool) printOne(j *Job) bool {
 	data, rerr := s.render(j)
 	if rerr != nil {
 		j.State, j.LastError = JobFailed, rerr.Error()
-		if uerr := s.update(j); uerr != nil {
+		if uerr := s.update(j); uerr != nil && !errors.Is(uerr, errJobCancelled) {
 			log.WithError(uerr).Error("print job")
 		}
 		log.WithError(rerr).Error("print job cannot be rendered")
@@ -520,6 +566,9 @@ func (s *Spool) printOne(j *Job) bool {
 	j.State = JobPrinting
 	j.Tries++
 	if err := s.update(j); err != nil {
+		if errors.Is(err, errJobCancelled) {
+			return false
+		}
 		// Without the durable "printing" mark a crash could hide a partial print.
 		log.WithError(err).Error("print job")
 		return true
@@ -544,7 +593,7 @@ func (s *Spool) printOne(j *Job) bool {
 	}
 	s.setState("unreachable", func(ss *SpoolStatus) { ss.Waiting = true; ss.LastError = err.Error() })
 	j.State, j.LastError = JobWaitingPrinter, err.Error()
-	if uerr := s.update(j); uerr != nil {
+	if uerr := s.update(j); uerr != nil && !errors.Is(uerr, errJobCancelled) {
 		log.WithError(uerr).Error("print job")
 	}
 	log.WithError(err).Warn("print failed, will retry")

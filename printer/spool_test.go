@@ -486,3 +486,33 @@ func TestSpool_RetryNow(t *testing.T) {
 	s.RetryNow()
 	waitFor(t, "printed after retry", func() bool { return jobState(t, s, id) == JobDone })
 }
+
+func TestSpool_Cancel(t *testing.T) {
+	v := NewVirtual(0)
+	v.SetWriteHook(func(_ context.Context, job []byte) error {
+		if strings.Contains(string(job), "s_stuck") {
+			return errors.New("connect printer: no route to host")
+		}
+		return nil
+	})
+	s, _ := newTestSpool(t, v)
+	stuck := sampleReceipt()
+	stuck.SaleID = "s_stuck"
+	id1, _ := s.Enqueue(stuck)
+	id2, _ := s.Enqueue(sampleReceipt())
+	waitFor(t, "first job retrying", func() bool { j, _ := s.Job(id1); return j.Tries >= 2 })
+	if jobState(t, s, id2) != JobQueued {
+		t.Fatal("the second job overtook the first")
+	}
+	if err := s.Cancel(id1, "printer replaced"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "second job printed", func() bool { return jobState(t, s, id2) == JobDone })
+	j, _ := s.Job(id1)
+	if j.State != JobFailed || j.LastError != "printer replaced" {
+		t.Errorf("cancelled job %+v", j)
+	}
+	if err := s.Cancel("nope", ""); !errors.Is(err, ErrJobNotFound) {
+		t.Errorf("cancel unknown: %v", err)
+	}
+}
