@@ -145,6 +145,7 @@ func startDaemon(p daemonParts) (d *Daemon, err error) {
 	}
 	d.goRun("engine", func(ctx context.Context) error { return d.eng.Run(ctx) })
 	d.goRun("receipts", d.followSales)
+	d.catchUpReceipts()
 
 	d.rec = &report.Reconciler{
 		Statements: d.gw, Sales: d.eng.Sales, Store: d.db, Location: d.db.Location(),
@@ -268,6 +269,24 @@ func (d *Daemon) logSale(s *engine.Sale) {
 	d.logger("engine").WithFields(f).Debug("sale changed")
 }
 
+// catchUpReceipts queues receipts for sales that changed in the last minutes before this
+// start: a crash between a sale's durable outcome and its print job must not leave the
+// customer without proof of payment. Older sales are not printed again on a restart.
+func (d *Daemon) catchUpReceipts() {
+	sales, err := d.eng.Sales("")
+	if err != nil {
+		d.logger("printer").WithError(err).Warn("cannot read today's sales for missed receipts")
+		return
+	}
+	info := printer.TillInfo{MerchantName: d.cfg.Till.MerchantName, StoreID: d.cfg.Till.StoreID, TillID: d.cfg.Till.TillID}
+	cutoff := time.Now().Add(-10 * time.Minute)
+	for _, s := range sales {
+		if s.UpdatedAt.After(cutoff) {
+			d.printFor(s, info)
+		}
+	}
+}
+
 // printFor enqueues the receipts a sale change calls for.
 func (d *Daemon) printFor(s *engine.Sale, info printer.TillInfo) {
 	if d.cfg.Printer.Kind == "none" && d.virtual == nil {
@@ -280,6 +299,9 @@ func (d *Daemon) printFor(s *engine.Sale, info printer.TillInfo) {
 				d.logger("printer").WithError(err).WithField("sale", s.ID).Warn("no receipt")
 			}
 			return
+		}
+		if _, err := d.spool.Job(r.JobID()); err == nil {
+			return // already queued or printed: no write transaction for nothing
 		}
 		if _, err := d.spool.Enqueue(r); err != nil {
 			d.metrics.PrintFailed()

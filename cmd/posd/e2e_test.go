@@ -710,6 +710,13 @@ func TestE2E_CrashMidPayment(t *testing.T) {
 	if got := tl.sim.Captured(); got != 1013 {
 		t.Fatalf("simulator captured %d cents, want 1013 exactly once", got)
 	}
+	// The customer still gets the receipt, from the restarted posd.
+	for deadline := time.Now().Add(10 * time.Second); !tl.printer.contains(lastAttempt(s).TransactionID); {
+		if time.Now().After(deadline) {
+			t.Fatalf("no receipt after the restart\n%s", tl.stderr)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 
 	// Manager tools while posd holds the journal: through its API (over HTTPS here).
 	day := s.CreatedAt.In(time.FixedZone("HKT", 8*3600)).Format(time.DateOnly)
