@@ -87,7 +87,6 @@ func startDaemon(p daemonParts) (d *Daemon, err error) {
 	}()
 	cfg := &d.cfg
 	d.metrics = NewMetrics()
-	d.metrics.SetCertificates(d.secrets.Certs, time.Now())
 	p.logging.Redactor.AddSecret(d.secrets.SecretValues()...)
 
 	d.db, err = queue.Open(cfg.Storage.Path, queue.Options{Logger: d.logger("queue")})
@@ -334,19 +333,14 @@ func (d *Daemon) startHTTP(p daemonParts) error {
 		Certs:   func() []CertInfo { return d.certs() },
 		Scanners: func() []ScannerHealth {
 			var out []ScannerHealth
-			n := 0
 			for _, s := range d.scanners.Status() {
 				sh := ScannerHealth{Name: s.Name, Connected: s.Connected, Error: s.LastError}
 				if !s.LastScan.IsZero() {
 					t := s.LastScan
 					sh.LastScan = &t
 				}
-				if s.Connected {
-					n++
-				}
 				out = append(out, sh)
 			}
-			d.metrics.SetScanners(n)
 			return out
 		},
 		Printer: func() PrinterHealth {
@@ -362,7 +356,19 @@ func (d *Daemon) startHTTP(p daemonParts) error {
 		},
 		Stopping: d.stopping.Load,
 	}
-	metricsHandler := promhttp.HandlerFor(d.metrics.Registry, promhttp.HandlerOpts{Registry: d.metrics.Registry})
+	prom := promhttp.HandlerFor(d.metrics.Registry, promhttp.HandlerOpts{Registry: d.metrics.Registry})
+	// Gauges that move by themselves (days left, scanners plugged) are refreshed per scrape.
+	metricsHandler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := 0
+		for _, s := range d.scanners.Status() {
+			if s.Connected {
+				n++
+			}
+		}
+		d.metrics.SetScanners(n)
+		d.metrics.SetCertificates(d.certs(), time.Now())
+		prom.ServeHTTP(w, r)
+	})
 	opts := ui.Options{
 		Till:           d.eng,
 		Token:          d.secrets.APIToken,

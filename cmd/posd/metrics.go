@@ -166,14 +166,18 @@ func (m *Metrics) BadScan() { m.badScans.Inc() }
 // SetScanners sets the number of connected scanners.
 func (m *Metrics) SetScanners(n int) { m.scanners.Set(float64(n)) }
 
-// SetCertificates exports days left for each certificate.
+// SetCertificates exports days left for each certificate key; several certificates under
+// one key (a bundle) report the soonest expiry.
 func (m *Metrics) SetCertificates(certs []CertInfo, now time.Time) {
-	m.certDays.Reset()
+	soonest := map[string]int{}
 	for _, c := range certs {
-		g := m.certDays.WithLabelValues(c.Key)
-		// Several certificates under one key (a bundle): the soonest expiry wins.
-		days := float64(c.DaysLeft(now))
-		g.Set(days)
+		if d, ok := soonest[c.Key]; !ok || c.DaysLeft(now) < d {
+			soonest[c.Key] = c.DaysLeft(now)
+		}
+	}
+	m.certDays.Reset()
+	for k, d := range soonest {
+		m.certDays.WithLabelValues(k).Set(float64(d))
 	}
 }
 
