@@ -631,6 +631,9 @@ func TestAPI_Events(t *testing.T) {
 		t.Fatalf("%d %q", resp.StatusCode, resp.Header.Get("Content-Type"))
 	}
 	for e.till.subscribers() == 0 { // the handler subscribes before it answers
+		if ctx.Err() != nil {
+			t.Fatal("the SSE handler never subscribed")
+		}
 		time.Sleep(time.Millisecond)
 	}
 	s := e.openSale(1234)
@@ -917,6 +920,19 @@ func BenchmarkAPI_OpenSale(b *testing.B) {
 		e.srv.ServeHTTP(w, r)
 		if w.Code != 201 {
 			b.Fatal(w.Code)
+		}
+	}
+}
+
+func TestServer_HostAllowed(t *testing.T) {
+	e := newEnv(t, func(o *Options) { o.AllowedHosts = []string{"till1.shop.lan"} })
+	for host, ok := range map[string]bool{
+		"127.0.0.1:8080": true, "127.0.0.1": true, "localhost:8080": true, "LOCALHOST": true, "[::1]:8080": true,
+		"[::1]": true, "192.168.1.20:8443": true, "till1.shop.lan:8443": true, "TILL1.shop.lan": true,
+		"evil.example": false, "evil.example:8080": false, "127.0.0.1.nip.io:8080": false, "localhost.evil.example": false,
+	} {
+		if got := e.srv.hostAllowed(host); got != ok {
+			t.Errorf("hostAllowed(%q) = %v", host, got)
 		}
 	}
 }

@@ -226,7 +226,7 @@ func browser(t *testing.T) (context.Context, func() []string) {
 		chromedp.Flag("lang", "en-GB"))
 	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelC := chromedp.NewContext(actx)
-	ctx, cancelT := context.WithTimeout(ctx, 100*time.Second)
+	ctx, cancelT := context.WithTimeout(ctx, 180*time.Second)
 	t.Cleanup(func() { cancelT(); cancelC(); cancelA() })
 	if err := chromedp.Do(ctx); err != nil {
 		t.Fatalf("start chromium: %v", err)
@@ -291,7 +291,7 @@ func text(t *testing.T, ctx context.Context, sel string) string {
 func run(t *testing.T, ctx context.Context, what string, actions ...chromedp.Action[chromedp.Void]) {
 	t.Helper()
 	// One step never needs long: fail it with a screenshot rather than at the test deadline.
-	sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	sctx, cancel := context.WithTimeout(ctx, 45*time.Second)
 	defer cancel()
 	if err := chromedp.Do(sctx, actions...); err != nil {
 		buf, _ := chromedp.Run(ctx, chromedp.FullScreenshot(100))
@@ -546,7 +546,7 @@ func TestBrowser_Till(t *testing.T) {
 		shot(t, ctx, dir, "cashier-reversing")
 		// WeChat allows the reverse from t0 + 15 s: the screen follows it to the end.
 		run(t, ctx, "reversed", chromedp.Poll[chromedp.Void](`document.querySelector("#state").className === "state state-cancelled"`,
-			chromedp.WithPollingTimeout(19*time.Second)))
+			chromedp.WithPollingTimeout(40*time.Second)))
 		if got := text(t, ctx, "#state"); !strings.Contains(got, "No money is kept") {
 			t.Fatalf("after the reverse %q", got)
 		}
