@@ -1,6 +1,7 @@
 package wxpaytest
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -12,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"math/big"
 	"net"
 	"net/http"
@@ -88,6 +90,7 @@ type Server struct {
 	stmtDelta  map[string]int64
 	stmtCurr   map[string]string
 	stmtReady  map[string]time.Time
+	panics     []string
 }
 
 // New starts a simulator and panics on failure (like httptest.NewServer). Close it when done.
@@ -149,6 +152,9 @@ func Start(opts Options) (*Server, error) {
 		return nil, errors.New("client certificate: no PEM certificate")
 	}
 	srv := httptest.NewUnstartedServer(s)
+	// net/http logs handler panics (and TLS handshake failures) here; panics are kept so
+	// tests can assert there were none, and nothing is printed.
+	srv.Config.ErrorLog = log.New(panicLog{s}, "", 0)
 	if opts.Addr != "" {
 		l, err := net.Listen("tcp", opts.Addr)
 		if err != nil {
@@ -249,6 +255,25 @@ func (s *Server) RotatePlatformCert() (string, error) {
 	s.platforms = append(s.platforms, p)
 	s.mu.Unlock()
 	return p.serial, nil
+}
+
+// panicLog keeps net/http's reports of handler panics.
+type panicLog struct{ s *Server }
+
+func (l panicLog) Write(p []byte) (int, error) {
+	if bytes.Contains(p, []byte("panic")) {
+		l.s.mu.Lock()
+		l.s.panics = append(l.s.panics, string(p))
+		l.s.mu.Unlock()
+	}
+	return len(p), nil
+}
+
+// handlerPanics returns net/http's reports of handler panics (for tests).
+func (s *Server) handlerPanics() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.panics...)
 }
 
 // hanging reports whether a request is being held by FaultHang.
@@ -541,6 +566,11 @@ func (s *Server) deliver(w http.ResponseWriter, r *http.Request, f *Fault, ans a
 				t.Stop()
 			}
 		}
+	}
+	if ans.status == 0 {
+		// No answer was built for this fault: the safest reading is a lost answer.
+		dropConn(w)
+		return 0, "dropped"
 	}
 	for k, v := range ans.header {
 		w.Header()[k] = v
