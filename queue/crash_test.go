@@ -150,7 +150,7 @@ func newCrashRig(t *testing.T, workload string) *crashRig {
 
 // child starts the test binary in crash mode: "work" runs the workload, "recover" only
 // recovers. killAt > 0 makes it SIGKILL itself right after its killAt-th durable Update.
-func (r *crashRig) child(mode string, killAt int) (*exec.Cmd, *bufio.Reader, *bytes.Buffer) {
+func (r *crashRig) child(mode string, killAt int) (*exec.Cmd, childOut, *bytes.Buffer) {
 	r.t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	var codes []string
@@ -176,10 +176,14 @@ func (r *crashRig) child(mode string, killAt int) (*exec.Cmd, *bufio.Reader, *by
 	if err != nil {
 		r.t.Fatal(err)
 	}
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		r.t.Fatal(err)
+	}
 	if err := cmd.Start(); err != nil {
 		r.t.Fatal(err)
 	}
-	return cmd, bufio.NewReader(out), stderr
+	return cmd, childOut{bufio.NewReader(out), in}, stderr
 }
 
 // run runs a child to its end and returns its durable Update count and how it ended.
@@ -200,11 +204,18 @@ func (r *crashRig) run(mode string, killAt int) (updates int, killed bool) {
 	}
 }
 
+// childOut is a child's stdout and stdin.
+type childOut struct {
+	out *bufio.Reader
+	in  io.WriteCloser
+}
+
 // readChild reads the child's lines: "update N" per durable Update, "outage D" when WeChat
 // must become unreachable for D (scaled) from 3 s from now, "done" at the end.
-func (r *crashRig) readChild(out *bufio.Reader) (updates int, done bool) {
+func (r *crashRig) readChild(c childOut) (updates int, done bool) {
+	defer c.in.Close()
 	for {
-		line, err := out.ReadString('\n')
+		line, err := c.out.ReadString('\n')
 		line = strings.TrimSpace(line)
 		switch {
 		case strings.HasPrefix(line, "update "):
@@ -214,6 +225,7 @@ func (r *crashRig) readChild(out *bufio.Reader) (updates int, done bool) {
 				from := r.clk.Now().Add(3 * time.Second)
 				r.sim.AddOutage(wxpaytest.Outage{From: from, Until: from.Add(d)})
 			}
+			fmt.Fprintln(c.in, "ok") // the child waits for this before paying
 		case line == "done":
 			done = true
 		}
@@ -421,7 +433,7 @@ func TestCrash_SIGTERMMidPayment(t *testing.T) {
 	r := newCrashRig(t, "main")
 	cmd, out, stderr := r.child("sigterm", 0)
 	for {
-		line, err := out.ReadString('\n')
+		line, err := out.out.ReadString('\n')
 		if err != nil {
 			t.Fatalf("child ended before paying: %v\n%s", err, stderr)
 		}
@@ -431,7 +443,7 @@ func TestCrash_SIGTERMMidPayment(t *testing.T) {
 	}
 	start := time.Now()
 	cmd.Process.Signal(syscall.SIGTERM)
-	go io.Copy(io.Discard, out)
+	go io.Copy(io.Discard, out.out)
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("child after SIGTERM: %v\n%s", err, stderr)
 	}
@@ -519,6 +531,7 @@ func crashChild(mode string) int {
 			for j, code := range strings.Split(codes[i], "+") {
 				if d := spec.codes[j].outage; d > 0 {
 					fmt.Printf("outage %s\n", d)
+					bufio.NewReader(os.Stdin).ReadString('\n') // the parent has set it up
 				}
 				if _, err := eng.Pay(ctx, s.ID, code); err != nil {
 					return fail("pay %s: %v", s.ID, err)
