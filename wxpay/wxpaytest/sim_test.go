@@ -686,58 +686,61 @@ func TestBehaviourSurvivesUnprocessedMicroPay(t *testing.T) {
 func TestEveryFaultOnEveryEndpoint(t *testing.T) {
 	eps := []Endpoint{EPMicroPay, EPQuery, EPReverse, EPRefund, EPRefundQuery, EPStatement, EPCertificates}
 	for _, api := range []string{"v3", "v2"} {
-		s, clk := newSim(t, Options{})
-		v3 := newV3(t, s, "/v3/global", false)
-		v2 := newV2(t, s, signHMAC, true)
-		v3.hc.Timeout, v2.hc.Timeout = 300*time.Millisecond, 300*time.Millisecond
-		i, sent := 0, 0
-		for _, k := range FaultKinds() {
-			for _, ep := range eps {
-				i++
-				f := Fault{Kind: k, Endpoint: ep, Code: "NOTENOUGH", Delay: time.Millisecond, For: time.Second}
-				no := fmt.Sprintf("T-%s-%d", api, i)
-				code := newCode()
-				s.Script(Match{OutTradeNo: no}, f)
-				s.ScriptAll(f)
-				date := clk.Now().In(hkt).Format("20060102")
-				if api == "v3" {
-					sent += 7
-					v3.pay(no, code, 100)
-					v3.query(no)
-					v3.reverse(no)
-					v3.refund(no, "R"+no, 1, 100)
-					v3.do("GET", "/refunds/out-refund-no/R"+no+"?mchid="+s.Credentials().MchID, nil)
-					v3.do("GET", "/statements?date="+date+"&mchid="+s.Credentials().MchID, nil)
-					v3.do("GET", "/certificates", nil)
-				} else {
-					sent += 6
-					v2.pay(no, code, 100)
-					v2.query(no)
-					v2.reverse(no)
-					v2.refund(no, "R"+no, 1, 100)
-					v2.call("/pay/refundquery", map[string]string{"out_refund_no": "R" + no})
-					v2.call("/pay/downloadbill", map[string]string{"bill_date": date})
+		t.Run(api, func(t *testing.T) {
+			t.Parallel()
+			s, clk := newSim(t, Options{})
+			v3 := newV3(t, s, "/v3/global", false)
+			v2 := newV2(t, s, signHMAC, true)
+			v3.hc.Timeout, v2.hc.Timeout = 300*time.Millisecond, 300*time.Millisecond
+			i, sent := 0, 0
+			for _, k := range FaultKinds() {
+				for _, ep := range eps {
+					i++
+					f := Fault{Kind: k, Endpoint: ep, Code: "NOTENOUGH", Delay: time.Millisecond, For: time.Second}
+					no := fmt.Sprintf("T-%s-%d", api, i)
+					code := newCode()
+					s.Script(Match{OutTradeNo: no}, f)
+					s.ScriptAll(f)
+					date := clk.Now().In(hkt).Format("20060102")
+					if api == "v3" {
+						sent += 7
+						v3.pay(no, code, 100)
+						v3.query(no)
+						v3.reverse(no)
+						v3.refund(no, "R"+no, 1, 100)
+						v3.do("GET", "/refunds/out-refund-no/R"+no+"?mchid="+s.Credentials().MchID, nil)
+						v3.do("GET", "/statements?date="+date+"&mchid="+s.Credentials().MchID, nil)
+						v3.do("GET", "/certificates", nil)
+					} else {
+						sent += 6
+						v2.pay(no, code, 100)
+						v2.query(no)
+						v2.reverse(no)
+						v2.refund(no, "R"+no, 1, 100)
+						v2.call("/pay/refundquery", map[string]string{"out_refund_no": "R" + no})
+						v2.call("/pay/downloadbill", map[string]string{"bill_date": date})
+					}
+					clk.Advance(2 * time.Second)
 				}
-				clk.Advance(2 * time.Second)
 			}
-		}
-		// A handler panic leaves no record: every request sent must be in the log (hung
-		// ones are recorded once the server notices the client left).
-		deadline := time.Now().Add(5 * time.Second)
-		for len(s.Requests()) < sent && time.Now().Before(deadline) {
-			time.Sleep(10 * time.Millisecond)
-		}
-		// Go's transport may resend an idempotent GET once after a dropped connection.
-		if got := len(s.Requests()); got < sent {
-			t.Fatalf("%s: %d requests recorded, %d sent", api, got, sent)
-		}
-		if p := s.handlerPanics(); len(p) != 0 {
-			t.Fatalf("%s: handler panics: %v", api, p)
-		}
-		for _, r := range s.Requests() {
-			if r.Status == 0 && r.Outcome != "dropped" && r.Outcome != "hung" && r.Outcome != "gave up while slow" {
-				t.Fatalf("%s: %+v", api, r)
+			// A handler panic leaves no record: every request sent must be in the log (hung
+			// ones are recorded once the server notices the client left).
+			deadline := time.Now().Add(5 * time.Second)
+			for len(s.Requests()) < sent && time.Now().Before(deadline) {
+				time.Sleep(10 * time.Millisecond)
 			}
-		}
+			// Go's transport may resend an idempotent GET once after a dropped connection.
+			if got := len(s.Requests()); got < sent {
+				t.Fatalf("%s: %d requests recorded, %d sent", api, got, sent)
+			}
+			if p := s.handlerPanics(); len(p) != 0 {
+				t.Fatalf("%s: handler panics: %v", api, p)
+			}
+			for _, r := range s.Requests() {
+				if r.Status == 0 && r.Outcome != "dropped" && r.Outcome != "hung" && r.Outcome != "gave up while slow" {
+					t.Fatalf("%s: %+v", api, r)
+				}
+			}
+		})
 	}
 }
