@@ -239,8 +239,16 @@ type Reconciler struct {
 	// (WeChat: after 10:00 Hong Kong time).
 	ReadyAfter time.Duration
 	Retry      time.Duration // while not ready or on errors (default 30 min)
-	Now        func() time.Time
-	Log        logrus.FieldLogger
+	// EmptyGrace: a statement with no rows at all while the journal holds payments of that
+	// day is taken as "not made yet" until this long after ReadyAfter (default 12 h). v2
+	// answers "No Bill Exist" both for an empty day and for a bill WeChat is late with,
+	// and a late empty file would otherwise report every payment as missing at WeChat.
+	EmptyGrace time.Duration
+	// Lookback: Due also offers an unfinished (not_ready, error) day up to this many days
+	// back (default 7), so a statement later than midnight is still reconciled.
+	Lookback int
+	Now      func() time.Time
+	Log      logrus.FieldLogger
 	// OnResult is called after each stored result (metrics, alerts).
 	OnResult func(Result)
 }
@@ -292,6 +300,9 @@ func (r *Reconciler) RunDate(ctx context.Context, date string) (Result, error) {
 		case err != nil:
 		case st.NotReady:
 			res.State = "not_ready"
+		case len(st.Rows) == 0 && paidAttempts(sales) > 0 && r.now().Before(day.AddDate(0, 0, 1).Add(r.readyAfter()+r.emptyGrace())):
+			res.State = "not_ready"
+			res.Error = fmt.Sprintf("WeChat's statement is empty but the journal holds %d payments: waiting for the full statement", paidAttempts(sales))
 		default:
 			res = Reconcile(date, sales, st, r.Filter)
 		}
@@ -314,27 +325,59 @@ func (r *Reconciler) RunDate(ctx context.Context, date string) (Result, error) {
 	return res, nil
 }
 
-// Due returns the day that should be reconciled now, if any: yesterday, once the
-// statement is ready and no finished result is stored.
+func (r *Reconciler) readyAfter() time.Duration {
+	if r.ReadyAfter == 0 {
+		return 10 * time.Hour
+	}
+	return r.ReadyAfter
+}
+
+func (r *Reconciler) emptyGrace() time.Duration {
+	if r.EmptyGrace == 0 {
+		return 12 * time.Hour
+	}
+	return r.EmptyGrace
+}
+
+func paidAttempts(sales []*engine.Sale) int {
+	n := 0
+	for _, s := range sales {
+		for _, a := range s.Attempts {
+			if a.State == engine.AttemptPaid {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// Due returns the day that should be reconciled now, if any: yesterday, once its
+// statement is ready and no finished result is stored; else the oldest day of the last
+// Lookback days whose reconciliation was started but not finished.
 func (r *Reconciler) Due() (string, bool) {
 	now := r.now().In(r.loc())
 	midnight := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, r.loc())
-	ready := r.ReadyAfter
-	if ready == 0 {
-		ready = 10 * time.Hour
+	if !now.Before(midnight.Add(r.readyAfter())) {
+		date := midnight.AddDate(0, 0, -1).Format("2006-01-02")
+		if prev, _ := r.Load(date); prev == nil || prev.State != "done" {
+			return date, true
+		}
 	}
-	if now.Before(midnight.Add(ready)) {
-		return "", false
+	back := r.Lookback
+	if back == 0 {
+		back = 7
 	}
-	date := midnight.AddDate(0, 0, -1).Format("2006-01-02")
-	if prev, _ := r.Load(date); prev != nil && prev.State == "done" {
-		return "", false
+	for ; back >= 2; back-- {
+		date := midnight.AddDate(0, 0, -back).Format("2006-01-02")
+		if prev, _ := r.Load(date); prev != nil && prev.State != "done" {
+			return date, true
+		}
 	}
-	return date, true
+	return "", false
 }
 
-// Run reconciles yesterday once the statement is available, retrying while it is not
-// ready or WeChat is unreachable. It returns when ctx is done.
+// Run reconciles the day Due names once the statement is available, retrying while it is
+// not ready or WeChat is unreachable. It returns when ctx is done.
 func (r *Reconciler) Run(ctx context.Context, tick <-chan time.Time) {
 	retry := r.Retry
 	if retry == 0 {

@@ -238,3 +238,57 @@ func BenchmarkReconcile50k(b *testing.B) {
 		}
 	}
 }
+
+// An empty statement on a day the journal holds payments is WeChat being late (v2 says
+// "No Bill Exist" for both), until EmptyGrace after the ready time; after that every
+// payment is reported missing. An empty statement on an empty day is done at once.
+func TestReconcilerEmptyStatementGrace(t *testing.T) {
+	now := time.Date(2026, 11, 26, 10, 30, 0, 0, hk)
+	var sales []*engine.Sale
+	r := &Reconciler{
+		Statements: statementFunc(func(ctx context.Context, date string) (wxpay.Statement, error) {
+			return wxpay.Statement{Date: date}, nil
+		}),
+		Sales:    func(day string) ([]*engine.Sale, error) { return sales, nil },
+		Store:    memResults{},
+		Location: hk, Now: func() time.Time { return now }, EmptyGrace: 2 * time.Hour,
+	}
+	res, err := r.RunDate(context.Background(), "2026-11-25")
+	if err != nil || res.State != "done" || len(res.Items) != 0 {
+		t.Fatalf("empty day: %+v %v", res, err)
+	}
+	sales = []*engine.Sale{sale("a", 1000, engine.SalePaid, att("o1", engine.AttemptPaid, "tx1", "HKD", 1000))}
+	res, err = r.RunDate(context.Background(), "2026-11-25")
+	if err != nil || res.State != "not_ready" || !strings.Contains(res.Error, "1 payments") {
+		t.Fatalf("empty statement, one payment, 10:30: %+v %v", res, err)
+	}
+	now = time.Date(2026, 11, 26, 12, 0, 0, 0, hk)
+	res, err = r.RunDate(context.Background(), "2026-11-25")
+	if err != nil || res.State != "done" || res.Counts[MissingAtWeChat] != 1 || res.Alerts != 1 {
+		t.Fatalf("after the grace: %+v %v", res, err)
+	}
+}
+
+// A day whose statement came after midnight is still offered by Due (yesterday first).
+func TestReconcilerDueLookback(t *testing.T) {
+	now := time.Date(2026, 11, 27, 10, 30, 0, 0, hk)
+	st := memResults{}
+	r := &Reconciler{Store: st, Location: hk, Now: func() time.Time { return now }}
+	b, _ := json.Marshal(Result{Date: "2026-11-25", State: "not_ready"})
+	st.PutReconciliation("2026-11-25", b)
+	b, _ = json.Marshal(Result{Date: "2026-11-19", State: "error"}) // beyond the 7 days
+	st.PutReconciliation("2026-11-19", b)
+	if d, ok := r.Due(); !ok || d != "2026-11-26" {
+		t.Fatalf("due %q %v, want yesterday first", d, ok)
+	}
+	b, _ = json.Marshal(Result{Date: "2026-11-26", State: "done"})
+	st.PutReconciliation("2026-11-26", b)
+	if d, ok := r.Due(); !ok || d != "2026-11-25" {
+		t.Fatalf("due %q %v, want the unfinished 2026-11-25", d, ok)
+	}
+	b, _ = json.Marshal(Result{Date: "2026-11-25", State: "done"})
+	st.PutReconciliation("2026-11-25", b)
+	if d, ok := r.Due(); ok {
+		t.Fatalf("due %q, want nothing", d)
+	}
+}

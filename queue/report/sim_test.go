@@ -1,0 +1,502 @@
+package report_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"posd/queue/engine"
+	"posd/queue/engine/enginetest"
+	"posd/queue/report"
+	"posd/wxpay"
+	"posd/wxpay/wxpaytest"
+)
+
+// These tests run sales through the real payment engine and the real wxpay client (over
+// TLS) against the simulator, then reconcile the statement the simulator builds from its
+// ledger. Mismatches are injected in the simulator's statement or made by what happens
+// to the orders (a lost answer, a reversal), never by editing parsed rows.
+
+var hkt = time.FixedZone("HKT", 8*3600)
+
+// day0 is the trading day; the statement of it is ready at 09:00 the next day
+// (wxpaytest's default StatementDelay), and WeChat promises it after 10:00.
+var day0 = time.Date(2026, 11, 25, 10, 0, 0, 0, hkt)
+
+const (
+	store    = "HK001"
+	tillA    = "T01"
+	tillB    = "T02"
+	dateISO  = "2026-11-25"
+	dateWx   = "20261125"
+	prefixA  = store + "_" + tillA + "_"
+	prefixB  = store + "_" + tillB + "_"
+	waitReal = 15 * time.Second
+)
+
+var codeSeq atomic.Int64
+
+// newCode returns a fresh payment code (the simulator refuses a code used twice).
+func newCode() string { return fmt.Sprintf("134%015d", 500000000000+codeSeq.Add(1)) }
+
+// memResults is a ResultStore in memory.
+type memResults struct {
+	mu sync.Mutex
+	m  map[string][]byte
+}
+
+func (m *memResults) PutReconciliation(date string, v []byte) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.m == nil {
+		m.m = map[string][]byte{}
+	}
+	m.m[date] = append([]byte(nil), v...)
+	return nil
+}
+
+func (m *memResults) Reconciliation(date string) ([]byte, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.m[date], nil
+}
+
+// rig is one merchant at the simulator with two tills, each with its own engine and
+// journal, sharing one fake clock.
+type rig struct {
+	t     *testing.T
+	api   string
+	clk   *enginetest.FakeClock
+	sim   *wxpaytest.Server
+	wx    wxpay.Client // the merchant's own client (manager tools, out-of-band actions)
+	tills map[string]*engine.Engine
+}
+
+func newClient(t *testing.T, sim *wxpaytest.Server, api, till string) wxpay.Client {
+	t.Helper()
+	cfg := sim.ClientConfig(api)
+	cfg.DeviceID = till
+	c, err := wxpay.New(cfg)
+	if err != nil {
+		t.Fatalf("wxpay.New(%s): %v", api, err)
+	}
+	return c
+}
+
+func newRig(t *testing.T, api string) *rig {
+	t.Helper()
+	clk := enginetest.NewFakeClock(day0)
+	sim, err := wxpaytest.Start(wxpaytest.Options{Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(sim.Close)
+	r := &rig{t: t, api: api, clk: clk, sim: sim, wx: newClient(t, sim, api, tillA), tills: map[string]*engine.Engine{}}
+	for _, till := range []string{tillA, tillB} {
+		e, err := engine.New(engine.Config{StoreID: store, TillID: till, Description: "Example Store", Location: hkt},
+			newClient(t, sim, api, till), enginetest.NewMemStore(hkt), clk, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := e.Recover(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(e.Close)
+		r.tills[till] = e
+	}
+	return r
+}
+
+func last(s *engine.Sale) engine.Attempt { return s.Attempts[len(s.Attempts)-1] }
+
+// drive waits until the sale's newest attempt satisfies pred. The engine's attempt
+// runner sleeps on one fake-clock timer at a time and holds none while it talks to
+// WeChat, so a waiting timer means it is idle: only then is the clock moved on.
+func (r *rig) drive(till, id string, pred func(engine.Attempt) bool) *engine.Sale {
+	r.t.Helper()
+	e := r.tills[till]
+	deadline := time.Now().Add(waitReal)
+	for {
+		s, err := e.Sale(id)
+		if err != nil {
+			r.t.Fatal(err)
+		}
+		if len(s.Attempts) > 0 && pred(last(s)) {
+			return s
+		}
+		if time.Now().After(deadline) {
+			r.t.Fatalf("sale %s: attempt never got there: %+v", id, last(s))
+		}
+		if r.clk.Waiters() > 0 {
+			r.clk.AdvanceToNext()
+		} else {
+			time.Sleep(100 * time.Microsecond)
+		}
+	}
+}
+
+// isFinal: nothing more happens to the attempt without the durable queue (not running
+// here): final, or unresolved and handed to the queue.
+func isFinal(a engine.Attempt) bool { return a.State.Final() || a.State == engine.AttemptUnresolved }
+
+// sell opens a sale on till and pays it with a fresh code, scripted with faults, then
+// waits until the attempt is final (paid, failed, reversed or unresolved).
+func (r *rig) sell(till string, amount int64, faults ...wxpaytest.Fault) *engine.Sale {
+	r.t.Helper()
+	code := newCode()
+	if len(faults) > 0 {
+		r.sim.Script(wxpaytest.Match{AuthCode: code}, faults...)
+	}
+	s, err := r.tills[till].OpenSale(context.Background(), engine.OpenSaleRequest{Amount: amount, AuthCode: code, Reference: "R"})
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return r.drive(till, s.ID, isFinal)
+}
+
+func (r *rig) paid(till string, amount int64, faults ...wxpaytest.Fault) (*engine.Sale, string) {
+	r.t.Helper()
+	s := r.sell(till, amount, faults...)
+	if a := last(s); a.State != engine.AttemptPaid {
+		r.t.Fatalf("sale of %d: attempt %s, want paid (%+v)", amount, a.State, a.Error)
+	}
+	return s, last(s).OutTradeNo
+}
+
+func (r *rig) reconciler(till string, st *memResults) *report.Reconciler {
+	e := r.tills[till]
+	return &report.Reconciler{
+		Statements: r.wx,
+		Sales:      e.Sales,
+		Store:      st,
+		Filter:     report.Filter{DeviceID: till, Prefix: store + "_" + till + "_"},
+		Location:   hkt,
+		Now:        r.clk.Now,
+	}
+}
+
+func byNo(res report.Result) map[string]report.Item {
+	m := map[string]report.Item{}
+	for _, it := range res.Items {
+		m[it.OutTradeNo] = it
+	}
+	return m
+}
+
+// TestReconcileSimulatorDay is a day of one merchant with two tills, in both dialects:
+// every reconciliation class, an amount with cents, a mainland wallet, a refund, a
+// statement that is not ready yet and then is, and the till filter.
+func TestReconcileSimulatorDay(t *testing.T) {
+	for _, api := range []string{wxpay.APIv3Global, wxpay.APIv2} {
+		t.Run(api, func(t *testing.T) {
+			t.Parallel()
+			reconcileDay(t, api)
+		})
+	}
+}
+
+func reconcileDay(t *testing.T, api string) {
+	r := newRig(t, api)
+	ctx := context.Background()
+
+	_, cents := r.paid(tillA, 1050)                                                      // matched: 10.50 on the statement
+	_, cny := r.paid(tillA, 10000, wxpaytest.Fault{Kind: wxpaytest.FaultMainlandWallet}) // matched: paid in CNY, priced in HKD
+	refundedSale, refunded := r.paid(tillA, 2500)                                        // matched, with a refund row
+	_, dropped := r.paid(tillA, 3000)                                                    // missing at WeChat
+	_, altered := r.paid(tillA, 4000)                                                    // amount mismatch (+0.01)
+	_, otherCurr := r.paid(tillA, 5000)                                                  // currency mismatch
+	_, revokedPaid := r.paid(tillA, 6000)                                                // reversed at WeChat, paid in the journal
+	r.sim.DropFromStatement(dropped)
+	r.sim.AlterStatementAmount(altered, 1)
+	r.sim.AlterStatementCurrency(otherCurr, "CNY")
+
+	if _, err := r.tills[tillA].Refund(ctx, refundedSale.ID, 500, "damaged"); err != nil {
+		t.Fatal(err)
+	}
+
+	// Paid at WeChat, but the answer was lost and WeChat stayed unreachable for this
+	// order: the journal holds it unresolved (its durable-queue job has not run yet).
+	lost := r.sell(tillA, 7000,
+		wxpaytest.Fault{Kind: wxpaytest.FaultLost},
+		wxpaytest.Fault{Kind: wxpaytest.FaultDrop, Endpoint: wxpaytest.EPQuery, N: -1},
+		wxpaytest.Fault{Kind: wxpaytest.FaultDrop, Endpoint: wxpaytest.EPReverse, N: -1})
+	if a := last(lost); a.State != engine.AttemptUnresolved {
+		t.Fatalf("lost answer: attempt %s, want unresolved", a.State)
+	}
+	unresolved := last(lost).OutTradeNo
+
+	// The customer paid after a wait, but the cashier had cancelled: the engine reverses
+	// a paid order. Expected, no alert.
+	code := newCode()
+	r.sim.Script(wxpaytest.Match{AuthCode: code}, wxpaytest.Fault{Kind: wxpaytest.FaultUserPaying, For: time.Second})
+	s, err := r.tills[tillA].OpenSale(ctx, engine.OpenSaleRequest{Amount: 8000, AuthCode: code})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, func() bool {
+		o, ok := r.sim.Order(last(s).OutTradeNo)
+		return ok && o.State == wxpaytest.StateUserPaying
+	})
+	waitUntil(t, func() bool { return r.clk.Waiters() > 0 }) // the runner is polling, not sending
+	if _, err := r.tills[tillA].Cancel(ctx, s.ID); err != nil {
+		t.Fatal(err)
+	}
+	cancelled := r.drive(tillA, s.ID, isFinal)
+	reversedLocal := last(cancelled).OutTradeNo
+	if st := last(cancelled).State; st != engine.AttemptReversed {
+		t.Fatalf("cancelled sale: attempt %s, want reversed", st)
+	}
+	if o, _ := r.sim.Order(reversedLocal); !o.WasPaid || o.State != wxpaytest.StateRevoked {
+		t.Fatalf("simulator order %+v: want paid, then revoked", o)
+	}
+
+	// Someone reverses a paid order out of band (after WeChat's 15 s floor).
+	r.clk.Advance(20 * time.Second)
+	if rr, err := r.wx.Reverse(ctx, revokedPaid); err != nil || rr.Outcome != wxpay.Reversed {
+		t.Fatalf("reverse %s: %v %+v", revokedPaid, err, rr)
+	}
+
+	// A payment with this till's number that the journal never saw (a journal restored
+	// from an old backup, a second process on the till).
+	stray := prefixA + "261125999999"
+	if o, err := r.wx.MicroPay(ctx, wxpay.PayRequest{OutTradeNo: stray, AuthCode: newCode(), Amount: 1234, Currency: "HKD",
+		Description: "stray", DeviceID: tillA}); err != nil || o.Outcome != wxpay.Paid {
+		t.Fatalf("stray micropay: %v %+v", err, o)
+	}
+
+	// The other till sells the same day: its rows are in the merchant's statement too.
+	_, otherTill1 := r.paid(tillB, 1050)
+	_, otherTill2 := r.paid(tillB, 990)
+
+	// Next morning, before WeChat has made the statement: not ready, stored, retried.
+	results := &memResults{}
+	rec := r.reconciler(tillA, results)
+	r.clk.Set(time.Date(2026, 11, 26, 8, 30, 0, 0, hkt))
+	res, err := rec.RunDate(ctx, dateISO)
+	if err != nil || res.State != "not_ready" || res.Tries != 1 || len(res.Items) != 0 {
+		t.Fatalf("before the statement: %v %+v", err, res)
+	}
+	if got, _ := rec.Load(dateISO); got == nil || got.State != "not_ready" {
+		t.Fatalf("stored %+v, want not_ready", got)
+	}
+	r.clk.Set(time.Date(2026, 11, 26, 10, 30, 0, 0, hkt))
+	res, err = rec.RunDate(ctx, dateISO)
+	if err != nil || res.State != "done" || res.Tries != 2 {
+		t.Fatalf("after 10:30: %v %+v", err, res)
+	}
+	if stored, _ := rec.Load(dateISO); stored == nil || stored.State != "done" || len(stored.Items) != len(res.Items) {
+		t.Fatalf("stored %+v", stored)
+	}
+
+	want := map[string]report.Class{
+		cents: report.Matched, cny: report.Matched, refunded: report.Matched,
+		dropped: report.MissingAtWeChat, altered: report.AmountMismatch, otherCurr: report.CurrencyMismatch,
+		unresolved: report.PaidNotLocal, stray: report.PaidNotLocal,
+		reversedLocal: report.ReversedAfterPayment, revokedPaid: report.ReversedAfterPayment,
+	}
+	got := byNo(res)
+	for no, c := range want {
+		if got[no].Class != c {
+			t.Errorf("%s: class %q, want %q (%+v)", no, got[no].Class, c, got[no])
+		}
+	}
+	if len(res.Items) != len(want) {
+		t.Errorf("%d items, want %d: %+v", len(res.Items), len(want), res.Items)
+	}
+	for _, no := range []string{otherTill1, otherTill2} {
+		if _, ok := got[no]; ok {
+			t.Errorf("another till's order %s was reconciled on %s", no, tillA)
+		}
+	}
+	for _, it := range res.Items {
+		if !strings.HasPrefix(it.OutTradeNo, prefixA) {
+			t.Errorf("item %s is not this till's", it.OutTradeNo)
+		}
+	}
+	// Alerts: missing, amount, currency, two paid-not-local, the out-of-band reversal.
+	if res.Alerts != 6 || got[reversedLocal].Alert || !got[revokedPaid].Alert || got[cents].Alert {
+		t.Errorf("alerts %d: %+v", res.Alerts, res.Items)
+	}
+	if got[unresolved].Action != "refund" || got[unresolved].LocalState != string(engine.AttemptUnresolved) {
+		t.Errorf("unresolved locally, paid at WeChat: %+v", got[unresolved])
+	}
+
+	// Units end to end: the simulator prints main units, the client turns them into
+	// cents, and the journal's cents match them exactly (off by 100 would mismatch).
+	if it := got[cents]; it.LocalAmount != 1050 || it.WeChatAmount != 1050 || it.WeChatCurr != "HKD" {
+		t.Errorf("10.50 sale: %+v", it)
+	}
+	if it := got[altered]; it.LocalAmount != 4000 || it.WeChatAmount != 4001 {
+		t.Errorf("altered by 0.01: %+v", it)
+	}
+	if it := got[otherCurr]; it.WeChatCurr != "CNY" || it.LocalCurrency != "HKD" {
+		t.Errorf("currency: %+v", it)
+	}
+	if it := got[cny]; it.WeChatAmount != 10000 || it.WeChatCurr != "HKD" {
+		t.Errorf("mainland wallet priced in HKD: %+v", it)
+	}
+
+	// The other till's reconciliation sees only its own two orders.
+	resB, err := r.reconciler(tillB, &memResults{}).RunDate(ctx, dateISO)
+	if err != nil || resB.State != "done" || resB.Counts[report.Matched] != 2 || len(resB.Items) != 2 || resB.Alerts != 0 {
+		t.Errorf("till %s: %v %+v", tillB, err, resB)
+	}
+	for _, it := range resB.Items {
+		if !strings.HasPrefix(it.OutTradeNo, prefixB) {
+			t.Errorf("till %s reconciled %s", tillB, it.OutTradeNo)
+		}
+	}
+
+	// The result survives a JSON round trip (the UI and `posd reconcile` read it so).
+	b, _ := json.Marshal(res)
+	var back report.Result
+	if err := json.Unmarshal(b, &back); err != nil || back.Counts[report.PaidNotLocal] != 2 {
+		t.Errorf("json: %v %+v", err, back.Counts)
+	}
+}
+
+// TestStatementUnitsFromSimulator checks the statement's printed amounts against the
+// ledger and the parsed rows: "10.50" in the file, 1050 in the row and the ledger.
+func TestStatementUnitsFromSimulator(t *testing.T) {
+	for _, api := range []string{wxpay.APIv3Global, wxpay.APIv2} {
+		t.Run(api, func(t *testing.T) {
+			t.Parallel()
+			r := newRig(t, api)
+			amounts := []int64{1, 99, 1050, 100000, 123456}
+			nos := map[string]int64{}
+			for _, a := range amounts {
+				_, no := r.paid(tillA, a)
+				nos[no] = a
+			}
+			r.clk.Set(time.Date(2026, 11, 26, 10, 30, 0, 0, hkt))
+			st, err := r.wx.Statement(context.Background(), dateWx)
+			if err != nil || st.NotReady {
+				t.Fatalf("statement: %v %+v", err, st)
+			}
+			seen := 0
+			for _, row := range st.Rows {
+				want, ok := nos[row.OutTradeNo]
+				if !ok {
+					continue
+				}
+				seen++
+				o, _ := r.sim.Order(row.OutTradeNo)
+				printed := row.Raw["订单金额(标价币种)"]
+				if row.Amount != want || o.Amount != want || printed != fmt.Sprintf("%d.%02d", want/100, want%100) {
+					t.Errorf("%s: row %d, ledger %d, printed %q, want %d", row.OutTradeNo, row.Amount, o.Amount, printed, want)
+				}
+			}
+			if seen != len(amounts) {
+				t.Fatalf("%d of %d orders in the statement", seen, len(amounts))
+			}
+			res, err := r.reconciler(tillA, &memResults{}).RunDate(context.Background(), dateISO)
+			if err != nil || res.Counts[report.Matched] != len(amounts) || res.Alerts != 0 {
+				t.Fatalf("%v %+v", err, res)
+			}
+		})
+	}
+}
+
+// TestReconcileSimulatorEmptyDay: a day without trades, once the statement is due, is a
+// finished reconciliation with nothing in it (v3: a header-only file; v2: "No Bill
+// Exist", which means "not yet" before 10:00 and "no trades" after).
+func TestReconcileSimulatorEmptyDay(t *testing.T) {
+	for _, api := range []string{wxpay.APIv3Global, wxpay.APIv2} {
+		t.Run(api, func(t *testing.T) {
+			t.Parallel()
+			r := newRig(t, api)
+			rec := r.reconciler(tillA, &memResults{})
+			r.clk.Set(time.Date(2026, 11, 26, 8, 0, 0, 0, hkt))
+			res, err := rec.RunDate(context.Background(), dateISO)
+			if err != nil || res.State != "not_ready" {
+				t.Fatalf("08:00: %v %+v", err, res)
+			}
+			r.clk.Set(time.Date(2026, 11, 26, 10, 5, 0, 0, hkt))
+			res, err = rec.RunDate(context.Background(), dateISO)
+			if err != nil || res.State != "done" || res.Rows != 0 || len(res.Items) != 0 || res.Alerts != 0 || res.Tries != 2 {
+				t.Fatalf("10:05: %v %+v", err, res)
+			}
+		})
+	}
+}
+
+// TestReconcilerRunRetriesUntilReady runs the daemon's loop: yesterday is due after
+// 10:00, WeChat is late (ready at 11:00), the loop retries every 30 minutes and stops
+// once a result is done.
+func TestReconcilerRunRetriesUntilReady(t *testing.T) {
+	for _, api := range []string{wxpay.APIv3Global, wxpay.APIv2} {
+		t.Run(api, func(t *testing.T) {
+			t.Parallel()
+			r := newRig(t, api)
+			_, no := r.paid(tillA, 1050)
+			r.sim.SetStatementReady(dateWx, time.Date(2026, 11, 26, 11, 0, 0, 0, hkt))
+			results := &memResults{}
+			rec := r.reconciler(tillA, results)
+			got := make(chan report.Result, 16)
+			rec.OnResult = func(res report.Result) { got <- res }
+			tick := make(chan time.Time)
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan struct{})
+			// Start before the statement is due: nothing happens on the first pass.
+			r.clk.Set(time.Date(2026, 11, 26, 9, 0, 0, 0, hkt))
+			go func() { defer close(done); rec.Run(ctx, tick) }()
+			// Run takes a tick only when it is back at its select, so after the second
+			// send the pass at `at` is over; the pass of the second tick repeats it and is a
+			// no-op (or, if the clock moves on meanwhile, does the next step's work).
+			step := func(at time.Time) {
+				r.clk.Set(at)
+				tick <- at
+				tick <- at
+			}
+			step(time.Date(2026, 11, 26, 9, 59, 0, 0, hkt))
+			step(time.Date(2026, 11, 26, 10, 0, 0, 0, hkt)) // due: WeChat has not made it yet
+			step(time.Date(2026, 11, 26, 10, 15, 0, 0, hkt))
+			var seen []report.Result
+			collect := func() {
+				for {
+					select {
+					case res := <-got:
+						seen = append(seen, res)
+					default:
+						return
+					}
+				}
+			}
+			collect()
+			if len(seen) != 1 || seen[0].State != "not_ready" {
+				t.Fatalf("by 10:15: %+v, want one not_ready try (retry after 30 min)", seen)
+			}
+			step(time.Date(2026, 11, 26, 10, 31, 0, 0, hkt)) // retry: still not ready
+			step(time.Date(2026, 11, 26, 11, 2, 0, 0, hkt))  // retry: ready
+			step(time.Date(2026, 11, 26, 11, 40, 0, 0, hkt)) // done: no more tries
+			cancel()
+			<-done
+			collect()
+			if len(seen) != 3 || seen[1].State != "not_ready" || seen[2].State != "done" || seen[2].Tries != 3 {
+				t.Fatalf("tries: %+v", seen)
+			}
+			if byNo(seen[2])[no].Class != report.Matched {
+				t.Fatalf("result %+v", seen[2])
+			}
+			if _, due := rec.Due(); due {
+				t.Fatal("still due after a done result")
+			}
+		})
+	}
+}
+
+func waitUntil(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(waitReal)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition never held")
+		}
+		time.Sleep(100 * time.Microsecond)
+	}
+}
