@@ -53,6 +53,7 @@ func (s *Server) routes() {
 	m.HandleFunc("/api/v1/logs", s.api(route{"GET": {h: s.logs, manager: true}}))
 	m.HandleFunc("/api/v1/devices", s.api(route{"GET": {h: s.devices, manager: true}}))
 	m.HandleFunc("/api/v1/reports/day", s.api(route{"GET": {h: s.dayReport, manager: true}}))
+	m.HandleFunc("/api/v1/reports/day/print", s.api(route{"POST": {h: s.printDayReport, manager: true}}))
 	m.HandleFunc("/api/v1/reports/reconciliation", s.api(route{
 		"GET": {h: s.reconciliation, manager: true}, "POST": {h: s.reconcileNow, manager: true}}))
 	m.HandleFunc("/api/v1/export/journal", s.api(route{"GET": {h: s.exportJournal, manager: true}}))
@@ -537,6 +538,27 @@ func (s *Server) dayReport(w http.ResponseWriter, r *http.Request, _ caller) err
 		return err
 	}
 	writeJSON(w, http.StatusOK, report.Day(day, s.opt.StoreID, s.opt.TillID, s.opt.Currency, sales, s.opt.Now()))
+	return nil
+}
+
+// printDayReport prints the day (Z) report on the receipt printer.
+func (s *Server) printDayReport(w http.ResponseWriter, r *http.Request, _ caller) error {
+	day, err := s.dateParam(r)
+	if err != nil {
+		return err
+	}
+	if s.opt.PrintDayReport == nil {
+		return &apiError{Status: http.StatusNotImplemented, Code: "no_printer", Message: "no printer is configured on this till"}
+	}
+	sales, err := s.opt.Till.Sales(day)
+	if err != nil {
+		return err
+	}
+	rep := report.Day(day, s.opt.StoreID, s.opt.TillID, s.opt.Currency, sales, s.opt.Now())
+	if err := s.opt.PrintDayReport(r.Context(), rep); err != nil {
+		return &apiError{Status: http.StatusServiceUnavailable, Code: "print_failed", Message: "printing the day report failed: " + err.Error()}
+	}
+	writeJSON(w, http.StatusAccepted, map[string]bool{"ok": true})
 	return nil
 }
 

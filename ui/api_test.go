@@ -719,7 +719,9 @@ func TestAPI_Status(t *testing.T) {
 func TestAPI_ManagerTools(t *testing.T) {
 	var gotLevel, gotGrep string
 	rec := &report.Result{Date: "2026-11-26", State: "done", Items: []report.Item{{Class: "matched", OutTradeNo: "X"}}}
+	var printed report.DayReport
 	e := newEnv(t, func(o *Options) {
+		o.PrintDayReport = func(_ context.Context, r report.DayReport) error { printed = r; return nil }
 		o.Logs = func(level, grep string, n int) []LogEntry {
 			gotLevel, gotGrep = level, grep
 			return []LogEntry{{Time: time.Now(), Level: "warning", Message: "scanner gone", Fields: map[string]string{"component": "scanner"}}}
@@ -769,6 +771,14 @@ func TestAPI_ManagerTools(t *testing.T) {
 		if err := json.Unmarshal(w.Body.Bytes(), &r); err != nil || r.Paid.Amount != 1500 || len(r.Wallets) != 1 || r.Wallets[0].Wallet != "CNY" {
 			t.Fatalf("%v %s", err, w.Body)
 		}
+	})
+	t.Run("print day report", func(t *testing.T) {
+		wantError(t, e.do("POST", "/api/v1/reports/day/print", "", bearer), 401, "pin_required")
+		if w := e.do("POST", "/api/v1/reports/day/print?date=2026-11-26", "", bearer, pin); w.Code != 202 || printed.Paid.Amount != 1500 {
+			t.Fatalf("%d %s %+v", w.Code, w.Body, printed)
+		}
+		e2 := newEnv(t, nil)
+		wantError(t, e2.do("POST", "/api/v1/reports/day/print", "", bearer, pin), 501, "no_printer")
 	})
 	t.Run("reconciliation", func(t *testing.T) {
 		w := e.do("GET", "/api/v1/reports/reconciliation?date=2026-11-26", "", bearer, pin)

@@ -317,13 +317,15 @@ type sessionInfo struct {
 	ServerTime   time.Time `json:"server_time"`
 	TokenLogin   bool      `json:"token_login"`
 	PINLogin     bool      `json:"pin_login"`
+	PrintReport  bool      `json:"print_report"`
 }
 
 func (s *Server) info(sess *session) sessionInfo {
 	now := s.opt.Now()
 	in := sessionInfo{Role: "none", Demo: s.opt.Demo, StoreID: s.opt.StoreID, TillID: s.opt.TillID,
 		Merchant: s.opt.MerchantName, Currency: s.opt.Currency, Today: now.In(s.opt.Location).Format(time.DateOnly),
-		ServerTime: now, TokenLogin: s.opt.Token != "", PINLogin: s.opt.ManagerPIN != ""}
+		ServerTime: now, TokenLogin: s.opt.Token != "", PINLogin: s.opt.ManagerPIN != "",
+		PrintReport: s.opt.PrintDayReport != nil}
 	_, in.TZOffset = now.In(s.opt.Location).Zone()
 	if sess != nil {
 		in.Role, in.CSRF = "cashier", sess.csrf

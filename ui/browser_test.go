@@ -26,6 +26,7 @@ import (
 	"posd/printer"
 	"posd/queue/engine"
 	"posd/queue/engine/enginetest"
+	"posd/queue/report"
 	"posd/wxpay"
 	"posd/wxpay/wxpaytest"
 )
@@ -103,7 +104,8 @@ type realStack struct {
 
 	srv     *Server
 	mu      sync.Mutex
-	devices []Alert // what the daemon would report: scanner unplugged, printer out of paper
+	devices []Alert
+	printed []report.DayReport // day reports sent to the printer // what the daemon would report: scanner unplugged, printer out of paper
 }
 
 func (s *realStack) setAlerts(a ...Alert) {
@@ -196,7 +198,13 @@ func newRealStack(t *testing.T) *realStack {
 		return out, nil
 	}
 	st := &realStack{eng: eng, sim: sim, logs: ring}
-	srv, err := New(Options{Till: eng, Alerts: st.alerts, Token: testToken, ManagerPIN: testPIN, CashierNoLogin: true, Demo: true,
+	srv, err := New(Options{Till: eng, Alerts: st.alerts,
+		PrintDayReport: func(_ context.Context, r report.DayReport) error {
+			st.mu.Lock()
+			defer st.mu.Unlock()
+			st.printed = append(st.printed, r)
+			return nil
+		}, Token: testToken, ManagerPIN: testPIN, CashierNoLogin: true, Demo: true,
 		AmountTable: wxpaytest.AmountTable(), Receipts: &Receipts{Recent: receipts, Reprint: func(context.Context, string) error { return nil }},
 		Logs: ring.entries, Health: func() any { return map[string]any{"ready": eng.Status().Ready, "storage": "ok"} },
 		Devices: func() any {
@@ -498,6 +506,14 @@ func TestBrowser_Till(t *testing.T) {
 			t.Fatalf("wallets %q", got)
 		}
 		shot(t, ctx, dir, "manager-day-report")
+		run(t, ctx, "print the Z report", chromedp.Click(chromedp.CSS("#btn-print-report")),
+			chromedp.Poll[chromedp.Void](`document.getElementById("toast").textContent.includes("Print Z report")`, chromedp.WithPollingTimeout(5*time.Second)))
+		st.mu.Lock()
+		n := len(st.printed)
+		st.mu.Unlock()
+		if n != 1 {
+			t.Fatalf("%d day reports printed", n)
+		}
 	})
 
 	t.Run("devices, needs attention and receipts", func(t *testing.T) {

@@ -47,6 +47,7 @@
 //	GET  /api/v1/logs?level=&q=&n=     log lines (manager)
 //	GET  /api/v1/devices               health, devices and certificates (manager)
 //	GET  /api/v1/reports/day?date=     day (Z) report by wallet currency (manager)
+//	POST /api/v1/reports/day/print?date=  print it on the receipt printer (manager)
 //	GET  /api/v1/reports/reconciliation?date=  stored result; POST runs it now (manager)
 //	GET  /api/v1/export/journal?date=&format=csv|json  journal download (manager)
 //	GET  /ui/session, POST /ui/login, POST /ui/logout ({"scope":"manager"} keeps the cashier)

@@ -110,6 +110,8 @@ type Options struct {
 	// Reconcile runs it now. Either may be nil.
 	Reconciliation func(date string) (*report.Result, error)
 	Reconcile      func(ctx context.Context, date string) (report.Result, error)
+	// PrintDayReport prints the day (Z) report on the receipt printer. Nil: no button.
+	PrintDayReport func(ctx context.Context, r report.DayReport) error
 
 	// Healthz and Metrics, when set, are served at /healthz and /metrics.
 	Healthz http.Handler

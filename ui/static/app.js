@@ -239,11 +239,15 @@
       onSale(sale);
     });
     es.addEventListener("notice", (ev) => {
+      let n;
       try {
-        S.notice = JSON.parse(ev.data);
+        n = JSON.parse(ev.data);
       } catch (_) {
         return;
       }
+      // A refused scan belongs on the sale waiting for a code; with none, a toast says it.
+      if (S.sale && S.sale.state === "awaiting_scan") S.notice = n;
+      else toast(errText(n), "error");
       renderCashier();
     });
   }
@@ -924,7 +928,8 @@
       return;
     }
     box.append(
-      h("h3", { text: t("tab_day") + " " + r.date }),
+      h("h3", null, t("tab_day") + " " + r.date + " ",
+        S.session.print_report ? h("button", { id: "btn-print-report", type: "button", text: t("print_report"), onclick: () => printReport(date) }) : null),
       h(
         "div",
         { class: "cards" },
@@ -958,6 +963,15 @@
       renderRecon(rbox, await api("GET", "/api/v1/reports/reconciliation?" + new URLSearchParams({ date })), date);
     } catch (e) {
       rbox.append(h("p", { class: "error-msg", text: errText(e) }));
+    }
+  }
+
+  async function printReport(date) {
+    try {
+      await api("POST", "/api/v1/reports/day/print?" + new URLSearchParams({ date }));
+      toast(t("print_report") + " ✓");
+    } catch (e) {
+      toast(errText(e), "error");
     }
   }
 
