@@ -494,8 +494,10 @@ func crashChild(mode string) int {
 	shutdown := func() int {
 		eng.Stop()
 		cancel()
-		eng.Close()
+		// Run first, then Close: Close while Run still launches jobs races on the engine's
+		// WaitGroup (Add during Wait; reported to the engine, seen under -race).
 		<-runDone
+		eng.Close()
 		if err := db.Close(); err != nil {
 			return fail("close: %v", err)
 		}
