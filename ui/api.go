@@ -58,7 +58,7 @@ func (s *Server) routes() {
 		"GET": {h: s.reconciliation, manager: true}, "POST": {h: s.reconcileNow, manager: true}}))
 	m.HandleFunc("/api/v1/export/journal", s.api(route{"GET": {h: s.exportJournal, manager: true}}))
 	m.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, errNotFound("no such API call: "+r.URL.Path))
+		writeError(w, errNotFound("No such API call: "+r.URL.Path))
 	})
 	if s.opt.Healthz != nil {
 		m.Handle("/healthz", s.opt.Healthz)
@@ -110,7 +110,7 @@ func (s *Server) decode(w http.ResponseWriter, r *http.Request, v any) error {
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || mt != "application/json" {
 		return &apiError{Status: http.StatusUnsupportedMediaType, Code: "unsupported_media_type",
-			Message: "send the body as Content-Type: application/json"}
+			Message: "Send the body as Content-Type: application/json"}
 	}
 	if r.ContentLength > s.opt.MaxBodyBytes {
 		return errTooLarge(s.opt.MaxBodyBytes)
@@ -124,16 +124,16 @@ func (s *Server) decode(w http.ResponseWriter, r *http.Request, v any) error {
 			return errTooLarge(mbe.Limit)
 		}
 		if errors.Is(err, io.EOF) {
-			return errBadRequest("empty body: send a JSON object")
+			return errBadRequest("Empty body: send a JSON object")
 		}
-		return errBadRequest("bad JSON: " + err.Error())
+		return errBadRequest("Bad JSON: " + err.Error())
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			return errTooLarge(mbe.Limit)
 		}
-		return errBadRequest("bad JSON: one object expected")
+		return errBadRequest("Bad JSON: one object expected")
 	}
 	return nil
 }
@@ -141,7 +141,7 @@ func (s *Server) decode(w http.ResponseWriter, r *http.Request, v any) error {
 func saleID(r *http.Request) (string, error) {
 	id := r.PathValue("id")
 	if id == "" || len(id) > 128 {
-		return "", errNotFound("no such sale")
+		return "", errNotFound("No such sale")
 	}
 	return id, nil
 }
@@ -152,7 +152,7 @@ func (s *Server) dateParam(r *http.Request) (string, error) {
 		return s.opt.Now().In(s.opt.Location).Format(time.DateOnly), nil
 	}
 	if _, err := time.Parse(time.DateOnly, d); err != nil {
-		return "", errBadRequest("date must look like 2026-11-26")
+		return "", errBadRequest("Date must look like 2026-11-26")
 	}
 	return d, nil
 }
@@ -171,13 +171,13 @@ func (s *Server) openSale(w http.ResponseWriter, r *http.Request, _ caller) erro
 		return err
 	}
 	if req.Amount <= 0 {
-		return errBadRequest("amount must be a positive number of cents")
+		return errBadRequest("Amount must be a positive number of cents")
 	}
 	if req.Currency == "" {
 		req.Currency = s.opt.Currency
 	}
 	if len(req.Description) > 127 || len(req.Reference) > 64 {
-		return errBadRequest("description is limited to 127 bytes and reference to 64")
+		return errBadRequest("Description is limited to 127 bytes and reference to 64")
 	}
 	sale, err := s.opt.Till.OpenSale(r.Context(), engine.OpenSaleRequest{Amount: req.Amount,
 		Currency: req.Currency, Description: req.Description, Reference: req.Reference, AuthCode: req.AuthCode})
@@ -292,10 +292,10 @@ func (s *Server) refundSale(w http.ResponseWriter, r *http.Request, c caller) er
 		return err
 	}
 	if req.Amount <= 0 {
-		return errBadRequest("amount must be a positive number of cents")
+		return errBadRequest("Amount must be a positive number of cents")
 	}
 	if len(req.Reason) > 80 {
-		return errBadRequest("reason is limited to 80 bytes")
+		return errBadRequest("Reason is limited to 80 bytes")
 	}
 	sale, err := s.opt.Till.Refund(r.Context(), id, req.Amount, req.Reason)
 	if err != nil {
@@ -312,13 +312,13 @@ func (s *Server) reprint(w http.ResponseWriter, r *http.Request, _ caller) error
 		return err
 	}
 	if s.opt.Receipts == nil || s.opt.Receipts.Reprint == nil {
-		return &apiError{Status: http.StatusNotImplemented, Code: "no_printer", Message: "no printer is configured on this till"}
+		return &apiError{Status: http.StatusNotImplemented, Code: "no_printer", Message: "No printer is configured on this till"}
 	}
 	if _, err := s.opt.Till.Sale(id); err != nil {
 		return err
 	}
 	if err := s.opt.Receipts.Reprint(r.Context(), id); err != nil {
-		return &apiError{Status: http.StatusServiceUnavailable, Code: "print_failed", Message: "reprint failed: " + err.Error()}
+		return &apiError{Status: http.StatusServiceUnavailable, Code: "print_failed", Message: "Reprint failed: " + err.Error()}
 	}
 	writeJSON(w, http.StatusAccepted, map[string]bool{"ok": true})
 	return nil
@@ -328,7 +328,7 @@ func (s *Server) reprint(w http.ResponseWriter, r *http.Request, _ caller) error
 // scanner's would.
 func (s *Server) virtualScan(w http.ResponseWriter, r *http.Request, _ caller) error {
 	if !s.opt.Demo {
-		return errNotFound("the virtual scanner exists only in demo mode")
+		return errNotFound("The virtual scanner exists only in demo mode")
 	}
 	var req struct {
 		Code string `json:"code"`
@@ -370,7 +370,7 @@ func (s *Server) alerts(st engine.Status) []Alert {
 	}
 	if !st.Ready {
 		out = append(out, Alert{Code: "not_ready", Severity: "warning",
-			Message: "posd is still recovering unfinished payments"})
+			Message: "Posd is still recovering unfinished payments"})
 	}
 	// Before the first call WeChat is neither reachable nor not; say so only once a call
 	// failed (a success before, or work waiting).
@@ -452,7 +452,7 @@ func (s *Server) receiptPNG(w http.ResponseWriter, r *http.Request, c caller) er
 	}
 	id, ok := strings.CutSuffix(r.PathValue("file"), ".png")
 	if !ok {
-		return errNotFound("no such receipt image")
+		return errNotFound("No such receipt image")
 	}
 	rs, err := s.recentReceipts(200)
 	if err != nil {
@@ -466,7 +466,7 @@ func (s *Server) receiptPNG(w http.ResponseWriter, r *http.Request, c caller) er
 			return nil
 		}
 	}
-	return errNotFound("no such receipt image")
+	return errNotFound("No such receipt image")
 }
 
 func intParam(r *http.Request, name string, def, limit int) int {
@@ -501,10 +501,10 @@ func (s *Server) logs(w http.ResponseWriter, r *http.Request, _ caller) error {
 	switch level {
 	case "", "trace", "debug", "info", "warning", "warn", "error", "fatal", "panic":
 	default:
-		return errBadRequest("level must be debug, info, warning or error")
+		return errBadRequest("Level must be debug, info, warning or error")
 	}
 	if len(q.Get("q")) > 200 {
-		return errBadRequest("search text is limited to 200 bytes")
+		return errBadRequest("Search text is limited to 200 bytes")
 	}
 	es := s.opt.Logs(level, q.Get("q"), intParam(r, "n", 200, 2000))
 	if es == nil {
@@ -548,7 +548,7 @@ func (s *Server) printDayReport(w http.ResponseWriter, r *http.Request, _ caller
 		return err
 	}
 	if s.opt.PrintDayReport == nil {
-		return &apiError{Status: http.StatusNotImplemented, Code: "no_printer", Message: "no printer is configured on this till"}
+		return &apiError{Status: http.StatusNotImplemented, Code: "no_printer", Message: "No printer is configured on this till"}
 	}
 	sales, err := s.opt.Till.Sales(day)
 	if err != nil {
@@ -556,7 +556,7 @@ func (s *Server) printDayReport(w http.ResponseWriter, r *http.Request, _ caller
 	}
 	rep := report.Day(day, s.opt.StoreID, s.opt.TillID, s.opt.Currency, sales, s.opt.Now())
 	if err := s.opt.PrintDayReport(r.Context(), rep); err != nil {
-		return &apiError{Status: http.StatusServiceUnavailable, Code: "print_failed", Message: "printing the day report failed: " + err.Error()}
+		return &apiError{Status: http.StatusServiceUnavailable, Code: "print_failed", Message: "Printing the day report failed: " + err.Error()}
 	}
 	writeJSON(w, http.StatusAccepted, map[string]bool{"ok": true})
 	return nil
@@ -586,13 +586,13 @@ func (s *Server) reconcileNow(w http.ResponseWriter, r *http.Request, _ caller) 
 	}
 	if s.opt.Reconcile == nil {
 		return &apiError{Status: http.StatusNotImplemented, Code: "no_reconciliation",
-			Message: "reconciliation is not set up on this till"}
+			Message: "Reconciliation is not set up on this till"}
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 60*time.Second)
 	defer cancel()
 	res, err := s.opt.Reconcile(ctx, day)
 	if err != nil {
-		return &apiError{Status: http.StatusBadGateway, Code: "reconcile_failed", Message: "reconciliation failed: " + err.Error()}
+		return &apiError{Status: http.StatusBadGateway, Code: "reconcile_failed", Message: "Reconciliation failed: " + err.Error()}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"available": true, "can_run": true, "result": res})
 	return nil
@@ -609,7 +609,7 @@ func (s *Server) exportJournal(w http.ResponseWriter, r *http.Request, _ caller)
 		format = "csv"
 	}
 	if format != "csv" && format != "json" {
-		return errBadRequest("format must be csv or json")
+		return errBadRequest("Format must be csv or json")
 	}
 	sales, err := s.opt.Till.Sales(day)
 	if err != nil {

@@ -169,7 +169,7 @@ func (g *pinGuard) check(pin string) *apiError {
 	defer g.mu.Unlock()
 	if g.pin == "" {
 		return &apiError{Status: http.StatusForbidden, Code: "no_manager_pin",
-			Message: "no manager PIN is configured on this till (http.manager_pin_file)"}
+			Message: "No manager PIN is configured on this till (http.manager_pin_file)"}
 	}
 	now := g.now()
 	if now.Before(g.lockedUntil) {
@@ -177,7 +177,7 @@ func (g *pinGuard) check(pin string) *apiError {
 	}
 	if pin == "" {
 		return &apiError{Status: http.StatusUnauthorized, Code: "pin_required",
-			Message: "this needs the manager PIN"}
+			Message: "This needs the manager PIN"}
 	}
 	if equalSecret(pin, g.pin) {
 		g.fails = 0
@@ -191,7 +191,7 @@ func (g *pinGuard) check(pin string) *apiError {
 	}
 	left := g.maxTries - g.fails
 	return &apiError{Status: http.StatusForbidden, Code: "wrong_pin",
-		Message: "wrong manager PIN; " + strconv.Itoa(left) + " tries left before the PIN is locked"}
+		Message: "Wrong manager PIN: " + strconv.Itoa(left) + " tries left before the PIN is locked"}
 }
 
 func (g *pinGuard) lockedError(now time.Time) *apiError {
@@ -201,7 +201,7 @@ func (g *pinGuard) lockedError(now time.Time) *apiError {
 	}
 	mins := (secs + 59) / 60
 	return &apiError{Status: http.StatusTooManyRequests, Code: "pin_locked", RetryAfter: secs,
-		Message: "too many wrong PINs: manager PIN locked for " + strconv.Itoa(mins) + " more minute(s)"}
+		Message: "Too many wrong PINs: the manager PIN is locked for " + strconv.Itoa(mins) + " more minute(s)"}
 }
 
 // caller is who made a request.
@@ -213,13 +213,13 @@ type caller struct {
 
 var (
 	errUnauthorized = &apiError{Status: http.StatusUnauthorized, Code: "unauthorized",
-		Message: "log in, or send Authorization: Bearer <api token>"}
+		Message: "Log in, or send Authorization: Bearer <api token>"}
 	errBadToken = &apiError{Status: http.StatusUnauthorized, Code: "unauthorized",
-		Message: "wrong API token"}
+		Message: "Wrong API token"}
 	errCSRF = &apiError{Status: http.StatusForbidden, Code: "csrf",
-		Message: "cross-site request refused: reload the page"}
+		Message: "Cross-site request refused: reload the page"}
 	errManager = &apiError{Status: http.StatusForbidden, Code: "manager_required",
-		Message: "manager login required (the manager session may have expired)"}
+		Message: "Manager login required (the manager session may have expired)"}
 )
 
 func stateChanging(method string) bool {
@@ -401,7 +401,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		s.setSessionCookie(w, r, sess)
 		writeJSON(w, http.StatusOK, s.info(sess))
 	default:
-		writeError(w, errBadRequest(`send {"pin":"..."} or {"token":"..."}`))
+		writeError(w, errBadRequest(`Send {"pin":"..."} or {"token":"..."}`))
 	}
 }
 
@@ -418,7 +418,7 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if c.bearer {
-		writeError(w, errBadRequest("bearer callers have no session"))
+		writeError(w, errBadRequest("Bearer callers have no session"))
 		return
 	}
 	var req struct {

@@ -50,19 +50,19 @@ func toAPIError(err error) *apiError {
 		return &apiError{Status: st, Code: ee.Code, Message: ee.Message}
 	}
 	if errors.Is(err, engine.ErrNotFound) {
-		return &apiError{Status: http.StatusNotFound, Code: "not_found", Message: "no such sale"}
+		return &apiError{Status: http.StatusNotFound, Code: "not_found", Message: "No such sale"}
 	}
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
 		return errTooLarge(mbe.Limit)
 	}
 	return &apiError{Status: http.StatusInternalServerError, Code: "internal",
-		Message: "something went wrong inside posd: see the logs"}
+		Message: "Something went wrong inside posd: see the logs"}
 }
 
 func errTooLarge(limit int64) *apiError {
 	return &apiError{Status: http.StatusRequestEntityTooLarge, Code: "too_large",
-		Message: "request body larger than " + strconv.FormatInt(limit, 10) + " bytes"}
+		Message: "Request body larger than " + strconv.FormatInt(limit, 10) + " bytes"}
 }
 
 func errBadRequest(msg string) *apiError {
@@ -75,7 +75,7 @@ func errNotFound(msg string) *apiError {
 
 func errMethod(allow string) *apiError {
 	return &apiError{Status: http.StatusMethodNotAllowed, Code: "method_not_allowed",
-		Message: "method not allowed; use " + allow}
+		Message: "Method not allowed; use " + allow}
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -227,7 +227,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("Referrer-Policy", "no-referrer")
 	if !s.hostAllowed(r.Host) {
 		writeError(w, &apiError{Status: http.StatusMisdirectedRequest, Code: "bad_host",
-			Message: "this till does not answer to that host name"})
+			Message: "This till does not answer to that host name"})
 		return
 	}
 	s.mux.ServeHTTP(w, r)
