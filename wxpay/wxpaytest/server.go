@@ -56,6 +56,9 @@ type Options struct {
 	// 401 SIGN_ERROR. 0 means 300 s with the real clock and no check with an injected Now
 	// (so a fake sim clock does not break a client on the real clock); < 0 never checks.
 	RequestSkew time.Duration
+	// OnRequest, if set, is called after each request is recorded (from the handler
+	// goroutine, without locks held), e.g. for `posd demo` to show WeChat's side live.
+	OnRequest func(Request)
 }
 
 // Server is a running WeChat Pay simulator (both dialects on one HTTPS port).
@@ -392,6 +395,16 @@ func (s *Server) Violations() []Violation {
 // record appends a request. Caller holds s.mu.
 func (s *Server) record(r Request) { s.requests = append(s.requests, r) }
 
+// finish records a served request and reports it to Options.OnRequest.
+func (s *Server) finish(r Request) {
+	s.mu.Lock()
+	s.record(r)
+	s.mu.Unlock()
+	if s.opts.OnRequest != nil {
+		s.opts.OnRequest(r)
+	}
+}
+
 // outageAt returns the outage covering t. Caller holds s.mu.
 func (s *Server) outageAt(t time.Time) *Outage {
 	for i := range s.outages {
@@ -609,12 +622,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	now := s.opts.Now()
 	s.mu.Lock()
 	out := s.outageAt(now)
-	if out != nil {
-		s.record(Request{Time: now, Dialect: dialectOf(r.URL.Path), Method: r.Method, Path: r.URL.Path,
-			Status: out.Status, Outcome: "outage"})
-	}
 	s.mu.Unlock()
 	if out != nil {
+		s.finish(Request{Time: now, Dialect: dialectOf(r.URL.Path), Method: r.Method, Path: r.URL.Path,
+			Status: out.Status, Outcome: "outage"})
 		if out.Status == 0 {
 			dropConn(w)
 			return

@@ -64,3 +64,13 @@ func TestRandomFaultsRun(t *testing.T) {
 		}
 	}
 }
+
+func TestOnRequest(t *testing.T) {
+	got := make(chan Request, 4)
+	s, _ := newSim(t, Options{OnRequest: func(r Request) { got <- r }})
+	c := newV2(t, s, signMD5, false)
+	c.pay("T-on", newCode(), 100)
+	if r := <-got; r.Endpoint != EPMicroPay || r.OutTradeNo != "T-on" || r.Outcome != StateSuccess {
+		t.Fatalf("%+v", r)
+	}
+}

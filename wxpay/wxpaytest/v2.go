@@ -188,13 +188,11 @@ func (s *Server) serveV2(w http.ResponseWriter, r *http.Request, now time.Time) 
 	}
 	s.mu.Unlock()
 	status, note := s.deliver(w, r, f, ans)
-	s.mu.Lock()
 	c.rec.Status = status
 	if note != "" {
 		c.rec.Outcome = note
 	}
-	s.record(c.rec)
-	s.mu.Unlock()
+	s.finish(c.rec)
 }
 
 var v2Endpoints = map[string]Endpoint{

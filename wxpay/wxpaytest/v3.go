@@ -301,13 +301,11 @@ func (s *Server) serveV3(w http.ResponseWriter, r *http.Request, dialect string,
 	}
 	s.mu.Unlock()
 	status, note := s.deliver(w, r, f, ans)
-	s.mu.Lock()
 	c.rec.Status = status
 	if note != "" {
 		c.rec.Outcome = note
 	}
-	s.record(c.rec)
-	s.mu.Unlock()
+	s.finish(c.rec)
 }
 
 // authenticate checks the Authorization header (wxpay-v3.md §6.1).
