@@ -65,7 +65,12 @@ func BenchmarkSerialLatency(b *testing.B) {
 		time.Sleep(200 * time.Microsecond)                // the code's bytes arrive first
 		start := time.Now()
 		io.WriteString(master, "\r")
-		d := <-got
+		var d delivered
+		select {
+		case d = <-got:
+		case <-time.After(10 * time.Second):
+			b.Fatalf("code %d lost", i)
+		}
 		ds = append(ds, d.at.Sub(start))
 		ours = append(ours, d.at.Sub(d.scan.At))
 	}
@@ -100,7 +105,12 @@ func BenchmarkHIDKeyboardLatency(b *testing.B) {
 		}
 		start := time.Now()
 		dev.reports <- reps[len(reps)-2].data // Enter down
-		d := <-got
+		var d delivered
+		select {
+		case d = <-got:
+		case <-time.After(10 * time.Second):
+			b.Fatalf("code %d lost", i)
+		}
 		ds = append(ds, d.at.Sub(start))
 		dev.reports <- reps[len(reps)-1].data
 	}

@@ -56,12 +56,18 @@ func (s *hidSource) own(dev hidDevice, dec reportDecoder, o OpenOptions) {
 		case <-s.done:
 		}
 	}
+	// The decoders drop a partial code after an inter-key gap. hidapi gives no arrival
+	// times, so a gap is measured on a clock that advances only while a read waits in vain:
+	// if posd itself stalls (GC, a busy CPU, a slow handler) the scanner's reports wait in
+	// hidapi's queue, and that stall must not count as the scanner's silence.
+	quiet := o.Now()
 	for {
 		select {
 		case <-s.done:
 			return
 		default:
 		}
+		start := o.Now()
 		n, err := dev.ReadTimeout(buf, hidReadTimeoutMS)
 		if err != nil {
 			// karalabe/hid reports an unplug as any read error ("hid_error is not
@@ -72,9 +78,12 @@ func (s *hidSource) own(dev hidDevice, dec reportDecoder, o OpenOptions) {
 			}
 			return
 		}
-		if n > 0 {
-			dec(buf[:n], o.Now(), emit)
+		if n == 0 {
+			quiet = quiet.Add(o.Now().Sub(start))
+			continue
 		}
+		quiet = quiet.Add(time.Microsecond)
+		dec(buf[:n], quiet, emit)
 	}
 }
 

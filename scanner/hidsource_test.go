@@ -171,3 +171,24 @@ func TestSupervisor_HIDUnplugReplug(t *testing.T) {
 		t.Fatalf("status %+v", st)
 	}
 }
+
+// posd stalls between reads (here: every report takes 500 ms to handle) while the scanner
+// has long finished typing: its reports wait in hidapi's queue, and the stall is not an
+// inter-key gap. The code must survive.
+func TestHIDSource_StallIsNotAGap(t *testing.T) {
+	clock := &fakeClock{t: t0}
+	dev := newFakeHID(t)
+	for _, r := range typeCode(t, Keymaps["us"], testCode, typeOpts{}) {
+		dev.reports <- r.data
+	}
+	inner := keyboardDecoderFor(t, Config{})
+	slow := func(report []byte, at time.Time, emit func(code, sym string)) {
+		inner(report, at, emit)
+		clock.Add(500 * time.Millisecond)
+	}
+	src := startHIDSource("k", "p", dev, slow, OpenOptions{Now: clock.Now})
+	defer src.Close()
+	if s := nextScan(t, src); s.Code != testCode {
+		t.Fatalf("got %+v", s)
+	}
+}
