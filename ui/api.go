@@ -633,6 +633,19 @@ func (s *Server) exportJournal(w http.ResponseWriter, r *http.Request, _ caller)
 // events streams every change of a sale as an SSE "sale" event with the whole sale, and
 // refused scans as "notice" events.
 func (s *Server) events(w http.ResponseWriter, r *http.Request, _ caller) error {
+	s.mu.Lock()
+	if s.streams >= maxStreams {
+		s.mu.Unlock()
+		return &apiError{Status: http.StatusServiceUnavailable, Code: "too_many_streams",
+			Message: "Too many open event streams: close other pages of this till"}
+	}
+	s.streams++
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.streams--
+		s.mu.Unlock()
+	}()
 	rc := http.NewResponseController(w)
 	// The daemon's server may have a write timeout; a stream lives longer than that.
 	_ = rc.SetWriteDeadline(time.Time{})

@@ -946,3 +946,27 @@ func TestServer_HostAllowed(t *testing.T) {
 		}
 	}
 }
+
+func TestSessionStore_Bounded(t *testing.T) {
+	clk := &testClock{t: time.Date(2026, 11, 26, 10, 0, 0, 0, hkt)}
+	st := newSessionStore(clk.Now)
+	first := st.create(time.Hour)
+	for range maxSessions + 10 {
+		clk.Add(time.Second)
+		st.create(time.Hour)
+	}
+	if n := len(st.m); n != maxSessions {
+		t.Fatalf("%d sessions kept, want %d", n, maxSessions)
+	}
+	if _, ok := st.get(first.id); ok {
+		t.Fatal("the session that ends first must go first")
+	}
+}
+
+func TestAPI_EventsBounded(t *testing.T) {
+	e := newEnv(t, nil)
+	e.srv.mu.Lock()
+	e.srv.streams = maxStreams
+	e.srv.mu.Unlock()
+	wantError(t, e.do("GET", "/api/v1/events", "", bearer), 503, "too_many_streams")
+}

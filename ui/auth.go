@@ -71,14 +71,33 @@ func (st *sessionStore) create(ttl time.Duration) *session {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	now := st.now()
-	for id, s := range st.m { // sweep: a till has a handful of sessions at most
+	st.makeRoom(now)
+	s := &session{id: randomToken(), csrf: randomToken(), until: now.Add(ttl)}
+	st.m[s.id] = s
+	return s
+}
+
+// maxSessions bounds the memory a client that logs in again and again can take: a till
+// has a handful of screens.
+const maxSessions = 256
+
+// makeRoom drops expired sessions and, when still full, the one that ends first.
+// The lock is held.
+func (st *sessionStore) makeRoom(now time.Time) {
+	for id, s := range st.m {
 		if !now.Before(s.until) {
 			delete(st.m, id)
 		}
 	}
-	s := &session{id: randomToken(), csrf: randomToken(), until: now.Add(ttl)}
-	st.m[s.id] = s
-	return s
+	for len(st.m) >= maxSessions {
+		var oldest *session
+		for _, s := range st.m {
+			if oldest == nil || s.until.Before(oldest.until) {
+				oldest = s
+			}
+		}
+		delete(st.m, oldest.id)
+	}
 }
 
 // get returns a copy of a live session.
@@ -128,6 +147,7 @@ func (st *sessionStore) replace(old string, ttl time.Duration, mgr time.Time) *s
 	if until.Before(mgr) {
 		until = mgr
 	}
+	st.makeRoom(now)
 	s := &session{id: randomToken(), csrf: randomToken(), until: until, managerUntil: mgr}
 	st.m[s.id] = s
 	return s

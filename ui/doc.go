@@ -33,7 +33,7 @@
 //	GET  /api/v1/sales/{id}            the sale
 //	POST /api/v1/sales/{id}/cancel     cancel (an attempt in flight is reversed)
 //	POST /api/v1/sales/{id}/refunds    {"amount","reason"}, X-Manager-PIN (or a manager session) → 201 sale
-//	GET  /api/v1/events                SSE: "sale" with the whole sale on every change; "notice" for a refused scan
+//	GET  /api/v1/events                SSE: "sale" with the whole sale on every change; "notice" for a refused scan (at most 64 open)
 //
 // Extensions:
 //

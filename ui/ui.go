@@ -148,7 +148,12 @@ type Server struct {
 	notices  map[int]chan Notice
 	done     chan struct{} // closed by Close: event streams end
 	closed   bool
+	streams  int // open event streams
 }
+
+// maxStreams bounds open event streams (each is an engine subscriber): a till has a
+// handful of screens and one POS program.
+const maxStreams = 64
 
 // Notice is a message for the cashier that is not part of a sale, such as a scan that
 // was refused at the till. It reaches pages as an SSE "notice" event.
