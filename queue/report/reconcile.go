@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 
@@ -90,7 +89,7 @@ func (f Filter) keep(row wxpay.StatementRow, local bool) bool {
 
 type localAttempt struct {
 	sale *engine.Sale
-	a    engine.Attempt
+	a    *engine.Attempt
 }
 
 type wechatOrder struct {
@@ -105,18 +104,22 @@ type wechatOrder struct {
 // statement of that day. Matching is by out_trade_no, then by transaction id.
 func Reconcile(date string, sales []*engine.Sale, st wxpay.Statement, f Filter) Result {
 	res := Result{Date: date, State: "done", Counts: map[Class]int{}}
-	local := map[string]localAttempt{}
-	byTx := map[string]string{}
+	// Sized up front: a busy till has tens of thousands of rows a day, and growing maps
+	// and the item list cost more than the matching itself.
+	local := make(map[string]localAttempt, len(sales))
+	byTx := make(map[string]string, len(sales))
 	for _, s := range sales {
-		for _, a := range s.Attempts {
+		for i := range s.Attempts {
+			a := &s.Attempts[i]
 			local[a.OutTradeNo] = localAttempt{s, a}
 			if a.TransactionID != "" {
 				byTx[a.TransactionID] = a.OutTradeNo
 			}
 		}
 	}
-	wechat := map[string]*wechatOrder{}
-	var order []string
+	wechat := make(map[string]*wechatOrder, len(st.Rows))
+	order := make([]string, 0, len(st.Rows))
+	res.Items = make([]Item, 0, len(st.Rows))
 	for _, row := range st.Rows {
 		key := row.OutTradeNo
 		if _, ok := local[key]; !ok && row.TransactionID != "" {
@@ -196,23 +199,21 @@ func Reconcile(date string, sales []*engine.Sale, st wxpay.Statement, f Filter) 
 		}
 		add(it)
 	}
-	// Paid in the journal but absent from the statement.
-	keys := make([]string, 0, len(local))
-	for k := range local {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		la := local[k]
-		if la.a.State != engine.AttemptPaid {
-			continue
+	// Paid in the journal but absent from the statement, in journal order.
+	for _, s := range sales {
+		for i := range s.Attempts {
+			k := s.Attempts[i].OutTradeNo
+			la := local[k]
+			if la.a != &s.Attempts[i] || la.a.State != engine.AttemptPaid {
+				continue // not paid, or a duplicate number (the later record counts)
+			}
+			if w := wechat[k]; w != nil && (w.paid || w.revoked) {
+				continue
+			}
+			add(Item{Class: MissingAtWeChat, OutTradeNo: k, TransactionID: la.a.TransactionID, SaleID: la.sale.ID,
+				LocalState: string(la.a.State), LocalAmount: la.sale.Amount, LocalCurrency: la.sale.Currency,
+				Action: "WeChat has no record of this payment: query it, then contact WeChat Pay support"})
 		}
-		if w := wechat[k]; w != nil && (w.paid || w.revoked) {
-			continue
-		}
-		add(Item{Class: MissingAtWeChat, OutTradeNo: k, TransactionID: la.a.TransactionID, SaleID: la.sale.ID,
-			LocalState: string(la.a.State), LocalAmount: la.sale.Amount, LocalCurrency: la.sale.Currency,
-			Action: "WeChat has no record of this payment: query it, then contact WeChat Pay support"})
 	}
 	return res
 }
