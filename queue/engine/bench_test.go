@@ -3,6 +3,7 @@ package engine_test
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sort"
 	"sync"
@@ -207,7 +208,12 @@ func drainOnce(b *testing.B, n int) (float64, error) {
 	b.StartTimer()
 	start := time.Now()
 	go e.Run(ctx)
+	last := time.Now()
 	for e.Status().Unresolved > 0 {
+		if os.Getenv("POSD_BENCH_TRACE") != "" && time.Since(last) > time.Second {
+			last = time.Now()
+			fmt.Fprintf(os.Stderr, "%v: %+v\n", time.Since(start).Round(time.Millisecond), e.Status())
+		}
 		if time.Since(start) > 2*time.Minute {
 			return 0, fmt.Errorf("not drained: %+v", e.Status())
 		}

@@ -146,6 +146,12 @@ type Engine struct {
 	// or a wake-up. A wake token and a fired timer count for the goroutine they will
 	// wake, so busy == 0 means nothing will happen until the clock moves.
 	busy atomic.Int64
+	// Group commit (journal.go).
+	commits    chan *commitReq
+	commitStop chan struct{}
+	commitDone chan struct{}
+	closeOnce  sync.Once
+
 	// jobsAdded tells the queue worker to look at the queue again: a new job was added.
 	jobsAdded atomic.Bool
 
@@ -155,6 +161,7 @@ type Engine struct {
 	runners   map[string]*runner      // out_trade_no → the runner working on it (live or queue)
 	open      map[string]AttemptState // attempts not final, for Status
 	jobs      map[string]Job          // the durable queue as journaled: Status and the queue's next wake-up
+	attention int                     // jobs in e.jobs needing a person
 	lastOK    time.Time
 	reachable bool
 }
@@ -179,13 +186,17 @@ func New(cfg Config, gw wxpay.Client, st Store, clk Clock, log logrus.FieldLogge
 	e := &Engine{
 		cfg: cfg, gw: gw, st: st, clk: clk, log: log.WithField("component", "engine"),
 		ctx: ctx, cancel: cancel,
-		qwake:     make(chan struct{}, 1),
-		runners:   map[string]*runner{},
-		open:      map[string]AttemptState{},
-		jobs:      map[string]Job{},
-		reachable: true,
+		qwake:      make(chan struct{}, 1),
+		runners:    map[string]*runner{},
+		open:       map[string]AttemptState{},
+		jobs:       map[string]Job{},
+		reachable:  true,
+		commits:    make(chan *commitReq),
+		commitStop: make(chan struct{}),
+		commitDone: make(chan struct{}),
 	}
 	e.limiter.init(clk, cfg.QueueRate)
+	go e.commitLoop()
 	return e, nil
 }
 
@@ -207,6 +218,10 @@ func (e *Engine) Close() {
 	e.Stop()
 	e.cancel()
 	e.wg.Wait()
+	e.closeOnce.Do(func() {
+		close(e.commitStop)
+		<-e.commitDone
+	})
 }
 
 func (e *Engine) refuseNew() *Error {
@@ -527,14 +542,28 @@ func (e *Engine) Jobs() ([]Job, error) {
 func (e *Engine) Status() Status {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	st := Status{Ready: e.ready, Unresolved: len(e.open), QueueDepth: len(e.jobs),
+	return Status{Ready: e.ready, Unresolved: len(e.open), QueueDepth: len(e.jobs), Attention: e.attention,
 		LastWeChatOK: e.lastOK, WeChatReachable: e.reachable}
-	for _, j := range e.jobs {
-		if j.Attention {
-			st.Attention++
-		}
+}
+
+// setJob and dropJob keep e.jobs and the attention count; e.mu is held.
+func (e *Engine) setJob(j Job) {
+	if old, ok := e.jobs[j.ID]; ok && old.Attention {
+		e.attention--
 	}
-	return st
+	if j.Attention {
+		e.attention++
+	}
+	e.jobs[j.ID] = j
+}
+
+func (e *Engine) unsetJob(id string) {
+	if old, ok := e.jobs[id]; ok {
+		if old.Attention {
+			e.attention--
+		}
+		delete(e.jobs, id)
+	}
 }
 
 // observe records whether a WeChat call got an answer, for Status.

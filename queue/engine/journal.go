@@ -79,17 +79,20 @@ func (t *wtx) touchJob(id string, now time.Time) error {
 	return t.putJob(*j)
 }
 
-// update runs fn in one durable write (one fsync); after the commit the written sales are
-// published and the counters updated. Nothing is published for a failed write.
+// update runs fn in one durable write (at most one fsync of its own: concurrent
+// writes are grouped, see commitLoop); after the commit the written sales are published
+// and the counters updated. Nothing is published for a failed write.
 func (e *Engine) update(fn func(tx *wtx) error) error {
-	var w *wtx
-	err := e.st.Update(func(tx Tx) error {
-		w = &wtx{Tx: tx, sales: map[string]*Sale{}}
-		return fn(w)
-	})
-	if err != nil {
+	req := &commitReq{fn: fn, done: make(chan error, 1)}
+	select {
+	case e.commits <- req:
+	case <-e.commitStop:
+		e.commitBatch([]*commitReq{req}) // closing: write directly
+	}
+	if err := <-req.done; err != nil {
 		return err
 	}
+	w := req.w
 	e.mu.Lock()
 	for _, s := range w.sales {
 		for _, a := range s.Attempts {
@@ -101,13 +104,13 @@ func (e *Engine) update(fn func(tx *wtx) error) error {
 		}
 	}
 	for _, j := range w.jobPut {
-		if old, ok := e.jobs[j.ID]; !ok || j.Due.Before(old.Due) {
-			e.jobsAdded.Store(true) // new or due sooner: the queue worker looks again
-		}
-		e.jobs[j.ID] = j
+		e.setJob(j)
 	}
 	for _, id := range w.jobDrop {
-		delete(e.jobs, id)
+		e.unsetJob(id)
+	}
+	if len(w.jobPut) > 0 {
+		e.jobsAdded.Store(true) // the queue worker looks at the queue again
 	}
 	e.mu.Unlock()
 	for _, s := range w.sales {
@@ -117,6 +120,74 @@ func (e *Engine) update(fn func(tx *wtx) error) error {
 		e.wakeQueue()
 	}
 	return nil
+}
+
+// commitReq is one engine write waiting for the journal.
+type commitReq struct {
+	fn   func(tx *wtx) error
+	w    *wtx
+	done chan error
+}
+
+// maxBatch bounds a group commit.
+const maxBatch = 256
+
+// commitLoop is group commit: writes that arrive while the journal is busy are applied
+// in one transaction, in arrival order, so draining a queue of thousands is not bound to
+// one fsync per attempt. A lone write (a cashier's sale) is committed at once. Its
+// callers wait on their request, so the engine's busy count stays exact without
+// counting this goroutine.
+func (e *Engine) commitLoop() {
+	defer close(e.commitDone)
+	for {
+		var batch []*commitReq
+		select {
+		case r := <-e.commits:
+			batch = append(batch, r)
+		case <-e.commitStop:
+			return
+		}
+	more:
+		for len(batch) < maxBatch {
+			select {
+			case r := <-e.commits:
+				batch = append(batch, r)
+			default:
+				break more
+			}
+		}
+		e.commitBatch(batch)
+	}
+}
+
+// commitBatch writes a batch in one Update. If one write fails, the transaction is
+// rolled back and every write is done again on its own, so each caller gets its own
+// result and a failing write never takes others down (as bbolt's Batch does).
+func (e *Engine) commitBatch(batch []*commitReq) {
+	if len(batch) > 1 {
+		err := e.st.Update(func(tx Tx) error {
+			for _, r := range batch {
+				r.w = &wtx{Tx: tx, sales: map[string]*Sale{}}
+				if err := r.fn(r.w); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err == nil {
+			for _, r := range batch {
+				r.done <- nil
+			}
+			return
+		}
+	}
+	for _, r := range batch {
+		err := e.st.Update(func(tx Tx) error {
+			r.w = &wtx{Tx: tx, sales: map[string]*Sale{}}
+			return r.fn(r.w)
+		})
+		r.done <- err
+	}
 }
 
 // Subscribe returns every persisted change of a sale, after it is durable, and a function

@@ -19,7 +19,8 @@ type limiter struct {
 	clk   Clock
 	every time.Duration
 	burst time.Duration
-	next  time.Time
+	next  time.Time // the next free slot
+	seen  time.Time // the clock at the last call, to notice it being set back
 }
 
 func (l *limiter) init(clk Clock, rate float64) {
@@ -36,9 +37,10 @@ func (l *limiter) wait(ctx context.Context, e *Engine) bool {
 	if min := now.Add(-l.burst); t.Before(min) {
 		t = min
 	}
-	if t.Sub(now) > l.burst+time.Second {
+	if now.Before(l.seen.Add(-time.Second)) {
 		t = now // the wall clock was set back: do not wait for the old schedule
 	}
+	l.seen = now
 	l.next = t.Add(l.every)
 	l.mu.Unlock()
 	_, ok := e.wait(ctx, t.Sub(now), nil)
@@ -140,6 +142,8 @@ func (e *Engine) Run(ctx context.Context) error {
 	// added, or when a timer wakes us; a finished job only frees a slot. This keeps
 	// draining thousands of jobs linear.
 	var ready []Job
+	var nextDue time.Time // when the earliest job not in ready or in flight is due
+	refresh := true
 
 	for {
 		if qctx.Err() != nil {
@@ -149,8 +153,15 @@ func (e *Engine) Run(ctx context.Context) error {
 		mu.Lock()
 		n := len(inflight)
 		mu.Unlock()
-		if len(ready) == 0 || e.jobsAdded.Swap(false) {
-			ready = e.dueJobs(now, notBefore)
+		if e.jobsAdded.Swap(false) || !now.Before(nextDue) {
+			refresh = true
+		}
+		if refresh {
+			// One pass over the queue: what is due now, and when the rest is.
+			refresh = false
+			mu.Lock()
+			ready, nextDue = e.dueJobs(now, notBefore, inflight)
+			mu.Unlock()
 		}
 		for free := e.cfg.QueueWorkers - n; free > 0 && len(ready) > 0; {
 			j := ready[0]
@@ -176,6 +187,9 @@ func (e *Engine) Run(ctx context.Context) error {
 			}
 			if !e.startJob(qctx, j, done) {
 				notBefore[id] = now.Add(time.Second)
+				if nextDue.After(notBefore[id]) {
+					nextDue = notBefore[id]
+				}
 				mu.Lock()
 				delete(inflight, id)
 				mu.Unlock()
@@ -183,20 +197,12 @@ func (e *Engine) Run(ctx context.Context) error {
 			}
 		}
 		// Sleep until the next job is due; a finished or new job wakes us sooner.
-		wait := queueIdleWait
-		if len(ready) == 0 {
-			e.mu.Lock()
-			mu.Lock()
-			for id, j := range e.jobs {
-				if d := later(j.Due, notBefore[id]).Sub(now); !inflight[id] && d < wait {
-					wait = d
-				}
-			}
-			mu.Unlock()
-			e.mu.Unlock()
-			if wait < 0 {
-				wait = 0
-			}
+		wait := nextDue.Sub(now)
+		if len(ready) > 0 || wait > queueIdleWait {
+			wait = queueIdleWait // full: a finished job wakes us
+		}
+		if wait <= 0 {
+			wait = time.Millisecond
 		}
 		if _, ok := e.wait(qctx, wait, e.qwake); !ok {
 			return nil
@@ -204,19 +210,27 @@ func (e *Engine) Run(ctx context.Context) error {
 	}
 }
 
-// dueJobs lists the jobs due at now (including those flagged for a person: they are
-// still retried, slowly), oldest first.
-func (e *Engine) dueJobs(now time.Time, notBefore map[string]time.Time) []Job {
+// dueJobs lists the jobs due at now that are not in flight (including those flagged for
+// a person: they are still retried, slowly), oldest first, and when the next of the
+// others is due (in a minute at most: the queue also looks around now and then).
+func (e *Engine) dueJobs(now time.Time, notBefore map[string]time.Time, inflight map[string]bool) ([]Job, time.Time) {
 	e.mu.Lock()
 	var out []Job
+	next := now.Add(queueIdleWait)
 	for id, j := range e.jobs {
-		if !j.Due.After(now) && !now.Before(notBefore[id]) {
+		if inflight[id] {
+			continue
+		}
+		due := later(j.Due, notBefore[id])
+		if !due.After(now) {
 			out = append(out, j)
+		} else if due.Before(next) {
+			next = due
 		}
 	}
 	e.mu.Unlock()
 	sort.Slice(out, func(i, k int) bool { return out[i].Due.Before(out[k].Due) })
-	return out
+	return out, next
 }
 
 // queueIdleWait bounds the queue worker's sleep: it also notices jobs written by
@@ -306,7 +320,7 @@ func (e *Engine) Recover(ctx context.Context) error {
 	e.mu.Lock()
 	for _, j := range jobs {
 		have[j.ID] = true
-		e.jobs[j.ID] = j
+		e.setJob(j)
 	}
 	e.mu.Unlock()
 	now := e.now()
