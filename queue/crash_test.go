@@ -85,8 +85,8 @@ type crashSale struct {
 
 type crashCode struct {
 	fault *wxpaytest.Fault
-	// outage: WeChat becomes unreachable for this long (scaled) 3 s after the micropay
-	// leaves (so the micropay itself gets through).
+	// outage: WeChat becomes unreachable for this long (scaled) as soon as the micropay's
+	// outcome is journaled (so the micropay itself gets through and every query fails).
 	outage time.Duration
 }
 
@@ -211,7 +211,8 @@ type childOut struct {
 }
 
 // readChild reads the child's lines: "update N" per durable Update, "outage D" when WeChat
-// must become unreachable for D (scaled) from 3 s from now, "done" at the end.
+// must become unreachable for D (scaled) from now (the child waits for "ok"), "done" at
+// the end.
 func (r *crashRig) readChild(c childOut) (updates int, done bool) {
 	defer c.in.Close()
 	for {
@@ -222,8 +223,8 @@ func (r *crashRig) readChild(c childOut) (updates int, done bool) {
 			updates++
 		case strings.HasPrefix(line, "outage "):
 			if d, err := time.ParseDuration(strings.TrimPrefix(line, "outage ")); err == nil {
-				from := r.clk.Now().Add(3 * time.Second)
-				r.sim.AddOutage(wxpaytest.Outage{From: from, Until: from.Add(d)})
+				now := r.clk.Now()
+				r.sim.AddOutage(wxpaytest.Outage{From: now.Add(-time.Hour), Until: now.Add(d)})
 			}
 			fmt.Fprintln(c.in, "ok") // the child waits for this before paying
 		case line == "done":
@@ -531,10 +532,7 @@ func crashChild(mode string) int {
 				return fail("open sale: %v", err)
 			}
 			for j, code := range strings.Split(codes[i], "+") {
-				if d := spec.codes[j].outage; d > 0 {
-					fmt.Printf("outage %s\n", d)
-					bufio.NewReader(os.Stdin).ReadString('\n') // the parent has set it up
-				}
+				st.outage.Store(int64(spec.codes[j].outage))
 				if _, err := eng.Pay(ctx, s.ID, code); err != nil {
 					return fail("pay %s: %v", s.ID, err)
 				}
@@ -585,6 +583,7 @@ type killingStore struct {
 	*DB
 	n      atomic.Int64
 	killAt int64
+	outage atomic.Int64 // a wanted outage (time.Duration), 0 once asked for
 }
 
 func (s *killingStore) Update(fn func(engine.Tx) error) error {
@@ -596,8 +595,35 @@ func (s *killingStore) Update(fn func(engine.Tx) error) error {
 			syscall.Kill(os.Getpid(), syscall.SIGKILL)
 			select {}
 		}
+		s.maybeOutage()
 	}
 	return err
+}
+
+// maybeOutage: once a micropay's outcome is journaled while an outage is wanted, ask the
+// parent to cut WeChat off and wait until it has, before the engine (blocked in this
+// Update) can send its first query.
+func (s *killingStore) maybeOutage() {
+	d := time.Duration(s.outage.Load())
+	if d == 0 {
+		return
+	}
+	sent := false
+	s.DB.View(func(tx engine.ReadTx) error {
+		open, _ := tx.OpenSales()
+		for _, sale := range open {
+			for _, a := range sale.Attempts {
+				for _, e := range a.Events {
+					sent = sent || e.Call == "micropay"
+				}
+			}
+		}
+		return nil
+	})
+	if sent && s.outage.CompareAndSwap(int64(d), 0) {
+		fmt.Printf("outage %s\n", d)
+		bufio.NewReader(os.Stdin).ReadString('\n')
+	}
 }
 
 // crashGateway is the real wxpay client (v3) set up for the parent's simulator, with its
