@@ -7,6 +7,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"go.bug.st/serial"
 )
 
 // reportLatency reports the 50th and 99th percentile and the maximum of ds, in
@@ -152,4 +154,45 @@ func BenchmarkFramer(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		f.Feed(in, func([]byte, error) {})
 	}
+}
+
+// The floor under BenchmarkSerialLatency: the same writes, read by a goroutine blocked in
+// go.bug.st/serial's Read, timed from the terminator written to the Read returning it, with
+// no posd code in between (the kernel's pty and the Go runtime's wake-up of the reader).
+func BenchmarkPTYBaseline(b *testing.B) {
+	master, path := newPTY(b)
+	port, err := serial.Open(path, &serial.Mode{BaudRate: 9600})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer port.Close()
+	got := make(chan time.Time, 1)
+	go func() {
+		buf := make([]byte, 64)
+		for {
+			n, err := port.Read(buf)
+			if err != nil {
+				return
+			}
+			if n > 0 && buf[n-1] == '\r' {
+				got <- time.Now()
+			}
+		}
+	}()
+	ds := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		io.WriteString(master, fmt.Sprintf("13%016d", i))
+		time.Sleep(200 * time.Microsecond)
+		start := time.Now()
+		io.WriteString(master, "\r")
+		select {
+		case end := <-got:
+			ds = append(ds, end.Sub(start))
+		case <-time.After(10 * time.Second):
+			b.Fatal("terminator lost")
+		}
+	}
+	b.StopTimer()
+	reportLatency(b, "", ds)
 }

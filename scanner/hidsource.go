@@ -3,6 +3,7 @@ package scanner
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"sync"
 	"time"
 )
@@ -53,6 +54,9 @@ func (s *hidSource) own(dev hidDevice, dec reportDecoder, o OpenOptions) {
 		sc := Scan{Code: code, Device: s.name, Symbology: sym, At: o.Now()}
 		select {
 		case s.items <- item{scan: sc}:
+			// Let the reader of items run on this P now: otherwise it may wait in this P's
+			// run queue until sysmon notices we went back into a blocking read.
+			runtime.Gosched()
 		case <-s.done:
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"slices"
 	"sort"
 	"strings"
@@ -117,6 +118,9 @@ func (s *serialSource) read(term Terminator, stripAIM bool, o OpenOptions) {
 		}
 		select {
 		case s.items <- item{scan: sc}:
+			// Let the reader of items run on this P now: otherwise it may wait in this P's
+			// run queue until sysmon notices we went back into a blocking read.
+			runtime.Gosched()
 		case <-s.done:
 		}
 	}
