@@ -184,7 +184,7 @@ func (s *Server) openSale(w http.ResponseWriter, r *http.Request, _ caller) erro
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, sale)
+	writeJSON(w, http.StatusCreated, redact(sale))
 	return nil
 }
 
@@ -197,7 +197,7 @@ func (s *Server) getSale(w http.ResponseWriter, r *http.Request, _ caller) error
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, sale)
+	writeJSON(w, http.StatusOK, redact(sale))
 	return nil
 }
 
@@ -227,10 +227,26 @@ func (s *Server) listSales(w http.ResponseWriter, r *http.Request, _ caller) err
 		if text != "" && !saleMatches(sale, text) {
 			continue
 		}
-		out = append(out, sale)
+		out = append(out, redact(sale))
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
+}
+
+// redact copies a sale without the salted hashes of the payment codes: the engine keeps
+// them to refuse a code used twice, and no caller of the API needs them (an 18-digit code
+// with a known prefix is within reach of a brute force).
+func redact(s *engine.Sale) *engine.Sale {
+	if s == nil {
+		return nil
+	}
+	c := *s
+	c.Attempts = make([]engine.Attempt, len(s.Attempts))
+	for i, a := range s.Attempts {
+		a.CodeHash = ""
+		c.Attempts[i] = a
+	}
+	return &c
 }
 
 func saleMatches(s *engine.Sale, text string) bool {
@@ -255,7 +271,7 @@ func (s *Server) cancelSale(w http.ResponseWriter, r *http.Request, _ caller) er
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, sale)
+	writeJSON(w, http.StatusOK, redact(sale))
 	return nil
 }
 
@@ -275,7 +291,7 @@ func (s *Server) paySale(w http.ResponseWriter, r *http.Request, _ caller) error
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, sale)
+	writeJSON(w, http.StatusOK, redact(sale))
 	return nil
 }
 
@@ -302,7 +318,7 @@ func (s *Server) refundSale(w http.ResponseWriter, r *http.Request, c caller) er
 		return err
 	}
 	s.log.WithField("sale", id).WithField("amount", req.Amount).WithField("bearer", c.bearer).Info("refund requested")
-	writeJSON(w, http.StatusCreated, sale)
+	writeJSON(w, http.StatusCreated, redact(sale))
 	return nil
 }
 
@@ -348,7 +364,7 @@ func (s *Server) virtualScan(w http.ResponseWriter, r *http.Request, _ caller) e
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, sale)
+	writeJSON(w, http.StatusOK, redact(sale))
 	return nil
 }
 
@@ -679,7 +695,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request, _ caller) error 
 			if !ok {
 				return nil // the engine stopped
 			}
-			b, err := json.Marshal(sale)
+			b, err := json.Marshal(redact(sale))
 			if err != nil {
 				s.log.WithError(err).Warn("marshal sale for SSE")
 				continue

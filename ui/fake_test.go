@@ -135,7 +135,7 @@ func (f *fakeTill) Pay(_ context.Context, saleID, code string) (*engine.Sale, er
 	now := f.now()
 	s.State = engine.SalePaying
 	s.Attempts = append(s.Attempts, engine.Attempt{OutTradeNo: fmt.Sprintf("HK001T01%s%02d", s.ID, len(s.Attempts)+1),
-		State: engine.AttemptPaying, Phase: "sending", Code: wxpay.MaskCode(code), StartedAt: now,
+		State: engine.AttemptPaying, Phase: "sending", Code: wxpay.MaskCode(code), CodeHash: "salted-hash-of-" + wxpay.MaskCode(code), StartedAt: now,
 		Deadline: now.Add(30 * time.Second), ReverseAfter: now.Add(15 * time.Second), UpdatedAt: now,
 		Events: []engine.Event{{At: now, Call: "micropay", Outcome: "sent"}}})
 	out := f.put(s)
