@@ -146,13 +146,14 @@ func (s *Supervisor) supervise(ctx context.Context, i int) {
 	d := s.devices[i]
 	backoff := s.opts.MinBackoff
 	first := true
+	announce := true // log the next connect: the first one, or after a logged failure
 	for ctx.Err() == nil {
 		src, err := d.Open(ctx)
 		if err != nil {
 			if ctx.Err() != nil {
 				return
 			}
-			s.trouble(i, "open", err)
+			announce = s.trouble(i, "open", err) || announce
 			if !sleep(ctx, backoff) {
 				return
 			}
@@ -169,8 +170,9 @@ func (s *Supervisor) supervise(ctx context.Context, i int) {
 				st.Reopens++
 			}
 		})
-		if s.limiter.allow(d.Name + "\x00connected") {
+		if announce {
 			s.log.WithFields(logrus.Fields{"scanner": d.Name, "device": path}).Info("scanner connected")
+			announce = false
 		}
 		first = false
 		for {
@@ -181,7 +183,7 @@ func (s *Supervisor) supervise(ctx context.Context, i int) {
 				if ctx.Err() != nil {
 					return
 				}
-				s.trouble(i, "read", err)
+				announce = s.trouble(i, "read", err)
 				break
 			}
 			backoff = s.opts.MinBackoff // it worked: the next failure starts a fresh backoff
@@ -225,8 +227,8 @@ func (s *Supervisor) deliver(i int, scan Scan) {
 }
 
 // trouble records a device error and logs it, at most once per LogEvery for the same device
-// and operation.
-func (s *Supervisor) trouble(i int, op string, err error) {
+// and operation. It reports whether it logged.
+func (s *Supervisor) trouble(i int, op string, err error) bool {
 	name := s.devices[i].Name
 	s.update(i, func(st *DeviceStatus) { st.LastError, st.LastErrorAt = op+": "+err.Error(), s.opts.Now() })
 	if n, ok := s.limiter.allowCount(name + "\x00" + op); ok {
@@ -239,7 +241,9 @@ func (s *Supervisor) trouble(i int, op string, err error) {
 		} else {
 			e.Warn("scanner disconnected; reopening")
 		}
+		return true
 	}
+	return false
 }
 
 // problem logs a non-fatal problem a source reports (a refused line, a dropped partial
@@ -283,8 +287,6 @@ type rateLimiter struct {
 func newRateLimiter(every time.Duration, now func() time.Time) *rateLimiter {
 	return &rateLimiter{every: every, now: now, last: map[string]time.Time{}, count: map[string]int{}}
 }
-
-func (r *rateLimiter) allow(key string) bool { _, ok := r.allowCount(key); return ok }
 
 // allowCount reports whether to log now, and how many were suppressed since the last time.
 func (r *rateLimiter) allowCount(key string) (int, bool) {

@@ -185,6 +185,17 @@ func TestSupervisor_LogsRateLimitedAndMasked(t *testing.T) {
 		}
 		return suppressedReported > 0
 	})
+	// The reconnect after a logged disconnect is logged too, so the journal does not end on
+	// "disconnected" while the scanner works again.
+	waitFor(t, "reconnect logged", func() bool {
+		n := 0
+		for _, e := range hook.AllEntries() {
+			if e.Message == "scanner connected" {
+				n++
+			}
+		}
+		return n == 2
+	})
 	var sawScan bool
 	for _, e := range hook.AllEntries() {
 		if e.Message == "scan" {
