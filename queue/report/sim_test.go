@@ -341,6 +341,24 @@ func reconcileDay(t *testing.T, api string) {
 		t.Errorf("mainland wallet priced in HKD: %+v", it)
 	}
 
+	// The refund is on the statement in main units too: 5.00 → 500.
+	st, err := r.wx.Statement(ctx, dateWx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	refundRows := 0
+	for _, row := range st.Rows {
+		if row.OutTradeNo == refunded && row.TradeState == "REFUND" {
+			refundRows++
+			if row.RefundAmount != 500 || row.Amount != 2500 || row.Raw["申请退款金额"] != "5.00" {
+				t.Errorf("refund row: refund %d of %d, printed %q", row.RefundAmount, row.Amount, row.Raw["申请退款金额"])
+			}
+		}
+	}
+	if refundRows != 1 {
+		t.Errorf("%d refund rows for %s, want 1", refundRows, refunded)
+	}
+
 	// The other till's reconciliation sees only its own two orders.
 	resB, err := r.reconciler(tillB, &memResults{}).RunDate(ctx, dateISO)
 	if err != nil || resB.State != "done" || resB.Counts[report.Matched] != 2 || len(resB.Items) != 2 || resB.Alerts != 0 {
