@@ -977,3 +977,20 @@ func TestAPI_EventsBounded(t *testing.T) {
 	e.srv.mu.Unlock()
 	wantError(t, e.do("GET", "/api/v1/events", "", bearer), 503, "too_many_streams")
 }
+
+func TestAPI_Demo(t *testing.T) {
+	table := []map[string]any{{"Cents": 2, "Name": "userpaying-5s"}}
+	e := newEnv(t, func(o *Options) { o.Demo = true; o.AmountTable = table })
+	w := e.do("GET", "/api/v1/demo", "", bearer)
+	if w.Code != 200 || !strings.Contains(w.Body.String(), `"demo":true`) || !strings.Contains(w.Body.String(), "userpaying-5s") {
+		t.Fatalf("%d %s", w.Code, w.Body)
+	}
+	c, in := e.session()
+	if !in.Demo || in.Today != "2026-11-26" || in.TZOffset != 8*3600 || in.Currency != "HKD" {
+		t.Fatalf("session info %+v", in)
+	}
+	// In demo the cashier sees the virtual printer's receipts without a manager.
+	if w := e.do("GET", "/api/v1/receipts", "", withCookie(c)); w.Code != 200 || strings.TrimSpace(w.Body.String()) != "[]" {
+		t.Fatalf("%d %s", w.Code, w.Body)
+	}
+}

@@ -482,6 +482,12 @@ func TestBrowser_Till(t *testing.T) {
 			t.Fatalf("detail after refund: %q", got)
 		}
 		shot(t, ctx, dir, "manager-refund")
+		run(t, ctx, "refund the rest", chromedp.Click(chromedp.CSS("#btn-refund-full")),
+			chromedp.WaitNotPresent(chromedp.CSS("#refund-form")))
+		csv, err := chromedp.Run(ctx, chromedp.Evaluate[string](`fetch(document.getElementById("export-csv").href).then(r => r.text())`, chromedp.EvalAwaitPromise))
+		if err != nil || !strings.HasPrefix(csv, "date,sale_id,") || strings.Count(csv, "\n") < 5 {
+			t.Fatalf("CSV export: %v %q", err, csv)
+		}
 		paid, err := st.eng.Sales("")
 		if err != nil {
 			t.Fatal(err)
@@ -492,8 +498,8 @@ func TestBrowser_Till(t *testing.T) {
 				refunded += r.Amount
 			}
 		}
-		if refunded != 300 {
-			t.Fatalf("engine has %d cents refunded, want 300", refunded)
+		if refunded != 1007 {
+			t.Fatalf("engine has %d cents refunded, want all 1007", refunded)
 		}
 	})
 
