@@ -202,6 +202,7 @@ func TestV3Statement(t *testing.T) {
 	// Tampering for reconciliation tests.
 	s.DropFromStatement("T-s1")
 	s.AlterStatementAmount("T-s2", 1)
+	s.AlterStatementCurrency("T-s3", "CNY")
 	_, rows = parseStatement(t, c.do("GET", uri, nil).body)
 	for _, row := range rows {
 		switch row[col(h, "商户订单号")] {
@@ -210,6 +211,10 @@ func TestV3Statement(t *testing.T) {
 		case "T-s2":
 			if row[ist] == "SUCCESS" && row[iamt] != "20.01" {
 				t.Fatalf("altered amount %s", row[iamt])
+			}
+		case "T-s3":
+			if row[col(h, "标价币种")] != "CNY" || row[col(h, "结算币种")] != "CNY" || row[col(h, "用户支付币种")] != "HKD" {
+				t.Fatalf("altered currency %v", row)
 			}
 		}
 	}
