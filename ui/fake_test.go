@@ -12,8 +12,8 @@ import (
 )
 
 // fakeTill is a small in-memory stand-in for *engine.Engine with the same error codes,
-// for handler tests that need exact control of every state. Outcomes of a charged code
-// come from script (if set) or stay "paying" until the test calls step.
+// for handler tests that need exact control of every state: a charged code stays
+// "paying" until the test calls step. (The browser tests use the real engine.)
 type fakeTill struct {
 	mu      sync.Mutex
 	now     func() time.Time
@@ -25,14 +25,9 @@ type fakeTill struct {
 	seq     int
 	status  engine.Status
 	jobs    []engine.Job
-	// script, when set, returns the steps an attempt with this code goes through;
-	// they are applied in a goroutine after their delays.
-	script func(code string) []fakeStep
-	calls  []string
 }
 
 type fakeStep struct {
-	after   time.Duration
 	phase   string
 	state   engine.AttemptState
 	err     *engine.ErrorInfo
@@ -75,7 +70,6 @@ func (f *fakeTill) put(s *engine.Sale) *engine.Sale {
 
 func (f *fakeTill) OpenSale(ctx context.Context, r engine.OpenSaleRequest) (*engine.Sale, error) {
 	f.mu.Lock()
-	f.calls = append(f.calls, "OpenSale")
 	if r.Amount <= 0 || r.Currency != "HKD" {
 		f.mu.Unlock()
 		return nil, &engine.Error{Code: "bad_request", Message: "amount must be positive and currency HKD"}
@@ -120,7 +114,6 @@ func (f *fakeTill) Pay(_ context.Context, saleID, code string) (*engine.Sale, er
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.calls = append(f.calls, "Pay")
 	s, ok := f.sales[saleID]
 	if !ok {
 		return nil, &engine.Error{Code: "not_found", Message: "no such sale"}
@@ -138,17 +131,7 @@ func (f *fakeTill) Pay(_ context.Context, saleID, code string) (*engine.Sale, er
 		State: engine.AttemptPaying, Phase: "sending", Code: wxpay.MaskCode(code), CodeHash: "salted-hash-of-" + wxpay.MaskCode(code), StartedAt: now,
 		Deadline: now.Add(30 * time.Second), ReverseAfter: now.Add(15 * time.Second), UpdatedAt: now,
 		Events: []engine.Event{{At: now, Call: "micropay", Outcome: "sent"}}})
-	out := f.put(s)
-	if f.script != nil {
-		steps := f.script(code)
-		go func() {
-			for _, st := range steps {
-				time.Sleep(st.after)
-				f.step(saleID, st)
-			}
-		}()
-	}
-	return out, nil
+	return f.put(s), nil
 }
 
 // step changes the last attempt of a sale, as the engine would after a WeChat answer.
@@ -190,7 +173,6 @@ func (f *fakeTill) step(saleID string, st fakeStep) *engine.Sale {
 func (f *fakeTill) Cancel(_ context.Context, saleID string) (*engine.Sale, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.calls = append(f.calls, "Cancel")
 	s, ok := f.sales[saleID]
 	if !ok {
 		return nil, &engine.Error{Code: "not_found", Message: "no such sale"}
@@ -210,7 +192,6 @@ func (f *fakeTill) Cancel(_ context.Context, saleID string) (*engine.Sale, error
 func (f *fakeTill) Refund(_ context.Context, saleID string, amount int64, reason string) (*engine.Sale, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.calls = append(f.calls, "Refund")
 	s, ok := f.sales[saleID]
 	if !ok {
 		return nil, &engine.Error{Code: "not_found", Message: "no such sale"}
