@@ -1148,6 +1148,18 @@
       else return;
       ev.preventDefault();
     });
+    // The manager role ends on the server after 15 idle minutes: leave the manager view
+    // then, rather than at the next click.
+    setInterval(async () => {
+      if (S.view !== "manager") return;
+      try {
+        const in_ = await api("GET", "/ui/session");
+        if (in_.role !== "manager") {
+          S.session = in_;
+          showPIN(t("session_expired"));
+        }
+      } catch (_) {}
+    }, 30000);
     // Countdowns move without server events.
     setInterval(() => {
       const a = lastAttempt(S.sale);
