@@ -103,17 +103,27 @@ type wechatOrder struct {
 // Reconcile compares the journal (every sale of the day, with their attempts) with the
 // statement of that day. Matching is by out_trade_no, then by transaction id.
 func Reconcile(date string, sales []*engine.Sale, st wxpay.Statement, f Filter) Result {
+	return ReconcileWith(date, nil, sales, nil, st, f)
+}
+
+// ReconcileWith is Reconcile with the till's time zone (where midnight is; nil: each
+// attempt's own) and the previous day's sales as context: they are looked up for
+// statement rows that are not of this day's journal (a payment or a reversal just after
+// midnight of a sale opened before it), but never reported missing here.
+func ReconcileWith(date string, loc *time.Location, sales, previous []*engine.Sale, st wxpay.Statement, f Filter) Result {
 	res := Result{Date: date, State: "done", Counts: map[Class]int{}}
 	// Sized up front: a busy till has tens of thousands of rows a day, and growing maps
 	// and the item list cost more than the matching itself.
-	local := make(map[string]localAttempt, len(sales))
-	byTx := make(map[string]string, len(sales))
-	for _, s := range sales {
-		for i := range s.Attempts {
-			a := &s.Attempts[i]
-			local[a.OutTradeNo] = localAttempt{s, a}
-			if a.TransactionID != "" {
-				byTx[a.TransactionID] = a.OutTradeNo
+	local := make(map[string]localAttempt, len(sales)+len(previous))
+	byTx := make(map[string]string, len(sales)+len(previous))
+	for _, group := range [][]*engine.Sale{previous, sales} { // this day's records win
+		for _, s := range group {
+			for i := range s.Attempts {
+				a := &s.Attempts[i]
+				local[a.OutTradeNo] = localAttempt{s, a}
+				if a.TransactionID != "" {
+					byTx[a.TransactionID] = a.OutTradeNo
+				}
 			}
 		}
 	}
@@ -141,12 +151,13 @@ func Reconcile(date string, sales []*engine.Sale, st wxpay.Statement, f Filter) 
 		if row.TransactionID != "" {
 			w.tx = row.TransactionID
 		}
+		// A REFUND row is money going back, listed on the day of the refund: it does not
+		// say the order was paid this day (a refund today of last week's sale is normal).
+		// The payment itself is the SUCCESS row on the day it was paid.
 		switch strings.ToUpper(row.TradeState) {
-		case "SUCCESS", "REFUND":
+		case "SUCCESS":
 			w.paid = true
-			if w.amount == 0 {
-				w.amount, w.currency = row.Amount, row.Currency
-			}
+			w.amount, w.currency = row.Amount, row.Currency
 		case "REVOKED":
 			w.revoked = true
 			w.amount, w.currency = row.Amount, row.Currency
@@ -185,6 +196,11 @@ func Reconcile(date string, sales []*engine.Sale, st wxpay.Statement, f Filter) 
 			if ok && la.a.State == engine.AttemptPaid {
 				it.Action = "WeChat reversed a payment the till holds as paid: check the sale and collect the money again"
 			}
+		case ok && la.a.State == engine.AttemptReversed && !la.a.UpdatedAt.Before(dayEnd(date, or(loc, la.a.StartedAt.Location()))):
+			// Paid this day, reversed by the till after midnight: the REVOKED row is on
+			// the next day's statement. Nothing to refund.
+			it.Class = ReversedAfterPayment
+			it.Action = "reversed after midnight: on the next day's statement"
 		case !ok || la.a.State != engine.AttemptPaid:
 			it.Class = PaidNotLocal
 			it.Action = "refund"
@@ -210,12 +226,39 @@ func Reconcile(date string, sales []*engine.Sale, st wxpay.Statement, f Filter) 
 			if w := wechat[k]; w != nil && (w.paid || w.revoked) {
 				continue
 			}
+			action := "WeChat has no record of this payment: query it, then contact WeChat Pay support"
+			if end := dayEnd(date, or(loc, la.a.StartedAt.Location())); !la.a.StartedAt.Before(end.Add(-midnightMargin)) {
+				action = "paid around midnight: check the next day's statement before contacting WeChat Pay support"
+			}
 			add(Item{Class: MissingAtWeChat, OutTradeNo: k, TransactionID: la.a.TransactionID, SaleID: la.sale.ID,
 				LocalState: string(la.a.State), LocalAmount: la.sale.Amount, LocalCurrency: la.sale.Currency,
-				Action: "WeChat has no record of this payment: query it, then contact WeChat Pay support"})
+				Action: action})
 		}
 	}
 	return res
+}
+
+// midnightMargin: a payment started this close to midnight may be paid (and listed)
+// on the next day (USERPAYING, slow answers: at most PollUntil, 45 s, plus the network).
+const midnightMargin = 2 * time.Minute
+
+func or(a, b *time.Location) *time.Location {
+	if a != nil {
+		return a
+	}
+	return b
+}
+
+// dayEnd is midnight after date (2006-01-02) in loc.
+func dayEnd(date string, loc *time.Location) time.Time {
+	if loc == nil {
+		loc = time.UTC
+	}
+	d, err := time.ParseInLocation("2006-01-02", date, loc)
+	if err != nil {
+		return time.Time{}
+	}
+	return d.AddDate(0, 0, 1)
 }
 
 // StatementSource downloads a day's statement (wxpay.Client does).
@@ -294,6 +337,10 @@ func (r *Reconciler) RunDate(ctx context.Context, date string) (Result, error) {
 	}
 	res := Result{Date: date, Counts: map[Class]int{}}
 	sales, err := r.Sales(date)
+	var previous []*engine.Sale
+	if err == nil {
+		previous, err = r.Sales(day.AddDate(0, 0, -1).Format("2006-01-02"))
+	}
 	if err == nil {
 		var st wxpay.Statement
 		st, err = r.Statements.Statement(ctx, day.Format("20060102"))
@@ -305,7 +352,7 @@ func (r *Reconciler) RunDate(ctx context.Context, date string) (Result, error) {
 			res.State = "not_ready"
 			res.Error = fmt.Sprintf("WeChat's statement is empty but the journal holds %d payments: waiting for the full statement", paidAttempts(sales))
 		default:
-			res = Reconcile(date, sales, st, r.Filter)
+			res = ReconcileWith(date, r.loc(), sales, previous, st, r.Filter)
 		}
 	}
 	if err != nil {

@@ -518,3 +518,90 @@ func waitUntil(t *testing.T, cond func() bool) {
 		time.Sleep(100 * time.Microsecond)
 	}
 }
+
+// TestReconcileSimulatorAcrossMidnight: what happens around midnight is not a
+// difference. A sale reversed just after midnight (paid on day 1, REVOKED row on day 2),
+// a payment that completes after midnight (journaled on day 1, listed on day 2), and a
+// refund on day 2 of a day-1 sale (a REFUND row on day 2) raise no false alert.
+func TestReconcileSimulatorAcrossMidnight(t *testing.T) {
+	for _, api := range []string{wxpay.APIv3Global, wxpay.APIv2} {
+		t.Run(api, func(t *testing.T) {
+			t.Parallel()
+			r := newRig(t, api)
+			ctx := context.Background()
+			e := r.tills[tillA]
+			s1, paidDay1 := r.paid(tillA, 1500)
+
+			// 23:59:50: the customer pays after a second, but the cashier has cancelled;
+			// the reverse waits for WeChat's 15 s floor, past midnight.
+			r.clk.Set(time.Date(2026, 11, 25, 23, 59, 50, 0, hkt))
+			code := newCode()
+			r.sim.Script(wxpaytest.Match{AuthCode: code}, wxpaytest.Fault{Kind: wxpaytest.FaultUserPaying, For: time.Second})
+			s2, err := e.OpenSale(ctx, engine.OpenSaleRequest{Amount: 2000, AuthCode: code})
+			if err != nil {
+				t.Fatal(err)
+			}
+			waitUntil(t, func() bool { o, ok := r.sim.Order(last(s2).OutTradeNo); return ok && o.State == wxpaytest.StateUserPaying })
+			waitUntil(t, func() bool { return r.clk.Waiters() > 0 })
+			if _, err := e.Cancel(ctx, s2.ID); err != nil {
+				t.Fatal(err)
+			}
+			s2 = r.drive(tillA, s2.ID, isFinal)
+			reversedNext := last(s2).OutTradeNo
+			if o, _ := r.sim.Order(reversedNext); last(s2).State != engine.AttemptReversed || o.State != wxpaytest.StateRevoked ||
+				o.PaidAt.In(hkt).Day() != 25 || o.ReversedAt.In(hkt).Day() != 26 {
+				t.Fatalf("want paid on the 25th, reversed on the 26th: local %s, sim %+v", last(s2).State, o)
+			}
+
+			// 23:59:58: the customer takes 10 s to confirm; paid at 00:00:08.
+			r.clk.Set(time.Date(2026, 11, 25, 23, 59, 58, 0, hkt))
+			s4, lateNo := r.paid(tillA, 3300, wxpaytest.Fault{Kind: wxpaytest.FaultUserPaying, For: 10 * time.Second})
+			if o, _ := r.sim.Order(lateNo); o.PaidAt.In(hkt).Day() != 26 || s4.CreatedAt.In(hkt).Day() != 25 {
+				t.Fatalf("want a sale of the 25th paid on the 26th: %+v", o)
+			}
+
+			// Day 2: a refund of the day-1 sale, and a sale of its own.
+			r.clk.Set(time.Date(2026, 11, 26, 12, 0, 0, 0, hkt))
+			if _, err := e.Refund(ctx, s1.ID, 1500, "returned"); err != nil {
+				t.Fatal(err)
+			}
+			_, paidDay2 := r.paid(tillA, 990)
+
+			r.clk.Set(time.Date(2026, 11, 27, 10, 30, 0, 0, hkt))
+			rec := r.reconciler(tillA, &memResults{})
+			d1, err := rec.RunDate(ctx, "2026-11-25")
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := byNo(d1)
+			if got[paidDay1].Class != report.Matched || got[reversedNext].Class != report.ReversedAfterPayment || got[reversedNext].Alert {
+				t.Errorf("day 1: %+v", d1.Items)
+			}
+			// The late payment is not on day 1's statement: reported, with the hint.
+			if it := got[lateNo]; it.Class != report.MissingAtWeChat || !strings.Contains(it.Action, "midnight") {
+				t.Errorf("day 1, paid after midnight: %+v", it)
+			}
+			if len(d1.Items) != 3 || d1.Alerts != 1 {
+				t.Errorf("day 1: %d items, %d alerts: %+v", len(d1.Items), d1.Alerts, d1.Items)
+			}
+
+			d2, err := rec.RunDate(ctx, "2026-11-26")
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = byNo(d2)
+			if it := got[reversedNext]; it.Class != report.ReversedAfterPayment || it.Alert || it.LocalState != string(engine.AttemptReversed) {
+				t.Errorf("day 2, the REVOKED row of a day-1 sale: %+v", it)
+			}
+			if it := got[lateNo]; it.Class != report.Matched || it.LocalAmount != 3300 || it.WeChatAmount != 3300 {
+				t.Errorf("day 2, the payment of a day-1 sale: %+v", it)
+			}
+			if _, listed := got[paidDay1]; listed {
+				t.Errorf("day 2: the refund of a day-1 sale is not a payment: %+v", got[paidDay1])
+			}
+			if got[paidDay2].Class != report.Matched || len(d2.Items) != 3 || d2.Alerts != 0 {
+				t.Errorf("day 2: %d items, %d alerts: %+v", len(d2.Items), d2.Alerts, d2.Items)
+			}
+		})
+	}
+}
