@@ -541,7 +541,10 @@ func TestReconcileSimulatorAcrossMidnight(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			waitUntil(t, func() bool { o, ok := r.sim.Order(last(s2).OutTradeNo); return ok && o.State == wxpaytest.StateUserPaying })
+			waitUntil(t, func() bool {
+				o, ok := r.sim.Order(last(s2).OutTradeNo)
+				return ok && o.State == wxpaytest.StateUserPaying
+			})
 			waitUntil(t, func() bool { return r.clk.Waiters() > 0 })
 			if _, err := e.Cancel(ctx, s2.ID); err != nil {
 				t.Fatal(err)
