@@ -5,8 +5,10 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"log"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -54,7 +56,6 @@ type Daemon struct {
 	reqStop  context.CancelFunc
 	wg       sync.WaitGroup
 	stopping atomic.Bool
-	healthy  atomic.Int64 // unix nanos of the last main-loop health check that passed
 	startAt  time.Time
 	readyIn  time.Duration
 }
@@ -137,13 +138,18 @@ func startDaemon(p daemonParts) (d *Daemon, err error) {
 		return d, fmt.Errorf("printer spool: %w", err)
 	}
 
+	// Subscribe before recovery, so outcomes that recovery settles get their receipts.
+	sales, unsubscribe := d.eng.Subscribe()
+	d.goRun("receipts", func(ctx context.Context) error {
+		defer unsubscribe()
+		return d.followSales(ctx, sales)
+	})
 	// Recovery before anything can take a sale: every attempt left unfinished by a crash
 	// or a restart is resumed from the journal.
 	if err := d.eng.Recover(d.ctx); err != nil {
 		return d, fmt.Errorf("recover: %w", err)
 	}
 	d.goRun("engine", func(ctx context.Context) error { return d.eng.Run(ctx) })
-	d.goRun("receipts", d.followSales)
 	d.catchUpReceipts()
 
 	d.rec = &report.Reconciler{
@@ -172,13 +178,12 @@ func startDaemon(p daemonParts) (d *Daemon, err error) {
 	if err != nil {
 		return d, &ConfigError{[]Problem{{"scanner", err.Error()}}}
 	}
-	d.goRun("scanners", d.scanners.Run)
-
 	if err := d.startHTTP(p); err != nil {
 		return d, err
 	}
+	// Scanners last: a scan's refusal is shown through the UI, which exists from here.
+	d.goRun("scanners", d.scanners.Run)
 	d.readyIn = time.Since(d.startAt)
-	d.healthy.Store(time.Now().UnixNano())
 	if _, err := SdNotify(SdReady + "\nSTATUS=taking payments on " + d.url); err != nil {
 		d.log.WithError(err).Warn("sd_notify READY failed")
 	}
@@ -236,9 +241,7 @@ func (d *Daemon) scan(ctx context.Context, code, device string) error {
 // followSales watches every persisted sale change: metrics, and receipts for paid sales,
 // refunds and attempts reversed after a cancel. Enqueueing is idempotent (stable job ids),
 // so seeing the same change twice prints once.
-func (d *Daemon) followSales(ctx context.Context) error {
-	ch, unsubscribe := d.eng.Subscribe()
-	defer unsubscribe()
+func (d *Daemon) followSales(ctx context.Context, ch <-chan *engine.Sale) error {
 	info := printer.TillInfo{MerchantName: d.cfg.Till.MerchantName, StoreID: d.cfg.Till.StoreID, TillID: d.cfg.Till.TillID}
 	for {
 		select {
@@ -424,7 +427,8 @@ func (d *Daemon) startHTTP(p daemonParts) error {
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    32 << 10,
 		BaseContext:       func(net.Listener) context.Context { return d.reqCtx },
-		ErrorLog:          nil,
+		// TLS handshake noise from port scanners and broken clients: debug level only.
+		ErrorLog: log.New(logWriter{d.logger("http")}, "", 0),
 	}
 	ln := d.ln
 	d.wg.Add(1)
@@ -435,6 +439,14 @@ func (d *Daemon) startHTTP(p daemonParts) error {
 		}
 	}()
 	return nil
+}
+
+// logWriter turns net/http's error log lines into debug entries.
+type logWriter struct{ l *logrus.Entry }
+
+func (w logWriter) Write(p []byte) (int, error) {
+	w.l.Debug(strings.TrimSpace(string(p)))
+	return len(p), nil
 }
 
 // storageCheck is one read transaction on the journal.
@@ -566,7 +578,6 @@ func (d *Daemon) watchdog(ctx context.Context) error {
 			d.log.WithError(err).Error("health check failed; not pinging the watchdog")
 			continue
 		}
-		d.healthy.Store(time.Now().UnixNano())
 		if _, err := SdNotify(SdWatchdog); err != nil {
 			d.log.WithError(err).Warn("sd_notify WATCHDOG failed")
 		}
