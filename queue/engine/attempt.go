@@ -87,6 +87,11 @@ func (e *Engine) newRunner(s *Sale, a *Attempt, queued bool) *runner {
 			r.t.lastQuery = ev.At
 		}
 	}
+	// Queries that changed nothing are not journaled, so one may have been made just
+	// before a crash: after a restart no order is queried within a second of it.
+	e.mu.Lock()
+	r.t.nextQuery = e.recovered.Add(pollEvery)
+	e.mu.Unlock()
 	return r
 }
 

@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -80,9 +81,10 @@ var (
 )
 
 type action struct {
-	at   time.Duration // after the schedule's start
-	kind string        // pay, cancel, crash
-	sale int
+	at     time.Duration // after the schedule's start
+	kind   string        // pay, cancel, refund, crash
+	sale   int
+	amount int64 // refund
 }
 
 // TestPropertyFaultSchedules runs random fault schedules — the simulator's faults per
@@ -143,6 +145,11 @@ func runSchedule(tt *testing.T, t *rapid.T, api string) {
 		sim.Script(wxpaytest.Match{AuthCode: codes[i]}, faults...)
 		at := time.Duration(rapid.IntRange(0, 20).Draw(t, "payAt")) * time.Second
 		acts = append(acts, action{at: at, kind: "pay", sale: i})
+		if rapid.IntRange(0, 3).Draw(t, "refunds") == 0 {
+			// A manager refunds part of the sale (if it ends up paid) some time later.
+			acts = append(acts, action{at: at + time.Duration(rapid.IntRange(1, 600).Draw(t, "refundAfter"))*time.Second,
+				kind: "refund", sale: i, amount: int64(rapid.IntRange(1, int(amounts[i])).Draw(t, "refundAmount"))})
+		}
 		if rapid.Bool().Draw(t, "cancels") {
 			acts = append(acts, action{at: at + time.Duration(rapid.IntRange(0, 60000).Draw(t, "cancelAfterMs"))*time.Millisecond, kind: "cancel", sale: i})
 		}
@@ -170,6 +177,15 @@ func runSchedule(tt *testing.T, t *rapid.T, api string) {
 			if err == nil && s.State == engine.SaleCancelled {
 				cashierCancelled[a.sale] = true
 			}
+		case "refund":
+			if saleIDs[a.sale] == "" {
+				return
+			}
+			_, err := h.e.Refund(context.Background(), saleIDs[a.sale], a.amount, "property")
+			var ee *engine.Error
+			if err != nil && !errors.As(err, &ee) {
+				t.Fatalf("refund: %v", err)
+			}
 		case "crash":
 			// Power cut: what the journal holds is all the next posd knows.
 			snap := h.st.Clone()
@@ -180,8 +196,8 @@ func runSchedule(tt *testing.T, t *rapid.T, api string) {
 	}
 
 	allFinal := func() bool {
-		if h.e.Status().Unresolved > 0 {
-			return false
+		if st := h.e.Status(); st.Unresolved > 0 || st.QueueDepth > 0 {
+			return false // attempts or refunds still open
 		}
 		for _, id := range saleIDs {
 			if id == "" {
@@ -257,13 +273,13 @@ func runSchedule(tt *testing.T, t *rapid.T, api string) {
 		paid := 0
 		for _, a := range s.Attempts {
 			o, known := orders[a.OutTradeNo]
-			kept := known && o.Kept() > 0
 			if a.State == engine.AttemptPaid {
 				paid++
-				if !kept {
-					t.Fatalf("sale %d: attempt %s paid but WeChat keeps nothing (order %+v)", i, a.OutTradeNo, o)
+				// Paid and not reversed (refunds are the sale's own, checked below).
+				if !known || !o.WasPaid || o.State == wxpaytest.StateRevoked {
+					t.Fatalf("sale %d: attempt %s paid but WeChat did not keep it (order %+v)", i, a.OutTradeNo, o)
 				}
-			} else if kept {
+			} else if known && o.Kept() != 0 {
 				t.Fatalf("sale %d: attempt %s %s but WeChat keeps %d (order state %s)", i, a.OutTradeNo, a.State, o.Kept(), o.State)
 			}
 		}
@@ -278,10 +294,19 @@ func runSchedule(tt *testing.T, t *rapid.T, api string) {
 		}
 		if s.State == engine.SalePaid {
 			paidSales += s.Amount
+			for _, r := range s.Refunds {
+				switch r.State {
+				case engine.RefundSucceeded:
+					paidSales -= r.Amount
+				case engine.RefundFailed:
+				default:
+					t.Fatalf("sale %d: refund %s still %s with an empty queue", i, r.OutRefundNo, r.State)
+				}
+			}
 		}
 	}
 	if got := sim.Captured(); got != paidSales {
-		t.Fatalf("WeChat keeps %d, sales paid %d", got, paidSales)
+		t.Fatalf("WeChat keeps %d, sales paid (less refunds) %d", got, paidSales)
 	}
 	if st := h.e.Status(); st.Unresolved != 0 {
 		t.Fatalf("status %+v", st)

@@ -317,13 +317,14 @@ func (e *Engine) Recover(ctx context.Context) error {
 		return fmt.Errorf("recover: reading the journal: %w", err)
 	}
 	have := map[string]bool{}
+	now := e.now()
 	e.mu.Lock()
+	e.recovered = now
 	for _, j := range jobs {
 		have[j.ID] = true
 		e.setJob(j)
 	}
 	e.mu.Unlock()
-	now := e.now()
 	for _, s := range open {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -341,11 +342,7 @@ func (e *Engine) Recover(ctx context.Context) error {
 			switch {
 			case a.State == AttemptPaying:
 				e.log.WithField("out_trade_no", a.OutTradeNo).Info("resuming an attempt from the journal")
-				r := e.newRunner(s, a, false)
-				// A query made just before the crash may not be in the journal: keep
-				// the one-per-second rule by waiting a second from the restart.
-				r.t.nextQuery = now.Add(pollEvery)
-				e.launch(r, nil)
+				e.launch(e.newRunner(s, a, false), nil)
 			case !have[resolveJobID(a.OutTradeNo)]:
 				// An unresolved attempt always has its job; recreate one if it is gone.
 				otn, saleID := a.OutTradeNo, s.ID
