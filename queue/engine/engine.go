@@ -158,7 +158,7 @@ type Engine struct {
 	mu        sync.Mutex
 	stopping  bool
 	ready     bool
-	recovered time.Time // when Recover ran: no query of any order in the second after it
+	recovered time.Time               // when Recover ran: no query of any order in the second after it
 	runners   map[string]*runner      // out_trade_no → the runner working on it (live or queue)
 	open      map[string]AttemptState // attempts not final, for Status
 	jobs      map[string]Job          // the durable queue as journaled: Status and the queue's next wake-up
