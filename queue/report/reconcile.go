@@ -196,7 +196,7 @@ func ReconcileWith(date string, loc *time.Location, sales, previous []*engine.Sa
 			if ok && la.a.State == engine.AttemptPaid {
 				it.Action = "WeChat reversed a payment the till holds as paid: check the sale and collect the money again"
 			}
-		case ok && la.a.State == engine.AttemptReversed && !la.a.UpdatedAt.Before(dayEnd(date, or(loc, la.a.StartedAt.Location()))):
+		case ok && la.a.State == engine.AttemptReversed && !reversedAt(la.a).Before(dayEnd(date, or(loc, la.a.StartedAt.Location()))):
 			// Paid this day, reversed by the till after midnight: the REVOKED row is on
 			// the next day's statement. Nothing to refund.
 			it.Class = ReversedAfterPayment
@@ -247,6 +247,17 @@ func or(a, b *time.Location) *time.Location {
 		return a
 	}
 	return b
+}
+
+// reversedAt is when the journal marked the attempt reversed (its state event; the last
+// update if the bounded event list lost it).
+func reversedAt(a *engine.Attempt) time.Time {
+	for i := len(a.Events) - 1; i >= 0; i-- {
+		if ev := a.Events[i]; ev.Call == "state" && ev.Outcome == string(engine.AttemptReversed) {
+			return ev.At
+		}
+	}
+	return a.UpdatedAt
 }
 
 // dayEnd is midnight after date (2006-01-02) in loc.
