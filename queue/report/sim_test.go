@@ -188,11 +188,12 @@ func byNo(res report.Result) map[string]report.Item {
 	return m
 }
 
-// TestReconcileSimulatorDay is a day of one merchant with two tills, in both dialects:
+// TestReconcileSimulatorDay is a day of one merchant with two tills, in both dialects
+// (and the legacy /hk/v3 paths):
 // every reconciliation class, an amount with cents, a mainland wallet, a refund, a
 // statement that is not ready yet and then is, and the till filter.
 func TestReconcileSimulatorDay(t *testing.T) {
-	for _, api := range []string{wxpay.APIv3Global, wxpay.APIv2} {
+	for _, api := range []string{wxpay.APIv3Global, wxpay.APIv3HK, wxpay.APIv2} {
 		t.Run(api, func(t *testing.T) {
 			t.Parallel()
 			reconcileDay(t, api)
