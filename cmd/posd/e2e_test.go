@@ -718,10 +718,35 @@ func TestE2E_CrashMidPayment(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 
+	// SIGTERM while the customer is still confirming: posd stops taking sales and exits;
+	// the attempt stays in the journal and the next start settles it.
+	s2 := tl.openSale(1002, "R-sigterm") // USERPAYING for 5 s, then paid
+	tl.api("POST", "/api/v1/sales/"+s2.ID+"/pay", map[string]string{"auth_code": newCode()})
+	s2 = tl.waitSale(s2.ID, 5*time.Second, "paying", func(s *engine.Sale) bool { return s.State == engine.SalePaying })
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if _, ok := tl.sim.Order(lastAttempt(s2).OutTradeNo); ok {
+			break // WeChat holds the order: the customer is confirming on the phone
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("micropay never reached the simulator\n%s", tl.stderr)
+		}
+	}
+	if err := tl.sigterm(); err != nil {
+		t.Fatalf("SIGTERM mid-payment: %v\n%s", err, tl.stderr)
+	}
+	tl.start()
+	s2 = tl.waitSale(s2.ID, 30*time.Second, "paid after a SIGTERM restart", paid)
+	if len(s2.Attempts) != 1 {
+		t.Fatalf("restart after SIGTERM charged again: %d attempts", len(s2.Attempts))
+	}
+	if got := tl.sim.Captured(); got != 1013+1002 {
+		t.Fatalf("simulator captured %d cents, want %d", got, 1013+1002)
+	}
+
 	// Manager tools while posd holds the journal: through its API (over HTTPS here).
 	day := s.CreatedAt.In(time.FixedZone("HKT", 8*3600)).Format(time.DateOnly)
 	out, err := exec.Command(posdBinary(t), "report", "-config", tl.cfgPath, "-date", day).CombinedOutput()
-	if err != nil || !bytes.Contains(out, []byte(`"amount": 1013`)) {
+	if err != nil || !bytes.Contains(out, []byte(`"amount": 2015`)) {
 		t.Fatalf("posd report (running): %v\n%s", err, out)
 	}
 	if err := tl.sigterm(); err != nil {
@@ -733,7 +758,7 @@ func TestE2E_CrashMidPayment(t *testing.T) {
 		t.Fatalf("posd journal (stopped): %v\n%s", err, out)
 	}
 	out, err = exec.Command(posdBinary(t), "report", "-config", tl.cfgPath, "-date", day).CombinedOutput()
-	if err != nil || !bytes.Contains(out, []byte(`"amount": 1013`)) {
+	if err != nil || !bytes.Contains(out, []byte(`"amount": 2015`)) {
 		t.Fatalf("posd report (stopped): %v\n%s", err, out)
 	}
 }
