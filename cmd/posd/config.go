@@ -429,8 +429,14 @@ func isLoopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
+// credStores are systemd's credential stores. posd.service loads "credential:NAME" from
+// posd.NAME there, so tools run by hand (check-config, report) find the same files.
+var credStores = []string{"/etc/credstore", "/run/credstore"}
+
 // ResolveSecretPath maps "credential:NAME" to $CREDENTIALS_DIRECTORY/NAME (systemd
-// LoadCredential=); other values are file paths.
+// LoadCredential=); other values are file paths. Outside the unit (no
+// $CREDENTIALS_DIRECTORY) it falls back to posd.NAME in the credential store, which is
+// readable by root only.
 func ResolveSecretPath(v string) (string, error) {
 	name, ok := strings.CutPrefix(v, "credential:")
 	if !ok {
@@ -441,7 +447,13 @@ func ResolveSecretPath(v string) (string, error) {
 	}
 	dir := os.Getenv("CREDENTIALS_DIRECTORY")
 	if dir == "" {
-		return "", fmt.Errorf("%s needs $CREDENTIALS_DIRECTORY (LoadCredential=%s:... in the unit)", v, name)
+		for _, store := range credStores {
+			p := filepath.Join(store, "posd."+name)
+			if _, err := os.Stat(p); err == nil {
+				return p, nil
+			}
+		}
+		return "", fmt.Errorf("%s needs $CREDENTIALS_DIRECTORY (LoadCredential=%s:... in the unit), or run as root with %s/posd.%s", v, name, credStores[0], name)
 	}
 	return filepath.Join(dir, name), nil
 }

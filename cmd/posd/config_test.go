@@ -198,8 +198,17 @@ func TestResolveSecretPath(t *testing.T) {
 		}
 	}
 	t.Setenv("CREDENTIALS_DIRECTORY", "")
+	store := t.TempDir()
+	old := credStores
+	credStores = []string{store}
+	t.Cleanup(func() { credStores = old })
 	if _, err := ResolveSecretPath("credential:api_key"); err == nil || !strings.Contains(err.Error(), "CREDENTIALS_DIRECTORY") {
 		t.Fatalf("unset dir: %v", err)
+	}
+	// Outside the unit, the credential store that posd.service loads from.
+	writeFile(t, filepath.Join(store, "posd.api_key"), "k", 0o600)
+	if got, err := ResolveSecretPath("credential:api_key"); err != nil || got != filepath.Join(store, "posd.api_key") {
+		t.Fatalf("credential store fallback: %q, %v", got, err)
 	}
 }
 
