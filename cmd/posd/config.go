@@ -77,7 +77,8 @@ type WxPayConfig struct {
 
 // StorageConfig is the journal.
 type StorageConfig struct {
-	Path string `toml:"path"`
+	Path          string `toml:"path"`
+	RetentionDays int    `toml:"retention_days"` // sales older than this are pruned (at least 400)
 }
 
 // HTTPConfig is the local API and web UI.
@@ -87,6 +88,9 @@ type HTTPConfig struct {
 	ManagerPINFile string `toml:"manager_pin_file"`
 	TLSCertFile    string `toml:"tls_cert_file"`
 	TLSKeyFile     string `toml:"tls_key_file"`
+	// AllowedHosts are host names browsers may use for the UI besides IP literals and
+	// localhost (the UI refuses other Host headers: DNS rebinding).
+	AllowedHosts []string `toml:"allowed_hosts"`
 }
 
 // LogConfig is logging.
@@ -142,7 +146,7 @@ func DefaultConfig() Config {
 			SignType:             "HMAC-SHA256",
 		},
 		Printer: printer.Config{Kind: "none", Encoding: "big5", Columns: 42},
-		Storage: StorageConfig{Path: filepath.Join(state, "posd.db")},
+		Storage: StorageConfig{Path: filepath.Join(state, "posd.db"), RetentionDays: 400},
 		HTTP: HTTPConfig{
 			Listen:         "127.0.0.1:8080",
 			APITokenFile:   "/etc/posd/api_token",
@@ -368,6 +372,9 @@ func (c *Config) Validate() []Problem {
 	}
 
 	required("storage.path", c.Storage.Path)
+	if c.Storage.RetentionDays < 400 {
+		bad("storage.retention_days", "at least 400 (refunds are allowed for a year; got %d)", c.Storage.RetentionDays)
+	}
 
 	h := &c.HTTP
 	if required("http.listen", h.Listen) {

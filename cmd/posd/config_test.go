@@ -88,7 +88,7 @@ func TestParseConfig_ExampleHasEveryKey(t *testing.T) {
 		"public_key_id", "kind", "device", "baud", "vendor_id", "product_id", "mode", "keymap",
 		"address", "encoding", "columns", "path", "listen", "api_token_file", "manager_pin_file",
 		"tls_cert_file", "tls_key_file", "level", "format", "dir", "file_max_bytes", "file_keep",
-		"ring_size", "poll_until", "reverse_floor", "queue_rate", "auto", "ready_after", "retry",
+		"ring_size", "poll_until", "reverse_floor", "queue_rate", "auto", "ready_after", "retry", "retention_days", "allowed_hosts",
 	} {
 		if !strings.Contains(example, k+" =") {
 			t.Errorf("configs/posd.toml does not show %q", k)
@@ -152,6 +152,7 @@ func TestParseConfig_Problems(t *testing.T) {
 		{"ReverseFloor", "[engine]\nreverse_floor = \"5s\"", "engine.reverse_floor:"},
 		{"Duration", "[engine]\npoll_until = \"soon\"", "soon"},
 		{"Syntax", "[till\n", "config line"},
+		{"Retention", "[storage]\nretention_days = 30", "storage.retention_days: at least 400"},
 		{"TillID", "[till]\nmerchant_name = \"x\"", "till.till_id: 1 to 8 letters or digits"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

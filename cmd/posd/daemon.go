@@ -170,6 +170,8 @@ func startDaemon(p daemonParts) (d *Daemon, err error) {
 		})
 	}
 
+	d.goRun("prune", d.prune)
+
 	d.scanners, err = scanner.NewSupervisor(cfg.Scanner, scanner.Options{
 		Handler: d.handleScan,
 		Logger:  d.logger("scanner"),
@@ -190,6 +192,28 @@ func startDaemon(p daemonParts) (d *Daemon, err error) {
 	d.goRun("watchdog", d.watchdog)
 	d.log.WithFields(logrus.Fields{"url": d.url, "ready_in": d.readyIn.Round(time.Millisecond).String()}).Info("posd ready")
 	return d, nil
+}
+
+// prune deletes sales past the retention, a minute after start and then daily, in small
+// batches that never hold up a payment.
+func (d *Daemon) prune(ctx context.Context) error {
+	keep := time.Duration(d.cfg.Storage.RetentionDays) * 24 * time.Hour
+	wait := time.Minute
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(wait):
+		}
+		wait = 24 * time.Hour
+		n, err := d.db.Prune(time.Now(), keep)
+		l := d.logger("queue").WithField("deleted", n)
+		if err != nil {
+			l.WithError(err).Warn("pruning old sales failed")
+		} else if n > 0 {
+			l.Info("old sales pruned")
+		}
+	}
 }
 
 // logger is the shared logger with a component field.
@@ -377,6 +401,7 @@ func (d *Daemon) startHTTP(p daemonParts) error {
 		Token:          d.secrets.APIToken,
 		ManagerPIN:     d.secrets.ManagerPIN,
 		CashierNoLogin: true,
+		AllowedHosts:   d.cfg.HTTP.AllowedHosts,
 		Demo:           p.demo,
 		AmountTable:    p.amounts,
 		Healthz:        h,
