@@ -373,6 +373,7 @@ func (e *Engine) Recover(ctx context.Context) error {
 	e.mu.Lock()
 	e.ready = true
 	e.mu.Unlock()
+	e.jobsAdded.Store(true) // a queue worker already running looks at the loaded jobs
 	e.wakeQueue()
 	return nil
 }
