@@ -356,3 +356,28 @@ func TestSalesByDay(t *testing.T) {
 	_, err = h.e.Sales("26/11/2026")
 	wantCode(t, err, "bad_request")
 }
+
+// A subscriber that does not read is not waited for: changes of one sale pile up as its
+// newest version only.
+func TestSlowSubscriberCoalesces(t *testing.T) {
+	h := newHarness(t)
+	ch, unsub := h.e.Subscribe()
+	defer unsub()
+	h.wx.OnMicroPay = func(wxpay.PayRequest) wxpay.Order { return enginetest.Pending() }
+	h.wx.OnQuery = func(string, int) wxpay.Order { return enginetest.Paid() }
+	s := h.pay(100) // versions: opened, paying, (waiting_customer), paid
+	s = h.drive(s.ID, 1, time.Minute, final)
+	var got []*engine.Sale
+	timeout := time.After(2 * time.Second)
+	for len(got) == 0 || got[len(got)-1].Version < s.Version {
+		select {
+		case x := <-ch:
+			got = append(got, x)
+		case <-timeout:
+			t.Fatalf("newest version never delivered: got %d changes", len(got))
+		}
+	}
+	if len(got) > 2 || got[len(got)-1].State != engine.SalePaid {
+		t.Fatalf("%d deliveries for %d versions: want the one in hand and the newest", len(got), s.Version)
+	}
+}
