@@ -1,0 +1,74 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// TestDaemon_Watchdog starts the daemon in-process with a 200 ms watchdog: it pings while
+// the journal answers, and stops pinging once the journal does not, so systemd would
+// restart it.
+func TestDaemon_Watchdog(t *testing.T) {
+	tl := newTill(t, tillOptions{noDevices: true})
+	sock := filepath.Join(tl.dir, "wd.sock")
+	nc, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	t.Setenv("NOTIFY_SOCKET", sock)
+	t.Setenv("WATCHDOG_USEC", "200000")
+	t.Setenv("WATCHDOG_PID", "")
+
+	cfg, err := ReadConfigFile(tl.cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secrets, probs, _ := LoadSecrets(&cfg, time.Now())
+	if len(probs) > 0 {
+		t.Fatal(probs)
+	}
+	var logs syncBuffer
+	logging, err := NewLogging(cfg.Log, &logs, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logging.Close()
+	d, err := startDaemon(daemonParts{cfg: cfg, secrets: secrets, logging: logging, gwConfig: wxpayConfig(&cfg, secrets)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Shutdown(context.Background())
+
+	read := func(wait time.Duration) string {
+		buf := make([]byte, 512)
+		nc.SetReadDeadline(time.Now().Add(wait))
+		n, err := nc.Read(buf)
+		if err != nil {
+			return ""
+		}
+		return string(buf[:n])
+	}
+	if m := read(5 * time.Second); !bytes.HasPrefix([]byte(m), []byte("READY=1")) {
+		t.Fatalf("first message %q", m)
+	}
+	for i := range 3 {
+		if m := read(2 * time.Second); m != "WATCHDOG=1" {
+			t.Fatalf("ping %d: %q", i, m)
+		}
+	}
+	// The journal stops answering (as if its disk went away).
+	d.db.Close()
+	for read(300*time.Millisecond) != "" { // drain a ping that was already on its way
+	}
+	if m := read(time.Second); m != "" {
+		t.Fatalf("pinged while the journal is gone: %q\n%s", m, logs.String())
+	}
+	if !bytes.Contains([]byte(logs.String()), []byte("not pinging the watchdog")) {
+		t.Fatalf("no log of the failed health check:\n%s", logs.String())
+	}
+}
