@@ -209,8 +209,8 @@ func (r *runner) event(call string, outcome wxpay.Outcome, err *wxpay.Error, det
 	r.e.observe(!silent(outcome, err), verified(outcome, err))
 }
 
-// callErr handles a non-nil error from the client: the call was not made. It reports
-// whether the runner must stop (the engine is closing).
+// callErr records a non-nil error from the client: the call was not made (bad input);
+// callers treat it as no answer.
 func (r *runner) callErr(call string, err error) {
 	r.e.log.WithError(err).WithField("out_trade_no", r.otn).Warnf("%s not sent", call)
 	r.pending = append(r.pending, Event{At: r.e.now(), Call: call, Detail: "not sent: " + err.Error()})
@@ -571,6 +571,7 @@ func (r *runner) save(fn func(s *Sale, a *Attempt), more ...func(tx *wtx, s *Sal
 	for {
 		now := r.e.now()
 		phase := r.phase
+		var before, after AttemptState
 		err := r.e.update(func(tx *wtx) error {
 			s, err := tx.Sale(r.saleID)
 			if err != nil {
@@ -586,6 +587,7 @@ func (r *runner) save(fn func(s *Sale, a *Attempt), more ...func(tx *wtx, s *Sal
 			if s.State == SaleCancelled {
 				r.t.cancelled = true
 			}
+			before = a.State
 			a.Events = appendEvents(a.Events, r.pending...)
 			a.Queries += r.queries
 			a.Reverses += r.reverses
@@ -602,12 +604,17 @@ func (r *runner) save(fn func(s *Sale, a *Attempt), more ...func(tx *wtx, s *Sal
 					return err
 				}
 			}
-			phase = a.Phase
+			phase, after = a.Phase, a.State
 			return tx.put(s)
 		})
 		if err == nil {
 			r.pending, r.queries, r.reverses = nil, 0, 0
 			r.phase = phase
+			if after != before {
+				// Never the payment code: the journal and logs only know its mask.
+				r.e.log.WithFields(map[string]any{"out_trade_no": r.otn, "sale_id": r.saleID,
+					"state": after, "phase": phase}).Info("attempt " + string(after))
+			}
 			return nil
 		}
 		if errors.Is(err, errAlreadyFinal) || errors.Is(err, ErrNotFound) {
