@@ -9,6 +9,8 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
+	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -73,27 +75,42 @@ func TestParseConfig_Example(t *testing.T) {
 }
 
 // TestParseConfig_ExampleHasEveryKey keeps configs/posd.toml complete: every key of the
-// Config struct appears in it, so IT sees every default.
+// Config struct (including the scanner and printer packages' tables) appears in it, set
+// or commented out, so IT sees every option and its default.
 func TestParseConfig_ExampleHasEveryKey(t *testing.T) {
 	b, err := os.ReadFile("../../configs/posd.toml")
 	if err != nil {
 		t.Fatal(err)
 	}
 	example := string(b)
-	for _, k := range []string{
-		"store_id", "till_id", "merchant_name", "api", "base_url", "backup_base_url", "ca_file",
-		"currency", "merchant_category_code", "appid", "mch_id", "sub_mch_id", "sub_appid",
-		"api_key_file", "sign_type", "client_cert_file", "client_key_file", "private_key_file",
-		"merchant_serial_no", "apiv3_key_file", "platform_cert_files", "public_key_file",
-		"public_key_id", "kind", "device", "baud", "vendor_id", "product_id", "mode", "keymap",
-		"address", "encoding", "columns", "path", "listen", "api_token_file", "manager_pin_file",
-		"tls_cert_file", "tls_key_file", "level", "format", "dir", "file_max_bytes", "file_keep",
-		"ring_size", "poll_until", "reverse_floor", "queue_rate", "auto", "ready_after", "retry", "retention_days", "allowed_hosts",
-	} {
-		if !strings.Contains(example, k+" =") {
-			t.Errorf("configs/posd.toml does not show %q", k)
+	var walk func(prefix string, typ reflect.Type)
+	walk = func(prefix string, typ reflect.Type) {
+		for typ.Kind() == reflect.Slice || typ.Kind() == reflect.Pointer {
+			typ = typ.Elem()
+		}
+		for i := range typ.NumField() {
+			f := typ.Field(i)
+			tag, _, _ := strings.Cut(f.Tag.Get("toml"), ",")
+			if tag == "" || tag == "-" {
+				continue
+			}
+			ft := f.Type
+			for ft.Kind() == reflect.Slice || ft.Kind() == reflect.Pointer {
+				ft = ft.Elem()
+			}
+			if ft.Kind() == reflect.Struct && ft != reflect.TypeOf(Duration{}) && ft != reflect.TypeOf(time.Time{}) {
+				if !strings.Contains(example, "["+tag+"]") && !strings.Contains(example, "[["+tag+"]]") {
+					t.Errorf("configs/posd.toml has no [%s] table", tag)
+				}
+				walk(prefix+tag+".", ft)
+				continue
+			}
+			if !regexp.MustCompile(`(?m)^#? ?` + regexp.QuoteMeta(tag) + ` = `).MatchString(example) {
+				t.Errorf("configs/posd.toml does not show %s%s", prefix, tag)
+			}
 		}
 	}
+	walk("", reflect.TypeOf(Config{}))
 }
 
 func TestParseConfig_Defaults(t *testing.T) {
