@@ -30,11 +30,15 @@ func ExampleOpen() {
 		if err != nil {
 			return err
 		}
+		otn, err := engine.OutTradeNo("HK001", "T01", created, seq)
+		if err != nil {
+			return err
+		}
 		return tx.PutSale(&engine.Sale{
 			ID: "HK001-T01-261126-1", Amount: 1250, Currency: "HKD", State: engine.SalePaying,
 			CreatedAt: created,
 			Attempts: []engine.Attempt{{
-				OutTradeNo: queue.NewOutTradeNo("HK001", "T01", created, seq),
+				OutTradeNo: otn,
 				State:      engine.AttemptPaying, StartedAt: created,
 			}},
 		})

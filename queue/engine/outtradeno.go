@@ -15,8 +15,7 @@ const MaxOutTradeNo = 32
 // unique in the merchant (interfaces.md) and seq is never reused (NextSeq). The "_"
 // separators keep the parts unambiguous ("HK0"+"01T" vs "HK00"+"1T"), which is why
 // store and till ids may hold only letters and digits (checked by CheckIDs). The
-// sequence has at least 6 digits so numbers of one day sort. queue.NewOutTradeNo
-// calls this (engine cannot import queue: queue imports engine).
+// sequence has at least 6 digits so numbers of one day sort.
 func OutTradeNo(store, till string, day time.Time, seq uint64) (string, error) {
 	if err := CheckIDs(store, till); err != nil {
 		return "", err
