@@ -100,7 +100,7 @@ func (e *Engine) launch(r *runner, done func()) bool { return e.launchWith(e.ctx
 
 func (e *Engine) launchWith(ctx context.Context, r *runner, done func()) bool {
 	e.mu.Lock()
-	if _, busy := e.runners[r.otn]; busy {
+	if _, busy := e.runners[r.otn]; busy || e.closed {
 		e.mu.Unlock()
 		return false
 	}

@@ -39,6 +39,10 @@ type Config struct {
 	AttentionTries int
 	// ... or after this long (default 30 minutes). The queue keeps trying, slowly.
 	AttentionAfter time.Duration
+	// CheckCode refuses what is not a payment code before WeChat is called. Default
+	// wxpay.CheckAuthCode; the v3 Multi-Wallet API also takes the 160 prefix
+	// (wxpay.CheckMultiWalletAuthCode).
+	CheckCode func(code string) error
 }
 
 // Limits from WeChat's rules (payment-policy.md).
@@ -57,6 +61,9 @@ func (c *Config) setDefaults() error {
 	}
 	if c.Currency == "" {
 		c.Currency = "HKD"
+	}
+	if c.CheckCode == nil {
+		c.CheckCode = wxpay.CheckAuthCode
 	}
 	if c.Location == nil {
 		loc, err := time.LoadLocation("Asia/Hong_Kong")
@@ -155,8 +162,11 @@ type Engine struct {
 	// jobsAdded tells the queue worker to look at the queue again: a new job was added.
 	jobsAdded atomic.Bool
 
-	mu        sync.Mutex
-	stopping  bool
+	mu       sync.Mutex
+	stopping bool
+	// closed is set by Close under mu before it waits for wg: no goroutine is added to
+	// wg after that (sync.WaitGroup forbids Add concurrent with a Wait at zero).
+	closed    bool
 	ready     bool
 	recovered time.Time               // when Recover ran: no query of any order in the second after it
 	runners   map[string]*runner      // out_trade_no → the runner working on it (live or queue)
@@ -216,13 +226,31 @@ func (e *Engine) Stop() {
 // Close stops the engine and ends every runner, waiting for them. An attempt interrupted
 // here is resumed from the journal by the next Recover, exactly as after a crash.
 func (e *Engine) Close() {
-	e.Stop()
+	e.mu.Lock()
+	e.stopping, e.closed = true, true
+	e.mu.Unlock()
 	e.cancel()
 	e.wg.Wait()
 	e.closeOnce.Do(func() {
 		close(e.commitStop)
 		<-e.commitDone
 	})
+}
+
+// track runs f in a goroutine counted by wg, unless the engine is closed (then false).
+func (e *Engine) track(f func()) bool {
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return false
+	}
+	e.wg.Add(1)
+	e.mu.Unlock()
+	go func() {
+		defer e.wg.Done()
+		f()
+	}()
+	return true
 }
 
 func (e *Engine) refuseNew() *Error {
@@ -273,7 +301,7 @@ func (e *Engine) OpenSale(ctx context.Context, r OpenSaleRequest) (*Sale, error)
 		return nil, errorf("bad_request", "Description (at most 127 bytes) or reference (at most 64) too long")
 	}
 	if r.AuthCode != "" {
-		if err := wxpay.CheckAuthCode(r.AuthCode); err != nil {
+		if err := e.cfg.CheckCode(r.AuthCode); err != nil {
 			return nil, &Error{Code: "invalid_code", Message: err.Error()}
 		}
 	}
@@ -321,7 +349,7 @@ func (e *Engine) refusal(err error) error {
 
 // Scan takes a scanner's code for the (single) sale awaiting a scan.
 func (e *Engine) Scan(ctx context.Context, code string) (*Sale, error) {
-	if err := wxpay.CheckAuthCode(code); err != nil {
+	if err := e.cfg.CheckCode(code); err != nil {
 		return nil, &Error{Code: "invalid_code", Message: err.Error()}
 	}
 	if err := e.refuseNew(); err != nil {
@@ -361,7 +389,7 @@ func (e *Engine) Scan(ctx context.Context, code string) (*Sale, error) {
 // Pay charges code for the sale: the attempt is journaled, then the micropay leaves.
 // It returns as soon as the attempt is in flight (state paying).
 func (e *Engine) Pay(ctx context.Context, saleID, code string) (*Sale, error) {
-	if err := wxpay.CheckAuthCode(code); err != nil {
+	if err := e.cfg.CheckCode(code); err != nil {
 		return nil, &Error{Code: "invalid_code", Message: err.Error()}
 	}
 	if err := e.refuseNew(); err != nil {

@@ -263,15 +263,16 @@ func (e *Engine) startJob(ctx context.Context, j Job, done func()) bool {
 		r.job = j
 		return e.launchCtx(ctx, r, done)
 	case "refund":
-		e.wg.Add(1)
 		e.busy.Add(1)
-		go func() {
-			defer e.wg.Done()
+		ok := e.track(func() {
 			defer e.busy.Add(-1)
 			defer done()
 			e.workRefund(ctx, j)
-		}()
-		return true
+		})
+		if !ok {
+			e.busy.Add(-1)
+		}
+		return ok
 	default:
 		e.log.WithField("job", j.ID).Errorf("durable queue: unknown job kind %q", j.Kind)
 		return false
