@@ -96,7 +96,7 @@ type fakePrinter struct {
 	wg   sync.WaitGroup
 }
 
-func newFakePrinter(t *testing.T) *fakePrinter {
+func newFakePrinter(t testing.TB) *fakePrinter {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -149,7 +149,7 @@ func (p *fakePrinter) contains(s string) bool {
 
 // till is one posd under test and everything around it.
 type till struct {
-	t        *testing.T
+	t        testing.TB
 	dir      string
 	cfgPath  string
 	sim      *wxpaytest.Server
@@ -184,7 +184,7 @@ type tillOptions struct {
 	journal   bool // stderr is a "journal stream": JOURNAL_STREAM names it
 }
 
-func newTill(t *testing.T, o tillOptions) *till {
+func newTill(t testing.TB, o tillOptions) *till {
 	t.Helper()
 	tl := &till{t: t, dir: t.TempDir()}
 	tl.sim = wxpaytest.New(wxpaytest.Options{AmountDriven: true})
@@ -276,7 +276,7 @@ dir = %q
 	return tl
 }
 
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

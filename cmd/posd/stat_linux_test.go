@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-func statDevIno(t *testing.T, f *os.File) (uint64, uint64) {
+func statDevIno(t testing.TB, f *os.File) (uint64, uint64) {
 	t.Helper()
 	var st syscall.Stat_t
 	if err := syscall.Fstat(int(f.Fd()), &st); err != nil {

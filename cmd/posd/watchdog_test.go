@@ -72,3 +72,38 @@ func TestDaemon_Watchdog(t *testing.T) {
 		t.Fatalf("no log of the failed health check:\n%s", logs.String())
 	}
 }
+
+// BenchmarkDaemon_StartReady measures start (journal open, recovery, listeners) to ready
+// on an empty store, in-process: the part of `posd run` after the exec (TestE2E_Idle
+// measures the whole, exec included, against the 200 ms budget).
+func BenchmarkDaemon_StartReady(b *testing.B) {
+	tl := newTill(b, tillOptions{noDevices: true})
+	base, err := ReadConfigFile(tl.cfgPath)
+	if err != nil {
+		b.Fatal(err)
+	}
+	secrets, probs, _ := LoadSecrets(&base, time.Now())
+	if len(probs) > 0 {
+		b.Fatal(probs)
+	}
+	var sink bytes.Buffer
+	b.ResetTimer()
+	for b.Loop() {
+		cfg := base
+		cfg.Storage.Path = filepath.Join(b.TempDir(), "posd.db") // empty store every time
+		cfg.HTTP.Listen = "127.0.0.1:0"
+		cfg.Log.FileMaxBytes = 0
+		logging, err := NewLogging(cfg.Log, &sink, false)
+		if err != nil {
+			b.Fatal(err)
+		}
+		d, err := startDaemon(daemonParts{cfg: cfg, secrets: secrets, logging: logging, gwConfig: wxpayConfig(&cfg, secrets)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		d.Shutdown(context.Background())
+		sink.Reset()
+		b.StartTimer()
+	}
+}
