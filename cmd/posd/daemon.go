@@ -46,6 +46,10 @@ type Daemon struct {
 	ln       net.Listener
 	url      string
 
+	renderMu    sync.Mutex
+	renderCache map[string]renderedReceipt // job id → text and PNG
+	renderOrder []string                   // FIFO bound on renderCache
+
 	// demo extras
 	virtual *printer.Virtual
 	onClose []func()
@@ -542,7 +546,9 @@ func (d *Daemon) logs(level, grep string, n int) []ui.LogEntry {
 	return out
 }
 
-// recentReceipts lists the newest print jobs with their text.
+// recentReceipts lists the newest print jobs with their text and PNG preview. A job's
+// receipt never changes, so its renderings are cached (the UI asks for the list, then for
+// each image).
 func (d *Daemon) recentReceipts(n int) ([]ui.Receipt, error) {
 	jobs, err := d.spool.Jobs()
 	if err != nil {
@@ -554,29 +560,65 @@ func (d *Daemon) recentReceipts(n int) ([]ui.Receipt, error) {
 		r := ui.Receipt{ID: j.ID, Kind: string(j.Kind), State: string(j.State), At: j.CreatedAt, Detail: j.LastError}
 		if j.Receipt != nil {
 			r.SaleID = j.Receipt.SaleID
-			if b, err := printer.Render(*j.Receipt, d.cfg.Printer.Format()); err == nil {
-				r.Text, _ = printer.DecodeText(b, d.cfg.Printer.Encoding)
-				if png, err := printer.RenderPNG(b, d.cfg.Printer.Encoding); err == nil {
-					r.PNG = png
-				}
-			}
+			rr := d.rendered(j.ID, *j.Receipt)
+			r.Text, r.PNG = rr.text, rr.png
 		}
 		out = append(out, r)
 	}
 	return out, nil
 }
 
-// reprint prints a sale's receipt again, marked COPY.
+type renderedReceipt struct {
+	text string
+	png  []byte
+}
+
+// rendered returns the cached text and PNG of a job's receipt, rendering it once.
+func (d *Daemon) rendered(id string, rc printer.Receipt) renderedReceipt {
+	d.renderMu.Lock()
+	if rr, ok := d.renderCache[id]; ok {
+		d.renderMu.Unlock()
+		return rr
+	}
+	d.renderMu.Unlock()
+	var rr renderedReceipt
+	if b, err := printer.Render(rc, d.cfg.Printer.Format()); err == nil {
+		rr.text, _ = printer.DecodeText(b, d.cfg.Printer.Encoding)
+		if png, err := printer.RenderPNG(b, d.cfg.Printer.Encoding); err == nil {
+			rr.png = png
+		}
+	}
+	d.renderMu.Lock()
+	defer d.renderMu.Unlock()
+	if d.renderCache == nil {
+		d.renderCache = map[string]renderedReceipt{}
+	}
+	if _, ok := d.renderCache[id]; !ok {
+		d.renderOrder = append(d.renderOrder, id)
+		if len(d.renderOrder) > 256 {
+			delete(d.renderCache, d.renderOrder[0])
+			d.renderOrder = d.renderOrder[1:]
+		}
+	}
+	d.renderCache[id] = rr
+	return rr
+}
+
+// reprint prints a sale's receipt again, marked COPY (also when the first one was never
+// queued, e.g. the printer was configured later).
 func (d *Daemon) reprint(ctx context.Context, saleID string) error {
 	s, err := d.eng.Sale(saleID)
 	if err != nil {
 		return err
 	}
-	r, err := printer.ReceiptFromSale(s, printer.TillInfo{MerchantName: d.cfg.Till.MerchantName}, printer.KindSale)
+	r, err := printer.ReceiptFromSale(s, printer.TillInfo{MerchantName: d.cfg.Till.MerchantName, StoreID: d.cfg.Till.StoreID, TillID: d.cfg.Till.TillID}, printer.KindSale)
 	if err != nil {
 		return err
 	}
-	_, err = d.spool.Reprint(r.JobID())
+	if _, err = d.spool.Reprint(r.JobID()); errors.Is(err, printer.ErrJobNotFound) {
+		r.Copy = true
+		_, err = d.spool.Enqueue(r)
+	}
 	return err
 }
 

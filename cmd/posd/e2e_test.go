@@ -533,6 +533,17 @@ func TestE2E_Sales(t *testing.T) {
 			}
 			time.Sleep(50 * time.Millisecond)
 		}
+		if tl.printer.contains("COPY") {
+			t.Fatal("the first receipt is marked COPY")
+		}
+		if st, b := tl.api("POST", "/api/v1/sales/"+s.ID+"/reprint", nil); st != http.StatusAccepted {
+			t.Fatalf("reprint: %d %s", st, b)
+		}
+		for deadline = time.Now().Add(10 * time.Second); !tl.printer.contains("COPY"); time.Sleep(50 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("the reprint marked COPY never reached the printer\n%s", tl.stderr)
+			}
+		}
 	})
 
 	t.Run("BadScans", func(t *testing.T) {
