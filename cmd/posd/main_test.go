@@ -164,12 +164,16 @@ func TestHealth(t *testing.T) {
 
 func TestMetrics_ObserveSale(t *testing.T) {
 	m := NewMetrics()
-	s := &engine.Sale{ID: "S1", Attempts: []engine.Attempt{{OutTradeNo: "A1", State: "paying"}}}
+	// A sale paid before this process started is not counted again when it changes.
+	old := &engine.Sale{ID: "S0", Attempts: []engine.Attempt{{OutTradeNo: "A0", State: "paid", UpdatedAt: m.start.Add(-time.Hour)}}}
+	m.ObserveSale(old)
+	now := time.Now()
+	s := &engine.Sale{ID: "S1", Attempts: []engine.Attempt{{OutTradeNo: "A1", State: "paying", UpdatedAt: now}}}
 	m.ObserveSale(s)
 	s.Attempts[0].State, s.Attempts[0].Reverses = "reversed", 2
 	m.ObserveSale(s)
 	m.ObserveSale(s) // the same change seen twice counts once
-	s.Attempts = append(s.Attempts, engine.Attempt{OutTradeNo: "A2", State: "paid"})
+	s.Attempts = append(s.Attempts, engine.Attempt{OutTradeNo: "A2", State: "paid", UpdatedAt: now})
 	m.ObserveSale(s)
 	got := map[string]float64{}
 	mfs, err := m.Registry.Gather()

@@ -32,6 +32,7 @@ type Metrics struct {
 	seen         map[string]attemptSeen // out_trade_no → what was counted already
 	seenOrder    []string               // FIFO bound on seen
 	maxSeenCount int
+	start        time.Time // changes older than this were counted by the previous process
 }
 
 type attemptSeen struct {
@@ -82,6 +83,7 @@ func NewMetrics() *Metrics {
 		}, []string{"date", "state"}),
 		seen:         map[string]attemptSeen{},
 		maxSeenCount: 20000,
+		start:        time.Now(),
 	}
 	m.Registry.MustRegister(m.payments, m.wechat, m.reverses, m.printFails, m.scanners,
 		m.certDays, m.badScans, m.refunds, m.reconAlerts,
@@ -118,7 +120,11 @@ func (m *Metrics) ObserveSale(s *engine.Sale) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for _, a := range s.Attempts {
-		prev := m.remember(a.OutTradeNo)
+		prev, known := m.remember(a.OutTradeNo)
+		if !known && a.UpdatedAt.Before(m.start) {
+			// First seen after a restart, unchanged since: counted before the restart.
+			prev = attemptSeen{state: a.State, reverses: a.Reverses}
+		}
 		if a.Reverses > prev.reverses {
 			m.reverses.Add(float64(a.Reverses - prev.reverses))
 		}
@@ -129,8 +135,11 @@ func (m *Metrics) ObserveSale(s *engine.Sale) {
 	}
 	for _, r := range s.Refunds {
 		key := "refund:" + r.OutRefundNo
-		prev := m.remember(key)
+		prev, known := m.remember(key)
 		st := engine.AttemptState(r.State)
+		if !known && r.UpdatedAt.Before(m.start) {
+			prev = attemptSeen{state: st}
+		}
 		if (r.State == "success" || r.State == "failed") && prev.state != st {
 			m.refunds.WithLabelValues(r.State).Inc()
 		}
@@ -139,7 +148,7 @@ func (m *Metrics) ObserveSale(s *engine.Sale) {
 }
 
 // remember returns what was last seen under key, adding key to the bounded FIFO when new.
-func (m *Metrics) remember(key string) attemptSeen {
+func (m *Metrics) remember(key string) (attemptSeen, bool) {
 	prev, ok := m.seen[key]
 	if !ok {
 		m.seenOrder = append(m.seenOrder, key)
@@ -148,7 +157,7 @@ func (m *Metrics) remember(key string) attemptSeen {
 			m.seenOrder = m.seenOrder[1:]
 		}
 	}
-	return prev
+	return prev, ok
 }
 
 // Reconciled exports a reconciliation result (only the latest day is kept).
