@@ -635,6 +635,7 @@ func (d *Daemon) watchdog(ctx context.Context) error {
 	}
 	t := time.NewTicker(iv / 2)
 	defer t.Stop()
+	var lastStatus string
 	for {
 		select {
 		case <-ctx.Done():
@@ -645,10 +646,30 @@ func (d *Daemon) watchdog(ctx context.Context) error {
 			d.log.WithError(err).Error("health check failed; not pinging the watchdog")
 			continue
 		}
-		if _, err := SdNotify(SdWatchdog); err != nil {
+		msg := SdWatchdog
+		// `systemctl status posd` shows the till's state; sent only when it changes.
+		if st := d.statusLine(); st != lastStatus {
+			msg += "\nSTATUS=" + st
+			lastStatus = st
+		}
+		if _, err := SdNotify(msg); err != nil {
 			d.log.WithError(err).Warn("sd_notify WATCHDOG failed")
 		}
 	}
+}
+
+// statusLine is the one-line state for systemd's STATUS=.
+func (d *Daemon) statusLine() string {
+	n, total := 0, 0
+	for _, s := range d.scanners.Status() {
+		total++
+		if s.Connected {
+			n++
+		}
+	}
+	st := d.eng.Status()
+	return fmt.Sprintf("taking payments on %s; scanners %d/%d; printer %s; unresolved %d; wechat reachable %t",
+		d.url, n, total, d.spool.Status().State, st.Unresolved, st.WeChatReachable)
 }
 
 func (d *Daemon) mainLoopHealthy(ctx context.Context, timeout time.Duration) error {

@@ -686,8 +686,11 @@ func TestE2E_Sales(t *testing.T) {
 		if len(msgs) == 0 || !strings.HasPrefix(msgs[len(msgs)-1], "STOPPING=1") {
 			t.Fatalf("notifications after READY: %q", msgs)
 		}
+		if !strings.Contains(msgs[0], "\nSTATUS=taking payments on ") || !strings.Contains(msgs[0], "scanners 1/1") {
+			t.Fatalf("first watchdog ping carries no status: %q", msgs[0])
+		}
 		for _, m := range msgs[:len(msgs)-1] {
-			if m != "WATCHDOG=1" {
+			if !strings.HasPrefix(m, "WATCHDOG=1") {
 				t.Fatalf("unexpected notification %q", m)
 			}
 		}
