@@ -171,3 +171,45 @@ func TestDeb(t *testing.T) {
 		}
 	}
 }
+
+// TestSysusersTmpfiles applies posd.sysusers and posd.tmpfiles to a scratch root: user
+// posd in dialout, lp and plugdev; /etc/posd, /var/lib/posd, /var/log/posd with their modes.
+func TestSysusersTmpfiles(t *testing.T) {
+	su := needTool(t, "systemd-sysusers")
+	tf := needTool(t, "systemd-tmpfiles")
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to chown in the scratch root (CI runs as root)")
+	}
+	root := t.TempDir()
+	for _, d := range []string{"etc", "var/lib", "var/log"} {
+		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Debian's base groups, as base-passwd installs them.
+	writeFile(t, filepath.Join(root, "etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n", 0o644)
+	writeFile(t, filepath.Join(root, "etc/group"), "root:x:0:\nlp:x:7:\ndialout:x:20:\nplugdev:x:46:\n", 0o644)
+	abs := func(p string) string { a, _ := filepath.Abs(p); return a }
+	if out, err := exec.Command(su, "--root="+root, abs("../../systemd/posd.sysusers")).CombinedOutput(); err != nil {
+		t.Fatalf("systemd-sysusers: %v\n%s", err, out)
+	}
+	passwd, _ := os.ReadFile(filepath.Join(root, "etc/passwd"))
+	group, _ := os.ReadFile(filepath.Join(root, "etc/group"))
+	if !regexp.MustCompile(`(?m)^posd:x:\d+:\d+:.*:/var/lib/posd:/usr/sbin/nologin$`).Match(passwd) {
+		t.Fatalf("passwd:\n%s", passwd)
+	}
+	for _, g := range []string{"lp", "dialout", "plugdev"} {
+		if !regexp.MustCompile(`(?m)^` + g + `:x:\d+:posd$`).Match(group) {
+			t.Errorf("posd is not in group %s:\n%s", g, group)
+		}
+	}
+	if out, err := exec.Command(tf, "--root="+root, "--create", abs("../../systemd/posd.tmpfiles")).CombinedOutput(); err != nil {
+		t.Fatalf("systemd-tmpfiles: %v\n%s", err, out)
+	}
+	for p, mode := range map[string]os.FileMode{"etc/posd": 0o750, "var/lib/posd": 0o700, "var/log/posd": 0o750} {
+		fi, err := os.Stat(filepath.Join(root, p))
+		if err != nil || fi.Mode().Perm() != mode {
+			t.Errorf("/%s: %v %v, want mode %04o", p, fi, err, mode)
+		}
+	}
+}
