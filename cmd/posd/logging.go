@@ -170,9 +170,6 @@ func (r *Redactor) Levels() []logrus.Level { return logrus.AllLevels }
 func (r *Redactor) Fire(e *logrus.Entry) error {
 	e.Message = r.Redact(e.Message)
 	for k, v := range e.Data {
-		if idField[k] {
-			continue
-		}
 		switch x := v.(type) {
 		case nil, bool, float64, float32, time.Time, time.Duration:
 		case string:
@@ -203,11 +200,8 @@ func (r *Redactor) Fire(e *logrus.Entry) error {
 	return nil
 }
 
-// idField names fields that carry posd's own identifiers (out_trade_no embeds a sequence
-// number, transaction ids are 28 digits): they are not payment codes and stay readable.
-var idField = map[string]bool{
-	"out_trade_no": true, "transaction_id": true, "out_refund_no": true, "refund_id": true, "sale": true,
-}
+// posd's own identifiers survive: out_trade_no separates its parts with "_" (digit runs of
+// at most 16: YYMMDD and the sequence), transaction and refund ids are 28+ digits.
 
 // Redact masks secrets and 16–24-digit runs in s.
 func (r *Redactor) Redact(s string) string {

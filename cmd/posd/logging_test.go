@@ -47,11 +47,12 @@ func TestLogging_RedactsEveryOutput(t *testing.T) {
 	l.Redactor.AddSecret("SECRETSECRETSECRET")
 	code := "134567890123456789"
 	l.Logger.WithFields(logrus.Fields{
-		"component":    "scanner",
-		"code":         code,
-		"err":          errors.New("bad code " + code),
-		"num":          int64(134567890123456789),
-		"out_trade_no": "HK001T0120261126100000000001", // our own id: stays readable
+		"component":      "scanner",
+		"code":           code,
+		"err":            errors.New("bad code " + code),
+		"num":            int64(134567890123456789),
+		"out_trade_no":   "HK001_T01_261126000001", // our own id: stays readable
+		"transaction_id": "4200002026112612345678901234",
 	}).Warnf("scanned %s with SECRETSECRETSECRET", code)
 
 	file, err := os.ReadFile(filepath.Join(dir, LogFileName))
@@ -63,7 +64,7 @@ func TestLogging_RedactsEveryOutput(t *testing.T) {
 		if strings.Contains(out, code) || strings.Contains(out, "SECRETSECRETSECRET") {
 			t.Errorf("%s leaks a secret: %s", name, out)
 		}
-		if !strings.Contains(out, "13************6789") || !strings.Contains(out, "HK001T0120261126100000000001") {
+		if !strings.Contains(out, "13************6789") || !strings.Contains(out, "HK001_T01_261126000001") {
 			t.Errorf("%s lacks the masked code or the out_trade_no: %s", name, out)
 		}
 	}
