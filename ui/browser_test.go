@@ -619,6 +619,24 @@ func TestBrowser_Till(t *testing.T) {
 			chromedp.Poll[chromedp.Void](`document.getElementById("amount").textContent === "HK$ 12.34"`, chromedp.WithPollingTimeout(5*time.Second)))
 		run(t, ctx, "cancel with Escape", chromedp.KeyEvent(kb.Escape), wait("#state.state-cancelled"))
 	})
+	t.Run("a screen that is not the till logs in", func(t *testing.T) {
+		// The same till without CashierNoLogin: what a browser elsewhere in the shop sees.
+		srv, err := New(Options{Till: st.eng, Token: testToken, ManagerPIN: testPIN, Location: printer.HongKong})
+		if err != nil {
+			t.Fatal(err)
+		}
+		hs := httptest.NewServer(srv)
+		defer hs.Close()
+		defer srv.Close()
+		run(t, ctx, "login page", chromedp.Navigate(hs.URL+"/"), wait("#view-login"),
+			chromedp.SendKeys(chromedp.CSS("#login-token"), "not-the-token"), chromedp.Click(chromedp.CSS("#login-form button[type=submit]")),
+			chromedp.Poll[chromedp.Void](`document.getElementById("login-msg").textContent.includes("Wrong API token")`, chromedp.WithPollingTimeout(5*time.Second)))
+		run(t, ctx, "token login", chromedp.SendKeys(chromedp.CSS("#login-token"), testToken),
+			chromedp.Click(chromedp.CSS("#login-form button[type=submit]")), wait("#view-cashier"))
+		if v, err := chromedp.Run(ctx, chromedp.Value(chromedp.CSS("#login-token"))); err != nil || v != "" {
+			t.Fatalf("the token stays in the page: %q %v", v, err)
+		}
+	})
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		t.Fatal("browser tests ran out of time")
 	}
