@@ -705,8 +705,8 @@ func (d *Daemon) Shutdown(ctx context.Context) {
 	if d.eng != nil {
 		d.eng.Stop()
 	}
+	d.reqStop() // ends SSE streams so the HTTP shutdown does not wait on them
 	if d.srv != nil {
-		d.reqStop() // ends SSE streams so Shutdown does not wait on them
 		sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		_ = d.srv.Shutdown(sctx)
 		cancel()
