@@ -310,6 +310,15 @@ func TestLoadSecrets(t *testing.T) {
 			t.Fatalf("certs: %+v", s.Certs)
 		}
 	})
+	t.Run("ExpiringSoon", func(t *testing.T) {
+		cfg := base()
+		soon, _ := testPKI(t, dir, "soon", now.Add(-time.Hour), now.AddDate(0, 0, 12))
+		cfg.WxPay.PlatformCertFiles = []string{soon}
+		_, probs, warns := LoadSecrets(&cfg, now)
+		if len(probs) != 0 || len(warns) != 2 || warns[0].Key != "wxpay.platform_cert_files[0]" || !strings.Contains(warns[0].Msg, "days left") {
+			t.Fatalf("problems %v, warnings %v", probs, warns)
+		}
+	})
 	t.Run("Expired", func(t *testing.T) {
 		cfg := base()
 		cfg.WxPay.PlatformCertFiles = []string{old}

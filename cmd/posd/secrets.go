@@ -141,6 +141,9 @@ func (l *loader) certs(key, value string) []*x509.Certificate {
 		return nil
 	}
 	for _, c := range out {
+		if left := c.NotAfter.Sub(l.now); left > 0 && left < 30*24*time.Hour {
+			l.warnings = append(l.warnings, Problem{key, fmt.Sprintf("certificate %q expires on %s (%d days left)", c.Subject.CommonName, c.NotAfter.Format("2006-01-02"), int(left.Hours()/24))})
+		}
 		switch {
 		case l.now.After(c.NotAfter):
 			l.bad(key, "certificate %q expired on %s", c.Subject.CommonName, c.NotAfter.Format("2006-01-02"))
