@@ -114,6 +114,7 @@ func startDaemon(p daemonParts) (d *Daemon, err error) {
 		PollUntil:    cfg.Engine.PollUntil.Duration,
 		ReverseFloor: cfg.Engine.ReverseFloor.Duration,
 		QueueRate:    cfg.Engine.QueueRate,
+		CheckCode:    checkCodeFor(cfg.WxPay.API),
 	}, d.gw, d.db, engine.RealClock(), d.logger("engine"))
 	if err != nil {
 		return d, fmt.Errorf("engine: %w", err)
@@ -431,6 +432,12 @@ func (d *Daemon) startHTTP(p daemonParts) error {
 			Reprint: d.reprint,
 		},
 	}
+	if d.cfg.Printer.Kind != "none" {
+		opts.PrintDayReport = func(_ context.Context, r report.DayReport) error {
+			_, err := d.spool.EnqueueReport(r.Printout(d.cfg.Till.MerchantName, 0, printer.LangBoth))
+			return err
+		}
+	}
 	if p.demo {
 		opts.VirtualScan = func(ctx context.Context, code string) error { return d.scan(ctx, code, "virtual") }
 	}
@@ -735,4 +742,13 @@ func (d *Daemon) Shutdown(ctx context.Context) {
 	for i := len(d.onClose) - 1; i >= 0; i-- {
 		d.onClose[i]()
 	}
+}
+
+// checkCodeFor is the payment-code check of the configured API: the v3 Multi-Wallet API
+// also takes codes starting 160 (wxpay-v2.md §4).
+func checkCodeFor(api string) func(string) error {
+	if api == wxpay.APIv2 {
+		return wxpay.CheckAuthCode
+	}
+	return wxpay.CheckMultiWalletAuthCode
 }

@@ -544,6 +544,18 @@ func TestE2E_Sales(t *testing.T) {
 				t.Fatalf("the reprint marked COPY never reached the printer\n%s", tl.stderr)
 			}
 		}
+		// The manager prints the day's Z report on the same printer.
+		if st, b := tl.api("POST", "/api/v1/reports/day/print", nil); st != http.StatusForbidden && st != http.StatusUnauthorized {
+			t.Fatalf("Z report without the PIN: %d %s", st, b)
+		}
+		if st, b := tl.api("POST", "/api/v1/reports/day/print", nil, "X-Manager-PIN", tl.pin); st/100 != 2 {
+			t.Fatalf("Z report: %d %s", st, b)
+		}
+		for deadline = time.Now().Add(10 * time.Second); !tl.printer.contains("DAY REPORT (Z)"); time.Sleep(50 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("the Z report never reached the printer\n%s", tl.stderr)
+			}
+		}
 	})
 
 	t.Run("BadScans", func(t *testing.T) {
