@@ -176,6 +176,7 @@ func startDaemon(p daemonParts) (d *Daemon, err error) {
 	}
 
 	d.goRun("prune", d.prune)
+	d.goRun("certificates", d.refreshCertificates)
 
 	d.scanners, err = scanner.NewSupervisor(cfg.Scanner, scanner.Options{
 		Handler: d.handleScan,
@@ -217,6 +218,33 @@ func (d *Daemon) prune(ctx context.Context) error {
 			l.WithError(err).Warn("pruning old sales failed")
 		} else if n > 0 {
 			l.Info("old sales pruned")
+		}
+	}
+}
+
+// certRefreshEvery is how often the v3 platform certificates are downloaded again: WeChat
+// lists a new one 24 h before it is used and asks for polling at under 12 h.
+var certRefreshEvery = 6 * time.Hour
+
+// refreshCertificates downloads the v3 platform certificates on a timer, so a rotation is
+// known before the first answer signed with the new one (the client also refreshes on an
+// unknown serial, rate-limited).
+func (d *Daemon) refreshCertificates(ctx context.Context) error {
+	rf, ok := d.gw.(wxpay.CertificateRefresher)
+	if !ok {
+		return nil
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(certRefreshEvery):
+		}
+		cctx, cancel := context.WithTimeout(ctx, time.Minute)
+		err := rf.RefreshCertificates(cctx)
+		cancel()
+		if err != nil {
+			d.logger("wxpay").WithError(err).Warn("platform certificate refresh failed; the last ones stay in use")
 		}
 	}
 }
