@@ -28,18 +28,34 @@ const (
 	// ReversedAfterPayment: WeChat lists the order as REVOKED after a successful payment.
 	// Expected when the journal says reversed; an alert when the journal says paid.
 	ReversedAfterPayment Class = "reversed_after_payment"
+
+	// Refunds are matched by out_refund_no (then WeChat's refund id); their items carry
+	// OutRefundNo and RefundID, and amounts are the refund's, not the order's.
+
+	// RefundMatched: the statement's refund agrees with the journal's.
+	RefundMatched Class = "refund_matched"
+	// RefundNotLocal: WeChat refunded money the till has no record of (not in the
+	// journal, or held as failed there): the customer may have been refunded twice.
+	RefundNotLocal Class = "refund_not_local"
+	// RefundMissingAtWeChat: the journal says a refund of this day succeeded, the
+	// statement has no such refund.
+	RefundMissingAtWeChat Class = "refund_missing_at_wechat"
+	RefundAmountMismatch  Class = "refund_amount_mismatch"
 )
 
 // Alert reports whether a class needs a manager.
 func (c Class) Alert(localState string) bool {
 	switch c {
-	case Matched:
+	case Matched, RefundMatched:
 		return false
 	case ReversedAfterPayment:
 		return localState != string(engine.AttemptReversed)
 	}
 	return true
 }
+
+// IsRefund says the class is of a refund item (keyed by OutRefundNo, refund amounts).
+func (c Class) IsRefund() bool { return strings.HasPrefix(string(c), "refund_") }
 
 // Item is one compared order.
 type Item struct {
@@ -55,6 +71,9 @@ type Item struct {
 	LocalCurrency string `json:"local_currency,omitempty"`
 	WeChatCurr    string `json:"wechat_currency,omitempty"`
 	Action        string `json:"action,omitempty"` // what the manager should do
+	// Refund items only (their amounts are the refund's).
+	OutRefundNo string `json:"out_refund_no,omitempty"`
+	RefundID    string `json:"refund_id,omitempty"`
 }
 
 // Result is a day's reconciliation.
@@ -111,6 +130,28 @@ func Reconcile(date string, sales []*engine.Sale, st wxpay.Statement, f Filter) 
 // statement rows that are not of this day's journal (a payment or a reversal just after
 // midnight of a sale opened before it), but never reported missing here.
 func ReconcileWith(date string, loc *time.Location, sales, previous []*engine.Sale, st wxpay.Statement, f Filter) Result {
+	return ReconcileInput(Input{Date: date, Location: loc, Sales: sales, Previous: previous, Statement: st, Filter: f})
+}
+
+// Input is everything one day's reconciliation compares.
+type Input struct {
+	Date     string         // 2006-01-02
+	Location *time.Location // the till's (where midnight is); nil: each record's own
+	Sales    []*engine.Sale // the day's journal
+	// Previous: the day before, as context (see ReconcileWith).
+	Previous []*engine.Sale
+	// Earlier: older sales read only for their refunds: a refund made this day of last
+	// week's sale is on this day's statement (and missing there if it is not).
+	Earlier   []*engine.Sale
+	Statement wxpay.Statement
+	Filter    Filter
+}
+
+// ReconcileInput compares payments (as ReconcileWith) and refunds: every REFUND row of
+// the statement with the journal's refund of the same out_refund_no (then refund id),
+// and every refund the journal holds as succeeded on this day with the statement.
+func ReconcileInput(in Input) Result {
+	date, loc, sales, previous, st, f := in.Date, in.Location, in.Sales, in.Previous, in.Statement, in.Filter
 	res := Result{Date: date, State: "done", Counts: map[Class]int{}}
 	// Sized up front: a busy till has tens of thousands of rows a day, and growing maps
 	// and the item list cost more than the matching itself.
@@ -127,6 +168,7 @@ func ReconcileWith(date string, loc *time.Location, sales, previous []*engine.Sa
 			}
 		}
 	}
+	refs := newRefunds(in.Earlier, previous, sales)
 	wechat := make(map[string]*wechatOrder, len(st.Rows))
 	order := make([]string, 0, len(st.Rows))
 	res.Items = make([]Item, 0, len(st.Rows))
@@ -138,10 +180,17 @@ func ReconcileWith(date string, loc *time.Location, sales, previous []*engine.Sa
 			}
 		}
 		_, isLocal := local[key]
+		isRefund := strings.EqualFold(row.TradeState, "REFUND")
+		if isRefund && !isLocal {
+			isLocal = refs.known(row)
+		}
 		if !f.keep(row, isLocal) {
 			continue
 		}
 		res.Rows++
+		if isRefund {
+			refs.row(row)
+		}
 		w := wechat[key]
 		if w == nil {
 			w = &wechatOrder{}
@@ -235,6 +284,7 @@ func ReconcileWith(date string, loc *time.Location, sales, previous []*engine.Sa
 				Action: action})
 		}
 	}
+	refs.classify(date, loc, add)
 	return res
 }
 
@@ -302,8 +352,15 @@ type Reconciler struct {
 	// Lookback: Due also offers an unfinished (not_ready, error) day up to this many days
 	// back (default 7), so a statement later than midnight is still reconciled.
 	Lookback int
-	Now      func() time.Time
-	Log      logrus.FieldLogger
+	// RefundDays: sales of this many days back are read for their refunds (default 14;
+	// < 0: only the day and the one before). A refund of an older sale is matched only
+	// through SaleByOutTradeNo, and not reported if missing at WeChat.
+	RefundDays int
+	// SaleByOutTradeNo (optional) finds the sale of a statement refund that is not in the
+	// days read (engine.ErrNotFound or nil when there is none).
+	SaleByOutTradeNo func(outTradeNo string) (*engine.Sale, error)
+	Now              func() time.Time
+	Log              logrus.FieldLogger
 	// OnResult is called after each stored result (metrics, alerts).
 	OnResult func(Result)
 }
@@ -363,7 +420,11 @@ func (r *Reconciler) RunDate(ctx context.Context, date string) (Result, error) {
 			res.State = "not_ready"
 			res.Error = fmt.Sprintf("WeChat's statement is empty but the journal holds %d payments: waiting for the full statement", paidAttempts(sales))
 		default:
-			res = ReconcileWith(date, r.loc(), sales, previous, st, r.Filter)
+			var earlier []*engine.Sale
+			if earlier, err = r.refundContext(day, sales, previous, st); err == nil {
+				res = ReconcileInput(Input{Date: date, Location: r.loc(), Sales: sales, Previous: previous, Earlier: earlier,
+					Statement: st, Filter: r.Filter})
+			}
 		}
 	}
 	if err != nil {

@@ -76,13 +76,20 @@ func TestReconcileClasses(t *testing.T) {
 		{OutTradeNo: "T01-X", TransactionID: "tx9", TradeState: "SUCCESS", Amount: 1000, Currency: "HKD"},
 		{OutTradeNo: "T01-10", TransactionID: "tx10", TradeState: "SUCCESS", Amount: 50, Currency: "HKD"},                 // not in journal
 		{OutTradeNo: "T02-1", DeviceID: "T02", TransactionID: "tx11", TradeState: "SUCCESS", Amount: 50, Currency: "HKD"}, // another till
-		{OutTradeNo: "T01-1", TransactionID: "tx1", TradeState: "REFUND", Amount: 1000, Currency: "HKD", RefundAmount: 100},
+		{OutTradeNo: "T01-1", TransactionID: "tx1", TradeState: "REFUND", Amount: 1000, Currency: "HKD", RefundAmount: 100, OutRefundNo: "T01-1R1", RefundState: "SUCCESS"},
 	}}
+	sales[0].Refunds = []engine.Refund{{OutRefundNo: "T01-1R1", Amount: 100, State: engine.RefundSucceeded, CreatedAt: sales[0].CreatedAt}}
 	res := Reconcile("2026-11-25", sales, st, Filter{DeviceID: "T01", Prefix: "T01-"})
 	want := map[string]Class{"T01-1": Matched, "T01-2": MissingAtWeChat, "T01-3": AmountMismatch, "T01-4": CurrencyMismatch,
 		"T01-5": PaidNotLocal, "T01-6": ReversedAfterPayment, "T01-7": ReversedAfterPayment, "T01-9-renamed": Matched, "T01-10": PaidNotLocal}
 	got := map[string]Item{}
 	for _, it := range res.Items {
+		if it.Class.IsRefund() {
+			if it.Class != RefundMatched || it.OutRefundNo != "T01-1R1" || it.Alert {
+				t.Errorf("refund row: %+v", it)
+			}
+			continue
+		}
 		if _, dup := got[it.OutTradeNo]; dup {
 			t.Errorf("%s listed twice", it.OutTradeNo)
 		}
@@ -93,8 +100,8 @@ func TestReconcileClasses(t *testing.T) {
 			t.Errorf("%s: class %q, want %q", no, got[no].Class, c)
 		}
 	}
-	if len(got) != len(want) {
-		t.Errorf("items %v, want exactly %d", res.Items, len(want))
+	if len(got) != len(want) || len(res.Items) != len(want)+1 {
+		t.Errorf("items %v, want exactly %d and the refund", res.Items, len(want))
 	}
 	if got["T01-6"].Alert || !got["T01-7"].Alert || got["T01-1"].Alert || !got["T01-5"].Alert {
 		t.Errorf("alerts wrong: %+v", res.Items)
@@ -290,5 +297,160 @@ func TestReconcilerDueLookback(t *testing.T) {
 	st.PutReconciliation("2026-11-25", b)
 	if d, ok := r.Due(); ok {
 		t.Fatalf("due %q, want nothing", d)
+	}
+}
+
+// Refund rows are matched with the journal's refunds by out_refund_no (then refund id),
+// whatever day the sale is of; a succeeded refund of this day missing from the
+// statement is reported, with a hint when it was made around midnight.
+func TestReconcileRefundClasses(t *testing.T) {
+	at := func(h, m int) time.Time { return time.Date(2026, 11, 25, h, m, 0, 0, hk) }
+	rf := func(no, id string, amount int64, state string, created time.Time) engine.Refund {
+		return engine.Refund{OutRefundNo: no, RefundID: id, Amount: amount, State: state, CreatedAt: created}
+	}
+	today := sale("a", 5000, engine.SalePaid, att("T01-1", engine.AttemptPaid, "tx1", "HKD", 5000))
+	today.Refunds = []engine.Refund{
+		rf("T01-1R1", "wr1", 100, engine.RefundSucceeded, at(12, 5)),  // matched
+		rf("T01-1R2", "wr2", 200, engine.RefundSucceeded, at(12, 6)),  // amount mismatch
+		rf("T01-1R3", "", 300, engine.RefundSucceeded, at(13, 0)),     // missing at WeChat
+		rf("T01-1R4", "wr4", 400, engine.RefundFailed, at(13, 5)),     // failed locally, refunded at WeChat
+		rf("T01-1R5", "wr5", 500, engine.RefundProcessing, at(13, 6)), // processing locally: matched
+		rf("T01-1R6", "", 600, engine.RefundSucceeded, at(23, 59)),    // missing, around midnight
+		rf("T01-1R7", "wr7", 700, engine.RefundSucceeded, at(14, 0)),  // matched by refund id
+		rf("T01-1R8", "wr8", 800, engine.RefundSucceeded, at(14, 1)),  // closed at WeChat
+	}
+	// The day before: a refund made at 23:59:30, listed on this day.
+	prev := sale("p", 900, engine.SalePaid, att("T01-0", engine.AttemptPaid, "tx0", "HKD", 900))
+	prev.CreatedAt = at(10, 0).AddDate(0, 0, -1)
+	prev.Refunds = []engine.Refund{rf("T01-0R1", "wp1", 900, engine.RefundSucceeded, time.Date(2026, 11, 24, 23, 59, 30, 0, hk))}
+	// Last week: one refund today (listed), one today (not listed), one last week.
+	old := sale("o", 3000, engine.SalePaid, att("T01-9", engine.AttemptPaid, "tx9", "HKD", 3000))
+	old.CreatedAt = at(10, 0).AddDate(0, 0, -7)
+	old.Refunds = []engine.Refund{
+		rf("T01-9R1", "wo1", 1000, engine.RefundSucceeded, at(9, 0)),
+		rf("T01-9R2", "wo2", 1000, engine.RefundSucceeded, at(9, 30)),
+		rf("T01-9R3", "wo3", 1000, engine.RefundSucceeded, at(9, 0).AddDate(0, 0, -6)),
+	}
+	row := func(otn, no, id string, amount int64, state string) wxpay.StatementRow {
+		return wxpay.StatementRow{OutTradeNo: otn, TransactionID: "tx", TradeState: "REFUND", Amount: 5000, Currency: "HKD",
+			OutRefundNo: no, RefundID: id, RefundAmount: amount, RefundState: state}
+	}
+	st := wxpay.Statement{Date: "20261125", Rows: []wxpay.StatementRow{
+		{OutTradeNo: "T01-1", TransactionID: "tx1", TradeState: "SUCCESS", Amount: 5000, Currency: "HKD"},
+		row("T01-1", "T01-1R1", "wr1", 100, "SUCCESS"),
+		row("T01-1", "T01-1R2", "wr2", 250, "SUCCESS"),
+		row("T01-1", "T01-1R4", "wr4", 400, "SUCCESS"),
+		row("T01-1", "T01-1R5", "wr5", 500, "PROCESSING"),
+		row("T01-1", "", "wr7", 700, "SUCCESS"),
+		row("T01-1", "T01-1R8", "wr8", 800, "REFUNDCLOSE"),
+		row("T01-0", "T01-0R1", "wp1", 900, "SUCCESS"),
+		row("T01-9", "T01-9R1", "wo1", 1000, "SUCCESS"),
+		row("T01-5", "T01-5R1", "wx5", 77, "SUCCESS"),     // a refund the till never made
+		row("T01-5", "T01-5R2", "wx6", 88, "REFUNDCLOSE"), // closed, unknown: nothing moved
+		row("T02-1", "T02-1R1", "wy1", 99, "SUCCESS"),     // another till's
+	}}
+	res := ReconcileInput(Input{Date: "2026-11-25", Location: hk, Sales: []*engine.Sale{today}, Previous: []*engine.Sale{prev},
+		Earlier: []*engine.Sale{old}, Statement: st, Filter: Filter{Prefix: "T01-"}})
+	want := map[string]Class{
+		"T01-1R1": RefundMatched, "T01-1R2": RefundAmountMismatch, "T01-1R3": RefundMissingAtWeChat, "T01-1R4": RefundNotLocal,
+		"T01-1R5": RefundMatched, "T01-1R6": RefundMissingAtWeChat, "T01-1R7": RefundMatched, "T01-1R8": RefundMissingAtWeChat,
+		"T01-0R1": RefundMatched, "T01-9R1": RefundMatched, "T01-9R2": RefundMissingAtWeChat, "T01-5R1": RefundNotLocal,
+	}
+	got := map[string]Item{}
+	for _, it := range res.Items {
+		if !it.Class.IsRefund() {
+			continue
+		}
+		if _, dup := got[it.OutRefundNo]; dup {
+			t.Errorf("%s listed twice", it.OutRefundNo)
+		}
+		got[it.OutRefundNo] = it
+	}
+	for no, c := range want {
+		if got[no].Class != c {
+			t.Errorf("%s: class %q, want %q (%+v)", no, got[no].Class, c, got[no])
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("%d refund items, want %d: %+v", len(got), len(want), got)
+	}
+	if it := got["T01-1R2"]; it.LocalAmount != 200 || it.WeChatAmount != 250 || !it.Alert || it.SaleID != "a" {
+		t.Errorf("amount mismatch: %+v", it)
+	}
+	if it := got["T01-1R3"]; !it.Alert || it.OutTradeNo != "T01-1" || strings.Contains(it.Action, "midnight") {
+		t.Errorf("missing: %+v", it)
+	}
+	if it := got["T01-1R6"]; !strings.Contains(it.Action, "next day's statement") {
+		t.Errorf("missing around midnight: %+v", it)
+	}
+	if it := got["T01-1R7"]; it.RefundID != "wr7" || it.LocalAmount != 700 || it.Alert {
+		t.Errorf("by refund id: %+v", it)
+	}
+	if it := got["T01-5R1"]; !it.Alert || it.SaleID != "" || it.WeChatAmount != 77 {
+		t.Errorf("not local: %+v", it)
+	}
+	if it := got["T01-1R4"]; it.LocalState != engine.RefundFailed || !strings.Contains(it.Action, "twice") {
+		t.Errorf("failed locally: %+v", it)
+	}
+	// Alerts: R2, R3, R4, R6, R8, T01-9R2, T01-5R1; the payment matched.
+	if res.Alerts != 7 || res.Counts[RefundMatched] != 5 || res.Counts[Matched] != 1 {
+		t.Errorf("alerts %d counts %v", res.Alerts, res.Counts)
+	}
+	if res.Rows != 11 {
+		t.Errorf("rows %d, want 11 (the other till's refund filtered)", res.Rows)
+	}
+	// Without the earlier sales, its listed refund is not the till's knowledge.
+	res = ReconcileWith("2026-11-25", hk, []*engine.Sale{today}, []*engine.Sale{prev}, st, Filter{Prefix: "T01-"})
+	for _, it := range res.Items {
+		if it.OutRefundNo == "T01-9R1" && it.Class != RefundNotLocal || it.OutRefundNo == "T01-9R2" {
+			t.Errorf("without context: %+v", it)
+		}
+	}
+}
+
+// The Reconciler reads earlier days for their refunds, and finds older sales by number.
+func TestReconcilerRefundContext(t *testing.T) {
+	old := sale("o", 3000, engine.SalePaid, att("T01-9", engine.AttemptPaid, "tx9", "HKD", 3000))
+	old.Refunds = []engine.Refund{{OutRefundNo: "T01-9R1", Amount: 1000, State: engine.RefundSucceeded, CreatedAt: time.Date(2026, 11, 25, 9, 0, 0, 0, hk)}}
+	ancient := sale("x", 3000, engine.SalePaid, att("T01-8", engine.AttemptPaid, "tx8", "HKD", 3000))
+	ancient.Refunds = []engine.Refund{{OutRefundNo: "T01-8R1", Amount: 500, State: engine.RefundSucceeded, CreatedAt: time.Date(2026, 11, 25, 9, 0, 0, 0, hk)}}
+	var days []string
+	r := &Reconciler{
+		Statements: statementFunc(func(ctx context.Context, date string) (wxpay.Statement, error) {
+			return wxpay.Statement{Date: date, Rows: []wxpay.StatementRow{
+				{OutTradeNo: "T01-9", TradeState: "REFUND", OutRefundNo: "T01-9R1", RefundAmount: 1000, RefundState: "SUCCESS"},
+				{OutTradeNo: "T01-8", TradeState: "REFUND", OutRefundNo: "T01-8R1", RefundAmount: 500, RefundState: "SUCCESS"},
+			}}, nil
+		}),
+		Sales: func(day string) ([]*engine.Sale, error) {
+			days = append(days, day)
+			if day == "2026-11-20" {
+				return []*engine.Sale{old, sale("n", 10, engine.SalePaid)}, nil
+			}
+			return nil, nil
+		},
+		Store: memResults{}, Location: hk, RefundDays: 7,
+		Now: func() time.Time { return time.Date(2026, 11, 26, 11, 0, 0, 0, hk) },
+	}
+	res, err := r.RunDate(context.Background(), "2026-11-25")
+	if err != nil || res.Counts[RefundMatched] != 1 || res.Counts[RefundNotLocal] != 1 {
+		t.Fatalf("without a lookup: %v %+v", err, res)
+	}
+	if len(days) != 8 || days[len(days)-1] != "2026-11-18" {
+		t.Errorf("days read %v, want the day and 7 before", days)
+	}
+	r.SaleByOutTradeNo = func(no string) (*engine.Sale, error) {
+		if no == "T01-8" {
+			return ancient, nil
+		}
+		return nil, engine.ErrNotFound
+	}
+	res, err = r.RunDate(context.Background(), "2026-11-25")
+	if err != nil || res.Counts[RefundMatched] != 2 || res.Alerts != 0 {
+		t.Fatalf("with a lookup: %v %+v", err, res)
+	}
+	r.SaleByOutTradeNo = func(string) (*engine.Sale, error) { return nil, errors.New("disk on fire") }
+	if res, err := r.RunDate(context.Background(), "2026-11-25"); err == nil || res.State != "error" {
+		t.Fatalf("lookup error: %v %+v", err, res)
 	}
 }

@@ -180,10 +180,24 @@ func (r *rig) reconciler(till string, st *memResults) *report.Reconciler {
 	}
 }
 
+// byNo lists the payment items by out_trade_no.
 func byNo(res report.Result) map[string]report.Item {
 	m := map[string]report.Item{}
 	for _, it := range res.Items {
-		m[it.OutTradeNo] = it
+		if !it.Class.IsRefund() {
+			m[it.OutTradeNo] = it
+		}
+	}
+	return m
+}
+
+// byRefund lists the refund items by out_refund_no.
+func byRefund(res report.Result) map[string]report.Item {
+	m := map[string]report.Item{}
+	for _, it := range res.Items {
+		if it.Class.IsRefund() {
+			m[it.OutRefundNo] = it
+		}
 	}
 	return m
 }
@@ -216,8 +230,18 @@ func reconcileDay(t *testing.T, api string) {
 	r.sim.AlterStatementAmount(altered, 1)
 	r.sim.AlterStatementCurrency(otherCurr, "CNY")
 
-	if _, err := r.tills[tillA].Refund(ctx, refundedSale.ID, 500, "damaged"); err != nil {
+	refundedSale, err := r.tills[tillA].Refund(ctx, refundedSale.ID, 500, "damaged")
+	if err != nil {
 		t.Fatal(err)
+	}
+	tillRefund := refundedSale.Refunds[0].OutRefundNo
+
+	// Someone refunds a sale directly at WeChat (the merchant platform): money went
+	// back that the till does not know of.
+	const oobRefund = "OOB-REFUND-1"
+	if rf, err := r.wx.Refund(ctx, wxpay.RefundRequest{OutTradeNo: cents, OutRefundNo: oobRefund, Amount: 300, Total: 1050,
+		Currency: "HKD", Reason: "out of band"}); err != nil || rf.Outcome != wxpay.Paid && rf.Outcome != wxpay.Refunded {
+		t.Fatalf("out-of-band refund: %v %+v", err, rf)
 	}
 
 	// Paid at WeChat, but the answer was lost and WeChat stayed unreachable for this
@@ -306,8 +330,15 @@ func reconcileDay(t *testing.T, api string) {
 			t.Errorf("%s: class %q, want %q (%+v)", no, got[no].Class, c, got[no])
 		}
 	}
-	if len(res.Items) != len(want) {
-		t.Errorf("%d items, want %d: %+v", len(res.Items), len(want), res.Items)
+	if len(res.Items) != len(want)+2 {
+		t.Errorf("%d items, want %d and 2 refunds: %+v", len(res.Items), len(want), res.Items)
+	}
+	refunds := byRefund(res)
+	if it := refunds[tillRefund]; it.Class != report.RefundMatched || it.Alert || it.LocalAmount != 500 || it.WeChatAmount != 500 || it.OutTradeNo != refunded {
+		t.Errorf("the till's refund: %+v", it)
+	}
+	if it := refunds[oobRefund]; it.Class != report.RefundNotLocal || !it.Alert || it.WeChatAmount != 300 || it.OutTradeNo != cents || it.RefundID == "" {
+		t.Errorf("the out-of-band refund: %+v", it)
 	}
 	for _, no := range []string{otherTill1, otherTill2} {
 		if _, ok := got[no]; ok {
@@ -319,8 +350,9 @@ func reconcileDay(t *testing.T, api string) {
 			t.Errorf("item %s is not this till's", it.OutTradeNo)
 		}
 	}
-	// Alerts: missing, amount, currency, two paid-not-local, the out-of-band reversal.
-	if res.Alerts != 6 || got[reversedLocal].Alert || !got[revokedPaid].Alert || got[cents].Alert {
+	// Alerts: missing, amount, currency, two paid-not-local, the out-of-band reversal and
+	// refund.
+	if res.Alerts != 7 || got[reversedLocal].Alert || !got[revokedPaid].Alert || got[cents].Alert {
 		t.Errorf("alerts %d: %+v", res.Alerts, res.Items)
 	}
 	if got[unresolved].Action != "refund" || got[unresolved].LocalState != string(engine.AttemptUnresolved) {
@@ -566,9 +598,11 @@ func TestReconcileSimulatorAcrossMidnight(t *testing.T) {
 
 			// Day 2: a refund of the day-1 sale, and a sale of its own.
 			r.clk.Set(time.Date(2026, 11, 26, 12, 0, 0, 0, hkt))
-			if _, err := e.Refund(ctx, s1.ID, 1500, "returned"); err != nil {
+			rs1, err := e.Refund(ctx, s1.ID, 1500, "returned")
+			if err != nil {
 				t.Fatal(err)
 			}
+			s1Refund := rs1.Refunds[0].OutRefundNo
 			_, paidDay2 := r.paid(tillA, 990)
 
 			r.clk.Set(time.Date(2026, 11, 27, 10, 30, 0, 0, hkt))
@@ -603,7 +637,10 @@ func TestReconcileSimulatorAcrossMidnight(t *testing.T) {
 			if _, listed := got[paidDay1]; listed {
 				t.Errorf("day 2: the refund of a day-1 sale is not a payment: %+v", got[paidDay1])
 			}
-			if got[paidDay2].Class != report.Matched || len(d2.Items) != 3 || d2.Alerts != 0 {
+			if it := byRefund(d2)[s1Refund]; it.Class != report.RefundMatched || it.LocalAmount != 1500 || it.SaleID != s1.ID {
+				t.Errorf("day 2, the refund of a day-1 sale: %+v", it)
+			}
+			if got[paidDay2].Class != report.Matched || len(d2.Items) != 4 || d2.Alerts != 0 {
 				t.Errorf("day 2: %d items, %d alerts: %+v", len(d2.Items), d2.Alerts, d2.Items)
 			}
 		})
