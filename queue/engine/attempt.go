@@ -86,6 +86,11 @@ func (e *Engine) newRunner(s *Sale, a *Attempt, queued bool) *runner {
 		if ev.Call == "query" && ev.At.After(r.t.lastQuery) && !ev.At.After(now) {
 			r.t.lastQuery = ev.At
 		}
+		// A "paid" refusal of the reverse survives the handoff to the durable queue and a
+		// restart: the resumed runner confirms by query instead of reversing again.
+		if ev.Call == "reverse" {
+			r.t.paidClaimed = ev.Outcome == wxpay.Paid.String()
+		}
 	}
 	// Queries that changed nothing are not journaled, so one may have been made just
 	// before a crash: after a restart no order is queried within a second of it.
@@ -291,6 +296,8 @@ func (r *runner) query() bool {
 		// Reversed and no such order: the number is closed and no money moved.
 		return r.reversed()
 	case o.Outcome == wxpay.Pending || o.Outcome == wxpay.NotPaid || o.Outcome == wxpay.NotFound:
+		// WeChat's own order state outranks an earlier "paid" refusal of the reverse.
+		r.t.paidClaimed = false
 		if r.t.reverseClaimed {
 			// WeChat said reversed but the order is still open: reverse again.
 			r.t.reverseClaimed = false
@@ -347,6 +354,7 @@ func (r *runner) reverse() bool {
 		// A query confirms and fetches the transaction; if the sale was cancelled the
 		// money goes back by refund.
 		r.t.mustQuery = true
+		r.t.paidClaimed = true
 		if r.t.undo == undoReverse || r.t.cancelled {
 			r.t.undo = undoRefund
 			r.t.nextRefund = now

@@ -123,8 +123,12 @@ type track struct {
 	nextQuery time.Time
 
 	reverseClaimed bool // WeChat said reversed (or no such order): a query confirms
-	reverseTries   int
-	nextReverse    time.Time
+	// paidClaimed: a reverse was refused because the order is paid. That means paid
+	// (payment-policy.md §2), so only queries follow until one confirms it; another
+	// reverse would refund the customer of a sale the cashier was right to keep.
+	paidClaimed  bool
+	reverseTries int
+	nextReverse  time.Time
 
 	undo           undo
 	refundAccepted bool // the cancel refund was accepted: confirm it with refund queries
@@ -146,7 +150,7 @@ func next(t *track, now time.Time) (action, time.Time) {
 		// No answer and the customer's time is up: the durable queue takes over, and its
 		// first request will be a query.
 		return actUnresolve, now
-	case t.mustQuery:
+	case t.mustQuery, t.paidClaimed && !t.cancelled && t.undo == undoNone:
 		return actQuery, qAt
 	}
 	rAt := later(t.reverseAfter, t.nextReverse)
