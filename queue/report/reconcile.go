@@ -57,7 +57,7 @@ func (c Class) Alert(localState string) bool {
 // IsRefund says the class is of a refund item (keyed by OutRefundNo, refund amounts).
 func (c Class) IsRefund() bool { return strings.HasPrefix(string(c), "refund_") }
 
-// Item is one compared order.
+// Item is one compared order, or one compared refund (Class.IsRefund).
 type Item struct {
 	Class         Class  `json:"class"`
 	Alert         bool   `json:"alert"`
@@ -128,7 +128,8 @@ func Reconcile(date string, sales []*engine.Sale, st wxpay.Statement, f Filter) 
 // ReconcileWith is Reconcile with the till's time zone (where midnight is; nil: each
 // attempt's own) and the previous day's sales as context: they are looked up for
 // statement rows that are not of this day's journal (a payment or a reversal just after
-// midnight of a sale opened before it), but never reported missing here.
+// midnight of a sale opened before it), but never reported missing here. Refunds of
+// these sales are compared too (see ReconcileInput, which also takes older sales).
 func ReconcileWith(date string, loc *time.Location, sales, previous []*engine.Sale, st wxpay.Statement, f Filter) Result {
 	return ReconcileInput(Input{Date: date, Location: loc, Sales: sales, Previous: previous, Statement: st, Filter: f})
 }
