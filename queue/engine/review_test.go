@@ -44,3 +44,90 @@ func TestReversePaidThenUnclearQueryDoesNotReverseAgain(t *testing.T) {
 	}
 	checkQuerySpacing(t, h.wx.Calls())
 }
+
+// Crash between the journal's fsync and the micropay: the attempt is journaled paying and
+// WeChat never heard of it. After the restart (and a cancel at once) the first request is a
+// query no sooner than a second after recovery, "no such order" is not taken as final, no
+// reverse goes before t0+15s, and the sale ends cancelled with no micropay sent again.
+func TestRecoverAttemptNeverSent(t *testing.T) {
+	h := newHarness(t)
+	var disk *enginetest.MemStore
+	h.wx.OnMicroPay = func(wxpay.PayRequest) wxpay.Order {
+		disk = h.st.Clone() // what the disk holds at the crash: the intent, nothing after
+		return enginetest.Silent()
+	}
+	s := h.pay(700)
+	t0 := lastAttempt(s).StartedAt
+	h.settle(1, nil)
+	h.stop()
+	if disk == nil {
+		t.Fatal("micropay never called")
+	}
+	h.st = disk
+	h.clk.Advance(time.Second)
+	h.wx = enginetest.NewFakeWx(h.clk)
+	h.wx.OnQuery = func(string, int) wxpay.Order { return enginetest.NotFound() }
+	h.wx.OnReverse = func(string, int) wxpay.ReverseResult {
+		return wxpay.ReverseResult{Outcome: wxpay.NotFound, Error: &wxpay.Error{Code: "ORDERNOTEXIST", HTTP: 200}}
+	}
+	restart := h.clk.Now()
+	h.start()
+	if _, err := h.e.Cancel(t.Context(), s.ID); err != nil {
+		t.Fatal(err)
+	}
+	s = h.drive(s.ID, 1, 2*time.Minute, final)
+	calls := h.wx.Calls()
+	if len(calls) == 0 || calls[0].Method != "query" || calls[0].At.Sub(restart) < time.Second {
+		t.Fatalf("first call after restart %+v (restart %v)", calls, restart)
+	}
+	if n := len(h.wx.CallsOf("micropay")); n != 0 {
+		t.Fatalf("%d micropays after restart", n)
+	}
+	rev := h.wx.CallsOf("reverse")
+	if len(rev) == 0 || rev[0].At.Sub(t0) < 15*time.Second {
+		t.Fatalf("reverses at %v after t0", offsets(rev, t0))
+	}
+	if a := lastAttempt(s); a.State != engine.AttemptReversed || s.State != engine.SaleCancelled {
+		t.Fatalf("attempt %s sale %s", a.State, s.State)
+	}
+	checkQuerySpacing(t, calls)
+}
+
+// The "paid" refusal of a reverse survives the handoff to the durable queue: WeChat goes
+// silent right after it, the attempt is queued, and the queue's unclear answers lead to
+// more queries, not to a reverse that would refund a paid sale.
+func TestReversePaidSurvivesQueueHandoff(t *testing.T) {
+	h := newHarness(t)
+	h.wx.OnMicroPay = func(wxpay.PayRequest) wxpay.Order { return enginetest.Pending() }
+	var reversed atomic.Bool
+	var after atomic.Int32
+	h.wx.OnQuery = func(string, int) wxpay.Order {
+		if !reversed.Load() {
+			return enginetest.Pending()
+		}
+		switch n := after.Add(1); {
+		case n <= 2:
+			return enginetest.Silent()
+		case n <= 5:
+			return enginetest.SystemError()
+		}
+		return enginetest.Paid()
+	}
+	h.wx.OnReverse = func(string, int) wxpay.ReverseResult {
+		if reversed.Swap(true) {
+			return enginetest.ReverseOK()
+		}
+		return enginetest.ReversePaid()
+	}
+	s := h.pay(100)
+	s = h.drive(s.ID, 1, 5*time.Minute, unresolved)
+	h.runQueue()
+	s = h.drive(s.ID, 1, 10*time.Minute, final)
+	if a := lastAttempt(s); a.State != engine.AttemptPaid || s.State != engine.SalePaid {
+		t.Fatalf("attempt %s sale %s, want paid", a.State, s.State)
+	}
+	if n := len(h.wx.CallsOf("reverse")); n != 1 {
+		t.Fatalf("%d reverses after WeChat said paid, want 1", n)
+	}
+	checkQuerySpacing(t, h.wx.Calls())
+}
