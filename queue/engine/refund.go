@@ -199,6 +199,13 @@ func (e *Engine) workRefund(ctx context.Context, j Job) {
 		res = wxpay.Refund{Outcome: wxpay.Unknown, Error: &wxpay.Error{Code: "NOT_SENT", Message: err.Error()}}
 	}
 	e.observe(!silent(res.Outcome, res.Error), verified(res.Outcome, res.Error))
+	if res.Outcome == wxpay.Failed && res.State == "" {
+		// WeChat refused the query itself (signature, permission, parameters): that says
+		// nothing about the refund, which may be paying out. Marking it failed would free
+		// its amount for a second refund, so it stays open and the queue asks again
+		// (a person is asked to look after the usual tries).
+		res.Outcome = wxpay.Unknown
+	}
 	if res.Outcome == wxpay.NotFound {
 		// WeChat never got it: send it again (same number, so never twice).
 		s, err := e.Sale(j.SaleID)

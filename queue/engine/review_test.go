@@ -1,6 +1,7 @@
 package engine_test
 
 import (
+	"context"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -130,4 +131,39 @@ func TestReversePaidSurvivesQueueHandoff(t *testing.T) {
 		t.Fatalf("%d reverses after WeChat said paid, want 1", n)
 	}
 	checkQuerySpacing(t, h.wx.Calls())
+}
+
+// A refund query that WeChat refuses (v3 401 SIGN_ERROR: the till's clock or key) says
+// nothing about the refund, which WeChat may well be paying out. The queue must not mark
+// the refund failed: a failed refund no longer counts against the sale, so the cashier
+// could refund the same money a second time.
+func TestRefundQueryRefusedIsNotRefundFailed(t *testing.T) {
+	h := newHarness(t)
+	s := paidSale(t, h, 1000)
+	h.wx.OnRefund = func(wxpay.RefundRequest, int) wxpay.Refund {
+		return wxpay.Refund{Outcome: wxpay.Unknown, Error: &wxpay.Error{Code: "TIMEOUT"}}
+	}
+	h.wx.OnQueryRefund = func(string, int) wxpay.Refund {
+		return wxpay.Refund{Outcome: wxpay.Failed, Error: &wxpay.Error{Code: "SIGN_ERROR", Message: "signature", HTTP: 401}}
+	}
+	ctx := context.Background()
+	s, err := h.e.Refund(ctx, s.ID, 600, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.runQueue()
+	for i := 0; i < 5 && len(h.wx.CallsOf("refundquery")) < 2; i++ {
+		h.settle(0, nil)
+		h.clk.AdvanceToNext()
+		h.settle(0, nil)
+	}
+	if n := len(h.wx.CallsOf("refundquery")); n == 0 {
+		t.Fatal("the queue never asked about the refund")
+	}
+	if st := h.sale(s.ID).Refunds[0].State; st == engine.RefundFailed {
+		t.Fatalf("refund %s after a refused refund query, want it still open", st)
+	}
+	if _, err := h.e.Refund(ctx, s.ID, 600, ""); err == nil {
+		t.Fatal("the same 600 refunded twice")
+	}
 }
