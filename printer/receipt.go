@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"posd/queue/engine"
+	"posd/wxpay"
 )
 
 // Kind is what a printout is.
@@ -114,7 +115,7 @@ func ReceiptFromSale(s *engine.Sale, info TillInfo, kind Kind, ref ...string) (R
 	setAttempt := func(a *engine.Attempt) {
 		r.OutTradeNo = a.OutTradeNo
 		r.TransactionID = a.TransactionID
-		r.Code = a.Code
+		r.Code = wxpay.MaskCodeRuns(a.Code) // already masked by the engine; a full code must never print
 		if a.Wallet != "" && a.Wallet != s.Currency {
 			r.PayerCurrency = a.Wallet
 			r.PayerAmount = a.PayerAmount
@@ -137,7 +138,8 @@ func ReceiptFromSale(s *engine.Sale, info TillInfo, kind Kind, ref ...string) (R
 			if a := &s.Attempts[i]; a.State == engine.AttemptReversed && (want == "" || a.OutTradeNo == want) {
 				setAttempt(a)
 				if a.Error != nil {
-					r.Note = a.Error.Message
+					// WeChat's text may echo the auth_code sent (security review).
+					r.Note = wxpay.MaskCodeRuns(a.Error.Message)
 				}
 				return r, nil
 			}

@@ -17,6 +17,7 @@ import (
 
 	"posd/queue/engine"
 	"posd/queue/report"
+	"posd/wxpay"
 )
 
 // handler is one API call; a returned error becomes the JSON error answer.
@@ -244,9 +245,38 @@ func redact(s *engine.Sale) *engine.Sale {
 	c.Attempts = make([]engine.Attempt, len(s.Attempts))
 	for i, a := range s.Attempts {
 		a.CodeHash = ""
+		// WeChat's error texts are free text that may echo the auth_code sent (security
+		// review): mask code-shaped digit runs before they reach a page or a client.
+		a.Code = wxpay.MaskCodeRuns(a.Code)
+		a.Error = maskErrorInfo(a.Error)
+		if a.Events != nil {
+			evs := make([]engine.Event, len(a.Events))
+			for j, ev := range a.Events {
+				ev.Detail = wxpay.MaskCodeRuns(ev.Detail)
+				evs[j] = ev
+			}
+			a.Events = evs
+		}
 		c.Attempts[i] = a
 	}
+	if s.Refunds != nil {
+		c.Refunds = make([]engine.Refund, len(s.Refunds))
+		for i, f := range s.Refunds {
+			f.Error = maskErrorInfo(f.Error)
+			c.Refunds[i] = f
+		}
+	}
 	return &c
+}
+
+// maskErrorInfo copies e with code-shaped digit runs masked (the sale's own copy is shared).
+func maskErrorInfo(e *engine.ErrorInfo) *engine.ErrorInfo {
+	if e == nil {
+		return nil
+	}
+	m := *e
+	m.Message = wxpay.MaskCodeRuns(m.Message)
+	return &m
 }
 
 func saleMatches(s *engine.Sale, text string) bool {
@@ -632,7 +662,12 @@ func (s *Server) exportJournal(w http.ResponseWriter, r *http.Request, _ caller)
 		return err
 	}
 	var buf bytes.Buffer
-	if err := report.WriteJournal(&buf, report.Journal(sales, s.opt.Location), format); err != nil {
+	// The export carries WeChat's error texts too: mask them like every other answer.
+	masked := make([]*engine.Sale, len(sales))
+	for i, sl := range sales {
+		masked[i] = redact(sl)
+	}
+	if err := report.WriteJournal(&buf, report.Journal(masked, s.opt.Location), format); err != nil {
 		return fmt.Errorf("write journal: %w", err)
 	}
 	ct := "text/csv; charset=utf-8"

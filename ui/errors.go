@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"posd/queue/engine"
+	"posd/wxpay"
 )
 
 // apiError is what every failed call answers: {"error":{"code","message"}} with Status.
@@ -95,5 +96,7 @@ func writeError(w http.ResponseWriter, err error) {
 		Code    string `json:"code"`
 		Message string `json:"message"`
 	}
-	writeJSON(w, ae.Status, map[string]body{"error": {ae.Code, ae.Message}})
+	// Messages may carry an underlying error's text (reprint, reconcile, WeChat): never
+	// let a payment code through (security review).
+	writeJSON(w, ae.Status, map[string]body{"error": {ae.Code, wxpay.MaskCodeRuns(ae.Message)}})
 }

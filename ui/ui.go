@@ -16,6 +16,7 @@ import (
 
 	"posd/queue/engine"
 	"posd/queue/report"
+	"posd/wxpay"
 )
 
 //go:embed static
@@ -254,6 +255,7 @@ func (s *Server) Notify(n Notice) {
 	if n.At.IsZero() {
 		n.At = s.opt.Now()
 	}
+	n.Message = wxpay.MaskCodeRuns(n.Message) // a refused scan's text must not carry the code (security review)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, ch := range s.notices {
