@@ -173,8 +173,12 @@ func (r *runner) run() {
 		if !r.sleepUntil(at) {
 			return
 		}
-		if r.woken.Load() {
-			continue // cancelled while waiting: plan again
+		if r.woken.Load() || r.e.now().Before(at) {
+			// Cancelled while waiting: plan again. A cancel's wake token can also arrive
+			// after the top of the loop already saw the cancel; it then ends the sleep
+			// early, and acting now would query within a second or reverse before
+			// t0+15s. So an early wake always plans again.
+			continue
 		}
 		if r.queued && !r.e.limiter.wait(r.ctx, r.e) {
 			return
@@ -243,12 +247,19 @@ func (r *runner) micropay() bool {
 	}
 	now := r.e.now()
 	r.event("micropay", o.Outcome, o.Error, "")
-	switch o.Outcome {
-	case wxpay.Paid:
+	switch {
+	case o.Outcome == wxpay.Paid && o.TransactionID == "":
+		// "Already paid" (v2 ORDERPAID, v3 ORDER_PAID) carries no order data: the number
+		// may be paid by another charge (a journal restored from an old backup reissues
+		// numbers). WeChat's advice: query for the transaction and amount first.
+		r.t.nextQuery = now.Add(pollEvery)
+		r.t.mustQuery = true
+		r.setPhase(PhaseQuerying)
+	case o.Outcome == wxpay.Paid:
 		return r.paid(o)
-	case wxpay.Failed:
+	case o.Outcome == wxpay.Failed:
 		return r.finish(AttemptFailed, errInfo(o.Error, "WeChat Pay refused the payment: ask for another payment method"))
-	case wxpay.Pending:
+	case o.Outcome == wxpay.Pending:
 		r.t.nextQuery = now.Add(pollEvery)
 		r.setPhase(PhaseWaitingCustomer)
 	default:
@@ -286,6 +297,12 @@ func (r *runner) query() bool {
 		r.txID = o.TransactionID
 	}
 	switch {
+	case (o.Outcome == wxpay.Paid || o.Outcome == wxpay.Refunded) && o.Amount != 0 && o.Amount != r.amount:
+		// Paid, but not this sale's amount: the number belongs to another charge. Marking
+		// the sale paid would hand over goods for money that never came; a person decides.
+		r.lastErr = fmt.Sprintf("%s: order paid with %d, sale is %d", wxpay.CodeMismatch, o.Amount, r.amount)
+		return r.unresolveAttention(fmt.Sprintf("WeChat Pay reports order %s paid with a different amount (%s, sale %s): do not hand over the goods; look the order up in the WeChat Pay merchant platform.",
+			r.otn, formatAmount(o.Amount), formatAmount(r.amount)))
 	case o.Outcome == wxpay.Paid || o.Outcome == wxpay.Refunded:
 		return r.paid(o)
 	case o.Outcome == wxpay.Failed && o.TradeState == "PAYERROR":

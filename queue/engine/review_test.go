@@ -79,7 +79,7 @@ func TestRecoverAttemptNeverSent(t *testing.T) {
 	s = h.drive(s.ID, 1, 2*time.Minute, final)
 	calls := h.wx.Calls()
 	if len(calls) == 0 || calls[0].Method != "query" || calls[0].At.Sub(restart) < time.Second {
-		t.Fatalf("first call after restart %+v (restart %v)", calls, restart)
+		t.Fatalf("first call after restart %+v (restart %v) events %+v", calls[0], restart, lastAttempt(h.sale(s.ID)).Events)
 	}
 	if n := len(h.wx.CallsOf("micropay")); n != 0 {
 		t.Fatalf("%d micropays after restart", n)
@@ -165,5 +165,39 @@ func TestRefundQueryRefusedIsNotRefundFailed(t *testing.T) {
 	}
 	if _, err := h.e.Refund(ctx, s.ID, 600, ""); err == nil {
 		t.Fatal("the same 600 refunded twice")
+	}
+}
+
+// "Already paid" in answer to a brand-new micropay (v2 ORDERPAID, v3 ORDER_PAID) carries
+// no amount: the engine queries, and a number paid with another amount (a reissued number
+// after a journal restored from an old backup) is not this sale's payment.
+func TestOrderPaidAnswerIsCheckedByQuery(t *testing.T) {
+	for _, amount := range []int64{100, 999} {
+		h := newHarness(t)
+		h.wx.OnMicroPay = func(wxpay.PayRequest) wxpay.Order {
+			return wxpay.Order{Outcome: wxpay.Paid, TradeState: "ORDERPAID"}
+		}
+		h.wx.OnQuery = func(string, int) wxpay.Order {
+			o := enginetest.Paid()
+			o.Amount = amount
+			return o
+		}
+		s := h.pay(100)
+		s = h.drive(s.ID, 1, time.Minute, func(a engine.Attempt) bool { return a.State.Final() || a.State == engine.AttemptUnresolved })
+		a := lastAttempt(s)
+		if len(h.wx.CallsOf("query")) == 0 {
+			t.Fatal("no query after an answer without order data")
+		}
+		if amount == 100 && (a.State != engine.AttemptPaid || a.TransactionID == "") {
+			t.Fatalf("attempt %+v, want paid with the queried transaction", a)
+		}
+		if amount != 100 {
+			jobs, _ := h.e.Jobs()
+			if s.State == engine.SalePaid || a.State != engine.AttemptUnresolved || len(jobs) != 1 || !jobs[0].Attention {
+				t.Fatalf("sale %s attempt %s jobs %+v: another amount must not pay the sale", s.State, a.State, jobs)
+			}
+		}
+		checkQuerySpacing(t, h.wx.Calls())
+		h.stop()
 	}
 }
