@@ -81,6 +81,15 @@ type daemonParts struct {
 // startDaemon opens everything, recovers unfinished attempts, starts listening and only
 // then tells systemd READY=1. On error everything opened so far is closed.
 func startDaemon(p daemonParts) (d *Daemon, err error) {
+	// ParseConfig and LoadSecrets refuse these already; startDaemon is also reached by the
+	// demo and tests, so the daemon itself never serves plain HTTP beyond loopback nor runs
+	// with an empty API token (security review).
+	if host, _, herr := net.SplitHostPort(p.cfg.HTTP.Listen); herr == nil && !isLoopback(host) && (p.secrets == nil || p.secrets.HTTPCert == nil) {
+		return nil, fmt.Errorf("http.listen: %q is not a loopback address: set http.tls_cert_file and http.tls_key_file, or listen on 127.0.0.1", p.cfg.HTTP.Listen)
+	}
+	if p.secrets == nil || strings.TrimSpace(p.secrets.APIToken) == "" {
+		return nil, errors.New("http.api_token_file: no API token loaded: posd does not start without one")
+	}
 	d = &Daemon{cfg: p.cfg, secrets: p.secrets, logging: p.logging, virtual: p.virtual, onClose: p.onClose, startAt: time.Now()}
 	d.log = p.logging.Logger.WithField("component", "posd")
 	d.ctx, d.cancel = context.WithCancel(context.Background())

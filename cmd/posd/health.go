@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"posd/queue/engine"
+	"posd/wxpay"
 )
 
 // Health is the /healthz document: each component's state.
@@ -109,6 +110,13 @@ func (h *HealthSources) Check(ctx context.Context) Health {
 		out.Printer = h.Printer()
 	} else {
 		out.Printer = PrinterHealth{Kind: "none", OK: true}
+	}
+	// /healthz answers without a token: device error texts (a scanner's framing error may
+	// quote what it read) must never carry a payment code (security review).
+	out.Storage.Error = wxpay.MaskCodeRuns(out.Storage.Error)
+	out.Printer.Error = wxpay.MaskCodeRuns(out.Printer.Error)
+	for i := range out.Scanners {
+		out.Scanners[i].Error = wxpay.MaskCodeRuns(out.Scanners[i].Error)
 	}
 	switch {
 	case h.Stopping != nil && h.Stopping():
