@@ -193,3 +193,24 @@ func TestSecurity_DaemonRefusesPlainNonLoopbackAndNoToken(t *testing.T) {
 		}
 	}
 }
+
+// Metrics labels are states, endpoints and hosts: a sale whose attempt and WeChat error
+// carry a full code (an upstream bug) puts nothing of it into /metrics.
+func TestSecurity_MetricsNoCode(t *testing.T) {
+	m := NewMetrics()
+	now := time.Now()
+	s := &engine.Sale{ID: "S1", Attempts: []engine.Attempt{{OutTradeNo: "A1", State: "paid", Code: secCode, UpdatedAt: now,
+		Error: &engine.ErrorInfo{Code: "X", Message: secCode}}},
+		Refunds: []engine.Refund{{OutRefundNo: "R1", State: "failed", Error: &engine.ErrorInfo{Code: "X", Message: secCode}, UpdatedAt: now}}}
+	m.ObserveSale(s)
+	m.ObserveWeChat("micropay", "https://apihk.mch.weixin.qq.com", 400, time.Millisecond, &wxpay.Error{Code: "AUTH_CODE_INVALID", Message: secCode})
+	mfs, err := m.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out := fmt.Sprint(mfs); strings.Contains(out, secCode) || strings.Contains(out, secCode[:12]) {
+		t.Fatalf("metrics carry the code: %s", out)
+	} else if !strings.Contains(out, "paid") {
+		t.Fatalf("the sale was not counted: %s", out)
+	}
+}
