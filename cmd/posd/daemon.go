@@ -168,8 +168,9 @@ func startDaemon(p daemonParts) (d *Daemon, err error) {
 
 	d.rec = &report.Reconciler{
 		Statements: d.gw, Sales: d.eng.Sales, Store: d.db, Location: d.db.Location(),
-		Filter:     reconcileFilter(cfg),
-		ReadyAfter: cfg.Reconcile.ReadyAfter.Duration, Retry: cfg.Reconcile.Retry.Duration,
+		Filter:           reconcileFilter(cfg),
+		SaleByOutTradeNo: saleByOutTradeNo(d.db),
+		ReadyAfter:       cfg.Reconcile.ReadyAfter.Duration, Retry: cfg.Reconcile.Retry.Duration,
 		Log:      d.logger("reconcile"),
 		OnResult: d.metrics.Reconciled,
 	}

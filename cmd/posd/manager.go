@@ -103,7 +103,7 @@ func (m *Main) managerCmd(ctx context.Context, cmd string, args []string) error 
 		}
 		rec := &report.Reconciler{
 			Statements: gw, Sales: sales, Store: db, Location: db.Location(),
-			Filter: reconcileFilter(&cfg),
+			Filter: reconcileFilter(&cfg), SaleByOutTradeNo: saleByOutTradeNo(db),
 		}
 		res, err := rec.RunDate(ctx, *date)
 		if werr := m.writeResult(res, *format); werr != nil && err == nil {
@@ -203,4 +203,18 @@ func tlsTransportFor(leaf *x509.Certificate) *http.Transport {
 		},
 		MinVersion: tls.VersionTLS12,
 	}}
+}
+
+// saleByOutTradeNo looks a sale up in the journal by an attempt's out_trade_no: the
+// reconciliation finds the sale of a refund older than the days it reads.
+func saleByOutTradeNo(db *queue.DB) func(string) (*engine.Sale, error) {
+	return func(no string) (*engine.Sale, error) {
+		var s *engine.Sale
+		err := db.View(func(tx engine.ReadTx) error {
+			var err error
+			s, err = tx.SaleByOutTradeNo(no)
+			return err
+		})
+		return s, err
+	}
 }
