@@ -6,8 +6,7 @@ import "strings"
 // s: the shape of a payment code. WeChat's error messages are free text that may echo the
 // auth_code sent, and they reach sale records, the API and receipts; posd's own ids
 // survive (out_trade_no runs are at most 16 digits split by "_", transaction and refund
-// ids are 28+ digits). Added by the security review; cmd/posd's log redactor applies the
-// same rule.
+// ids are 28+ digits). cmd/posd's log redactor uses it too.
 func MaskCodeRuns(s string) string {
 	var b *strings.Builder
 	last := 0

@@ -212,37 +212,7 @@ func (r *Redactor) Redact(s string) string {
 		}
 	}
 	r.mu.RUnlock()
-	return maskDigitRuns(s)
-}
-
-// maskDigitRuns replaces each maximal run of 16–24 ASCII digits with wxpay.MaskCode's form.
-func maskDigitRuns(s string) string {
-	var b *strings.Builder
-	last := 0
-	for i := 0; i < len(s); {
-		if s[i] < '0' || s[i] > '9' {
-			i++
-			continue
-		}
-		j := i
-		for j < len(s) && s[j] >= '0' && s[j] <= '9' {
-			j++
-		}
-		if n := j - i; n >= 16 && n <= 24 {
-			if b == nil {
-				b = &strings.Builder{}
-			}
-			b.WriteString(s[last:i])
-			b.WriteString(wxpay.MaskCode(s[i:j]))
-			last = j
-		}
-		i = j
-	}
-	if b == nil {
-		return s
-	}
-	b.WriteString(s[last:])
-	return b.String()
+	return wxpay.MaskCodeRuns(s)
 }
 
 // LogEntry is one log line as the UI and `posd logs` show it.
