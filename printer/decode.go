@@ -155,25 +155,27 @@ func (d *decoder) multibyte() {
 	d.cur = append(d.cur, glyph{r: r, cols: 2, st: d.st})
 }
 
+// take returns the next n bytes of the command at d.pos. A command cut short by the end
+// of the input is shown as unknown bytes and ends decoding.
+func (d *decoder) take(n int) ([]byte, bool) {
+	q, ok := d.need(n)
+	if !ok {
+		d.unknown(d.in[d.pos:])
+		d.pos = len(d.in)
+	}
+	return q, ok
+}
+
 func (d *decoder) unknown(p []byte) {
 	d.special(lineUnknown, fmt.Sprintf("% X", p))
 }
 
 func (d *decoder) esc() {
-	p, ok := d.need(2)
+	p, ok := d.take(2)
 	if !ok {
-		d.unknown(d.in[d.pos:])
-		d.pos = len(d.in)
 		return
 	}
-	arg := func(n int) ([]byte, bool) {
-		q, ok := d.need(n)
-		if !ok {
-			d.unknown(d.in[d.pos:])
-			d.pos = len(d.in)
-		}
-		return q, ok
-	}
+	arg := d.take
 	switch p[1] {
 	case '@':
 		d.pos += 2
@@ -268,20 +270,11 @@ func (d *decoder) esc() {
 }
 
 func (d *decoder) gs() {
-	p, ok := d.need(2)
+	p, ok := d.take(2)
 	if !ok {
-		d.unknown(d.in[d.pos:])
-		d.pos = len(d.in)
 		return
 	}
-	arg := func(n int) ([]byte, bool) {
-		q, ok := d.need(n)
-		if !ok {
-			d.unknown(d.in[d.pos:])
-			d.pos = len(d.in)
-		}
-		return q, ok
-	}
+	arg := d.take
 	switch p[1] {
 	case '!':
 		if q, ok := arg(3); ok {
@@ -373,10 +366,8 @@ func (d *decoder) gs() {
 }
 
 func (d *decoder) fs() {
-	p, ok := d.need(2)
+	p, ok := d.take(2)
 	if !ok {
-		d.unknown(d.in[d.pos:])
-		d.pos = len(d.in)
 		return
 	}
 	n := 2
@@ -400,28 +391,22 @@ func (d *decoder) fs() {
 	default:
 		d.unknown(p)
 	}
-	if _, ok := d.need(n); !ok {
-		d.unknown(d.in[d.pos:])
-		d.pos = len(d.in)
+	if _, ok := d.take(n); !ok {
 		return
 	}
 	d.pos += n
 }
 
 func (d *decoder) dle() {
-	p, ok := d.need(2)
+	p, ok := d.take(2)
 	if !ok {
-		d.unknown(d.in[d.pos:])
-		d.pos = len(d.in)
 		return
 	}
 	n := 3
 	if p[1] == 0x14 { // DLE DC4 fn m t: real-time pulse
 		n = 5
 	}
-	if _, ok := d.need(n); !ok {
-		d.unknown(d.in[d.pos:])
-		d.pos = len(d.in)
+	if _, ok := d.take(n); !ok {
 		return
 	}
 	if p[1] == 0x14 {
