@@ -29,7 +29,8 @@ type runner struct {
 	amount   int64
 	currency string
 	t0       time.Time
-	txID     string // WeChat's transaction id once seen (needed to refund)
+	t1       time.Time // the micropay call ended (zero: not known, see run)
+	txID     string    // WeChat's transaction id once seen (needed to refund)
 
 	t        track
 	phase    string // as journaled
@@ -71,13 +72,20 @@ func (e *Engine) newRunner(s *Sale, a *Attempt, queued bool) *runner {
 	if reverseAfter.Before(t0.Add(e.cfg.ReverseFloor)) {
 		reverseAfter = t0.Add(e.cfg.ReverseFloor)
 	}
+	t1 := a.MicroPayEndedAt
+	if !t1.IsZero() && reverseAfter.Before(t1.Add(e.cfg.ReverseFloor+reverseMargin)) {
+		reverseAfter = t1.Add(e.cfg.ReverseFloor + reverseMargin)
+	}
 	if now.Before(t0) {
 		shift := now.Sub(t0)
 		t0, deadline, reverseAfter = now, deadline.Add(shift), reverseAfter.Add(shift)
+		if !t1.IsZero() {
+			t1 = t1.Add(shift)
+		}
 	}
 	r := &runner{
 		e: e, saleID: s.ID, otn: a.OutTradeNo, queued: queued,
-		amount: s.Amount, currency: s.Currency, t0: t0, txID: a.TransactionID,
+		amount: s.Amount, currency: s.Currency, t0: t0, t1: t1, txID: a.TransactionID,
 		phase: a.Phase, wake: make(chan struct{}, 1),
 	}
 	r.t.deadline, r.t.reverseAfter = deadline, reverseAfter
@@ -157,6 +165,12 @@ func (r *runner) run() {
 		// Resumed (restart or durable queue): whether or not the micropay left, and
 		// whatever happened since, the first request is a query.
 		r.t.mustQuery = true
+		if r.t1.IsZero() {
+			// The micropay's end was never journaled (posd stopped during the call): it
+			// may have run until it gave up, so WeChat may have created the order as late
+			// as t0 + the micropay timeout.
+			r.t.reverseAfter = later(r.t.reverseAfter, r.t0.Add(microPayTimeout+r.e.cfg.ReverseFloor+reverseMargin))
+		}
 	}
 	for {
 		if r.woken.Swap(false) {
@@ -237,10 +251,15 @@ func (r *runner) micropay() bool {
 	ctx, cancel := context.WithTimeout(r.ctx, microPayTimeout)
 	o, err := r.e.gw.MicroPay(ctx, req)
 	cancel()
+	if err != nil && r.ctx.Err() != nil {
+		return true // closing: recovery will query
+	}
+	// t1: WeChat created the order (if at all) no later than now. Its 15 s floor counts
+	// from its own creation time, so ours counts from here, not from t0: on a slow link
+	// (or a certificate download before the send) the two are seconds apart.
+	r.t1 = r.e.now()
+	r.t.reverseAfter = later(r.t.reverseAfter, r.t1.Add(r.e.cfg.ReverseFloor+reverseMargin))
 	if err != nil {
-		if r.ctx.Err() != nil {
-			return true // closing: recovery will query
-		}
 		// The client refused to send it (bad input): no money can have moved.
 		r.callErr("micropay", err)
 		return r.finish(AttemptFailed, &ErrorInfo{Code: "NOT_SENT", Message: "The payment could not be sent to WeChat Pay: take another payment method and call support"})
@@ -614,6 +633,10 @@ func (r *runner) save(fn func(s *Sale, a *Attempt), more ...func(tx *wtx, s *Sal
 			}
 			before = a.State
 			a.Events = appendEvents(a.Events, r.pending...)
+			if !r.t1.IsZero() && a.MicroPayEndedAt.IsZero() {
+				a.MicroPayEndedAt = r.t1
+				a.ReverseAfter = later(a.ReverseAfter, r.t1.Add(r.e.cfg.ReverseFloor+reverseMargin))
+			}
 			a.Queries += r.queries
 			a.Reverses += r.reverses
 			fn(s, a)
