@@ -32,7 +32,7 @@ func RealClock() Clock { return realClock{} }
 
 type realClock struct{}
 
-func (realClock) Now() time.Time                         { return time.Now() }
+func (realClock) Now() time.Time { return time.Now() }
 
 // processStart anchors the fallback monotonic reading (Go's, for this process only).
 var (
