@@ -1,4 +1,4 @@
-package main
+package daemon
 
 import (
 	"context"
@@ -67,7 +67,7 @@ func TestSaleByOutTradeNo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	look := saleByOutTradeNo(db)
+	look := SaleByOutTradeNo(db)
 	if s, err := look("HK001_T01_261126000001"); err != nil || s.ID != "s1" {
 		t.Fatalf("found %v, %v", s, err)
 	}
