@@ -19,7 +19,6 @@ import (
 	"posd/internal/config"
 	"posd/internal/daemon"
 	"posd/queue"
-	"posd/queue/engine"
 	"posd/queue/report"
 	"posd/wxpay"
 )
@@ -68,15 +67,7 @@ func (m *Main) managerCmd(ctx context.Context, cmd string, args []string) error 
 		return fmt.Errorf("open journal: %w", err)
 	}
 	defer db.Close()
-	sales := func(day string) ([]*engine.Sale, error) {
-		var out []*engine.Sale
-		err := db.View(func(tx engine.ReadTx) error {
-			var err error
-			out, err = tx.SalesByDay(day)
-			return err
-		})
-		return out, err
-	}
+	sales := daemon.SalesByDay(db)
 	switch cmd {
 	case "journal":
 		ss, err := sales(*date)
@@ -103,11 +94,7 @@ func (m *Main) managerCmd(ctx context.Context, cmd string, args []string) error 
 		if err != nil {
 			return fmt.Errorf("wechat pay client: %w", err)
 		}
-		rec := &report.Reconciler{
-			Statements: gw, Sales: sales, Store: db, Location: db.Location(),
-			Filter: daemon.ReconcileFilter(&cfg), SaleByOutTradeNo: daemon.SaleByOutTradeNo(db),
-		}
-		res, err := rec.RunDate(ctx, *date)
+		res, err := daemon.NewReconciler(&cfg, gw, db).RunDate(ctx, *date)
 		if werr := m.writeResult(res, *format); werr != nil && err == nil {
 			err = werr
 		}

@@ -67,7 +67,7 @@ func TestSaleByOutTradeNo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	look := SaleByOutTradeNo(db)
+	look := saleByOutTradeNo(db)
 	if s, err := look("HK001_T01_261126000001"); err != nil || s.ID != "s1" {
 		t.Fatalf("found %v, %v", s, err)
 	}

@@ -83,14 +83,8 @@ type Parts struct {
 // Start opens everything, recovers unfinished attempts, starts listening and only
 // then tells systemd READY=1. On error everything opened so far is closed.
 func Start(p Parts) (d *Daemon, err error) {
-	// ParseConfig and LoadSecrets refuse these already; Start is also reached by the
-	// demo and tests, so the daemon itself never serves plain HTTP beyond loopback nor runs
-	// with an empty API token (security review).
-	if host, _, herr := net.SplitHostPort(p.Config.HTTP.Listen); herr == nil && !config.IsLoopback(host) && (p.Secrets == nil || p.Secrets.HTTPCert == nil) {
-		return nil, fmt.Errorf("http.listen: %q is not a loopback address: set http.tls_cert_file and http.tls_key_file, or listen on 127.0.0.1", p.Config.HTTP.Listen)
-	}
-	if p.Secrets == nil || strings.TrimSpace(p.Secrets.APIToken) == "" {
-		return nil, errors.New("http.api_token_file: no API token loaded: posd does not start without one")
+	if err := checkExposure(p); err != nil {
+		return nil, err
 	}
 	d = &Daemon{cfg: p.Config, secrets: p.Secrets, logging: p.Logging, virtual: p.Virtual, onClose: p.OnClose, startAt: time.Now()}
 	d.log = p.Logging.Logger.WithField("component", "posd")
@@ -101,21 +95,67 @@ func Start(p Parts) (d *Daemon, err error) {
 			d.Shutdown(context.Background())
 		}
 	}()
-	cfg := &d.cfg
 	d.metrics = monitor.NewMetrics()
 	p.Logging.Redactor.AddSecret(d.secrets.SecretValues()...)
 
-	d.db, err = queue.Open(cfg.Storage.Path, queue.Options{Logger: d.logger("queue")})
-	if err != nil {
-		return d, fmt.Errorf("open journal: %w", err)
+	// The order is the contract: the journal first, recovery before anything can take a
+	// sale, scanners last (a scan's refusal is shown through the UI, which exists by then).
+	steps := []func(Parts) error{
+		d.openJournal,
+		d.openPayments,
+		d.openPrinter,
+		d.recover,
+		d.startBackground,
+		d.openScanners,
+		d.startHTTP,
 	}
+	for _, step := range steps {
+		if err := step(p); err != nil {
+			return d, err
+		}
+	}
+	d.goRun("scanners", d.scanners.Run)
+	d.readyIn = time.Since(d.startAt)
+	if _, err := SdNotify(SdReady + "\nSTATUS=taking payments on " + d.url); err != nil {
+		d.log.WithError(err).Warn("sd_notify READY failed")
+	}
+	d.goRun("watchdog", d.watchdog)
+	d.log.WithFields(logrus.Fields{"url": d.url, "ready_in": d.readyIn.Round(time.Millisecond).String()}).Info("posd ready")
+	return d, nil
+}
 
+// checkExposure refuses what would expose the till. ParseConfig and LoadSecrets refuse
+// these already; Start is also reached by the demo and tests, so the daemon itself never
+// serves plain HTTP beyond loopback nor runs with an empty API token (security review).
+func checkExposure(p Parts) error {
+	if host, _, herr := net.SplitHostPort(p.Config.HTTP.Listen); herr == nil && !config.IsLoopback(host) && (p.Secrets == nil || p.Secrets.HTTPCert == nil) {
+		return fmt.Errorf("http.listen: %q is not a loopback address: set http.tls_cert_file and http.tls_key_file, or listen on 127.0.0.1", p.Config.HTTP.Listen)
+	}
+	if p.Secrets == nil || strings.TrimSpace(p.Secrets.APIToken) == "" {
+		return errors.New("http.api_token_file: no API token loaded: posd does not start without one")
+	}
+	return nil
+}
+
+// openJournal opens the bbolt file that holds sales, attempts, the retry queue and print
+// jobs.
+func (d *Daemon) openJournal(Parts) (err error) {
+	d.db, err = queue.Open(d.cfg.Storage.Path, queue.Options{Logger: d.logger("queue")})
+	if err != nil {
+		return fmt.Errorf("open journal: %w", err)
+	}
+	return nil
+}
+
+// openPayments builds the WeChat Pay client and the engine over it and the journal.
+func (d *Daemon) openPayments(p Parts) (err error) {
+	cfg := &d.cfg
 	gwc := p.GWConfig
 	gwc.Observer = d.metrics.ObserveWeChat
 	gwc.Logger = d.logger("wxpay")
 	d.gw, err = wxpay.New(gwc)
 	if err != nil {
-		return d, fmt.Errorf("wechat pay client: %w", err)
+		return fmt.Errorf("wechat pay client: %w", err)
 	}
 
 	d.eng, err = engine.New(engine.Config{
@@ -128,17 +168,22 @@ func Start(p Parts) (d *Daemon, err error) {
 		CheckCode:    checkCodeFor(cfg.WxPay.API),
 	}, d.gw, d.db, engine.RealClock(), d.logger("engine"))
 	if err != nil {
-		return d, fmt.Errorf("engine: %w", err)
+		return fmt.Errorf("engine: %w", err)
 	}
 	d.metrics.RegisterEngine(d.eng.Status)
+	return nil
+}
 
-	// Printer: jobs are durable in the journal's bbolt file, so a receipt survives a
-	// printer that is off, and the payment path never waits on paper.
+// openPrinter opens the printer, its spool and the receipt policy. Jobs are durable in
+// the journal's bbolt file, so a receipt survives a printer that is off, and the payment
+// path never waits on paper.
+func (d *Daemon) openPrinter(p Parts) (err error) {
+	cfg := &d.cfg
 	d.prn = p.Printer
 	if d.prn == nil {
 		d.prn, err = printer.Open(cfg.Printer)
 		if err != nil {
-			return d, fmt.Errorf("printer: %w", err)
+			return fmt.Errorf("printer: %w", err)
 		}
 	}
 	d.spool, err = printer.NewSpool(d.db.Bolt(), d.prn, printer.SpoolOptions{
@@ -151,7 +196,7 @@ func Start(p Parts) (d *Daemon, err error) {
 		},
 	})
 	if err != nil {
-		return d, fmt.Errorf("printer spool: %w", err)
+		return fmt.Errorf("printer spool: %w", err)
 	}
 
 	d.receipts = &receipts.Policy{
@@ -165,29 +210,32 @@ func Start(p Parts) (d *Daemon, err error) {
 		Failed:   d.metrics.PrintFailed,
 		Log:      d.logger("printer"),
 	}
+	return nil
+}
 
+// recover resumes every attempt left unfinished by a crash or a restart, before anything
+// can take a sale, then starts the engine and queues receipts a crash may have lost.
+func (d *Daemon) recover(Parts) error {
 	// Subscribe before recovery, so outcomes that recovery settles get their receipts.
 	sales, unsubscribe := d.eng.Subscribe()
 	d.goRun("receipts", func(ctx context.Context) error {
 		defer unsubscribe()
 		return d.followSales(ctx, sales)
 	})
-	// Recovery before anything can take a sale: every attempt left unfinished by a crash
-	// or a restart is resumed from the journal.
 	if err := d.eng.Recover(d.ctx); err != nil {
-		return d, fmt.Errorf("recover: %w", err)
+		return fmt.Errorf("recover: %w", err)
 	}
 	d.goRun("engine", func(ctx context.Context) error { return d.eng.Run(ctx) })
 	d.receipts.CatchUp()
+	return nil
+}
 
-	d.rec = &report.Reconciler{
-		Statements: d.gw, Sales: d.eng.Sales, Store: d.db, Location: d.db.Location(),
-		Filter:           ReconcileFilter(cfg),
-		SaleByOutTradeNo: SaleByOutTradeNo(d.db),
-		ReadyAfter:       cfg.Reconcile.ReadyAfter.Duration, Retry: cfg.Reconcile.Retry.Duration,
-		Log:      d.logger("reconcile"),
-		OnResult: d.metrics.Reconciled,
-	}
+// startBackground starts the daily work: reconciliation, pruning, certificate refresh.
+func (d *Daemon) startBackground(Parts) error {
+	cfg := &d.cfg
+	d.rec = NewReconciler(cfg, d.gw, d.db)
+	d.rec.Log = d.logger("reconcile")
+	d.rec.OnResult = d.metrics.Reconciled
 	if cfg.Reconcile.Auto {
 		d.goRun("reconcile", func(ctx context.Context) error {
 			// A tick every 5 minutes is enough to notice the statement time; Run checks
@@ -201,27 +249,20 @@ func Start(p Parts) (d *Daemon, err error) {
 
 	d.goRun("prune", d.prune)
 	d.goRun("certificates", d.refreshCertificates)
+	return nil
+}
 
-	d.scanners, err = scanner.NewSupervisor(cfg.Scanner, scanner.Options{
+// openScanners builds the scanner supervisor; it runs once the UI is up.
+func (d *Daemon) openScanners(p Parts) (err error) {
+	d.scanners, err = scanner.NewSupervisor(d.cfg.Scanner, scanner.Options{
 		Handler: d.handleScan,
 		Logger:  d.logger("scanner"),
 		Extra:   p.ExtraScan,
 	})
 	if err != nil {
-		return d, &config.ConfigError{Problems: []config.Problem{{Key: "scanner", Msg: err.Error()}}}
+		return &config.ConfigError{Problems: []config.Problem{{Key: "scanner", Msg: err.Error()}}}
 	}
-	if err := d.startHTTP(p); err != nil {
-		return d, err
-	}
-	// Scanners last: a scan's refusal is shown through the UI, which exists from here.
-	d.goRun("scanners", d.scanners.Run)
-	d.readyIn = time.Since(d.startAt)
-	if _, err := SdNotify(SdReady + "\nSTATUS=taking payments on " + d.url); err != nil {
-		d.log.WithError(err).Warn("sd_notify READY failed")
-	}
-	d.goRun("watchdog", d.watchdog)
-	d.log.WithFields(logrus.Fields{"url": d.url, "ready_in": d.readyIn.Round(time.Millisecond).String()}).Info("posd ready")
-	return d, nil
+	return nil
 }
 
 // prune deletes sales past the retention, a minute after start and then daily, in small
@@ -352,9 +393,23 @@ func (d *Daemon) logSale(s *engine.Sale) {
 }
 
 // startHTTP listens and serves the UI, the API, /healthz and /metrics.
-func (d *Daemon) startHTTP(p Parts) error {
-	h := &monitor.HealthSources{
-		Version: p.Version,
+func (d *Daemon) startHTTP(p Parts) (err error) {
+	h := d.healthSources(p.Version)
+	d.ui, err = ui.New(d.uiOptions(p, h))
+	if err != nil {
+		return fmt.Errorf("web ui: %w", err)
+	}
+	if err := d.listen(); err != nil {
+		return err
+	}
+	d.serve()
+	return nil
+}
+
+// healthSources are what /healthz asks: the engine, the journal, the devices.
+func (d *Daemon) healthSources(version string) *monitor.HealthSources {
+	return &monitor.HealthSources{
+		Version: version,
 		Status:  d.eng.Status,
 		DBPath:  d.cfg.Storage.Path,
 		Storage: d.storageCheck,
@@ -384,9 +439,13 @@ func (d *Daemon) startHTTP(p Parts) error {
 		},
 		Stopping: d.stopping.Load,
 	}
+}
+
+// metricsHandler is /metrics. Gauges that move by themselves (days left, scanners
+// plugged) are refreshed per scrape.
+func (d *Daemon) metricsHandler() http.Handler {
 	prom := promhttp.HandlerFor(d.metrics.Registry, promhttp.HandlerOpts{Registry: d.metrics.Registry})
-	// Gauges that move by themselves (days left, scanners plugged) are refreshed per scrape.
-	metricsHandler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		n := 0
 		for _, s := range d.scanners.Status() {
 			if s.Connected {
@@ -397,6 +456,11 @@ func (d *Daemon) startHTTP(p Parts) error {
 		d.metrics.SetCertificates(d.certs(), time.Now())
 		prom.ServeHTTP(w, r)
 	})
+}
+
+// uiOptions connects the web UI and API to the engine, the devices, the logs, the
+// reconciliation and the receipt policy.
+func (d *Daemon) uiOptions(p Parts, h *monitor.HealthSources) ui.Options {
 	opts := ui.Options{
 		Till:           d.eng,
 		Token:          d.secrets.APIToken,
@@ -406,7 +470,7 @@ func (d *Daemon) startHTTP(p Parts) error {
 		Demo:           p.Demo,
 		AmountTable:    p.Amounts,
 		Healthz:        h,
-		Metrics:        metricsHandler,
+		Metrics:        d.metricsHandler(),
 		StoreID:        d.cfg.Till.StoreID,
 		TillID:         d.cfg.Till.TillID,
 		MerchantName:   d.cfg.Till.MerchantName,
@@ -437,11 +501,11 @@ func (d *Daemon) startHTTP(p Parts) error {
 	if p.Demo {
 		opts.VirtualScan = func(ctx context.Context, code string) error { return d.scan(ctx, code, "virtual") }
 	}
-	var err error
-	d.ui, err = ui.New(opts)
-	if err != nil {
-		return fmt.Errorf("web ui: %w", err)
-	}
+	return opts
+}
+
+// listen opens the UI's port, with TLS when http.tls_* is set.
+func (d *Daemon) listen() (err error) {
 	d.ln, err = net.Listen("tcp", d.cfg.HTTP.Listen)
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", d.cfg.HTTP.Listen, err)
@@ -452,6 +516,11 @@ func (d *Daemon) startHTTP(p Parts) error {
 		scheme = "https"
 	}
 	d.url = scheme + "://" + d.ln.Addr().String() + "/"
+	return nil
+}
+
+// serve runs the HTTP server on the listener until Shutdown.
+func (d *Daemon) serve() {
 	d.srv = &http.Server{
 		Handler:           d.ui,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -470,7 +539,6 @@ func (d *Daemon) startHTTP(p Parts) error {
 			d.log.WithError(err).Error("http server stopped")
 		}
 	}()
-	return nil
 }
 
 // logWriter turns net/http's error log lines into debug entries.
@@ -676,14 +744,38 @@ func checkCodeFor(api string) func(string) error {
 	return wxpay.CheckMultiWalletAuthCode
 }
 
-// ReconcileFilter keeps this till's rows of the merchant-wide statement.
-func ReconcileFilter(cfg *config.Config) report.Filter {
+// NewReconciler is the reconciliation of this till's journal against WeChat's statement:
+// the daemon runs it daily, `posd reconcile` once. Log and OnResult are the caller's.
+func NewReconciler(cfg *config.Config, statements report.StatementSource, db *queue.DB) *report.Reconciler {
+	return &report.Reconciler{
+		Statements: statements, Sales: SalesByDay(db), Store: db, Location: db.Location(),
+		Filter:           reconcileFilter(cfg),
+		SaleByOutTradeNo: saleByOutTradeNo(db),
+		ReadyAfter:       cfg.Reconcile.ReadyAfter.Duration, Retry: cfg.Reconcile.Retry.Duration,
+	}
+}
+
+// SalesByDay reads one day's sales (2006-01-02, the journal's day) from the journal.
+func SalesByDay(db *queue.DB) func(day string) ([]*engine.Sale, error) {
+	return func(day string) ([]*engine.Sale, error) {
+		var out []*engine.Sale
+		err := db.View(func(tx engine.ReadTx) error {
+			var err error
+			out, err = tx.SalesByDay(day)
+			return err
+		})
+		return out, err
+	}
+}
+
+// reconcileFilter keeps this till's rows of the merchant-wide statement.
+func reconcileFilter(cfg *config.Config) report.Filter {
 	return report.Filter{DeviceID: cfg.Till.TillID, Prefix: cfg.Till.StoreID + "_" + cfg.Till.TillID + "_"}
 }
 
-// SaleByOutTradeNo looks a sale up in the journal by an attempt's out_trade_no: the
+// saleByOutTradeNo looks a sale up in the journal by an attempt's out_trade_no: the
 // reconciliation finds the sale of a refund older than the days it reads.
-func SaleByOutTradeNo(db *queue.DB) func(string) (*engine.Sale, error) {
+func saleByOutTradeNo(db *queue.DB) func(string) (*engine.Sale, error) {
 	return func(no string) (*engine.Sale, error) {
 		var s *engine.Sale
 		err := db.View(func(tx engine.ReadTx) error {
