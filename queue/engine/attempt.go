@@ -107,7 +107,7 @@ func (e *Engine) newRunner(s *Sale, a *Attempt, queued bool) *runner {
 	if !t1.IsZero() {
 		r.t1, r.t1Known = a.MicroPayEndedAt, true
 	}
-	r.t.deadline, r.t.reverseAfter = deadline, reverseAfter
+	r.t.deadline, r.t.reverseAfter, r.t.windowEnd = deadline, reverseAfter, t0.Add(reverseWindow)
 	r.t.cancelled = s.State == SaleCancelled || s.State == SalePaid
 	for _, ev := range a.Events {
 		if ev.Call == "query" && !ev.At.After(now) {
@@ -213,7 +213,7 @@ func (r *runner) run() {
 			// Cancelled while waiting: plan again. A cancel's wake token can also arrive
 			// after the top of the loop already saw the cancel; it then ends the sleep
 			// early, and acting now would query within a second or reverse before
-			// t0+15s. So an early wake always plans again.
+			// t1+15s. So an early wake always plans again.
 			continue
 		}
 		if r.queued && !r.e.limiter.wait(r.ctx, r.e) {
@@ -355,6 +355,19 @@ func (r *runner) query() bool {
 	case o.Outcome == wxpay.NotFound && r.t.reverseClaimed:
 		// Reversed and no such order: the number is closed and no money moved.
 		return r.reversed()
+	case (o.Outcome == wxpay.NotPaid || o.Outcome == wxpay.NotFound) && r.t.pastWindow(now):
+		// Too old to reverse and not paid: nothing to give back and nothing to cancel
+		// (WeChat closes such orders itself). Settled with no money, no loop.
+		if r.t.cancelled {
+			return r.reversed()
+		}
+		return r.finish(AttemptFailed, &ErrorInfo{Code: "NOT_PAID", Message: "WeChat Pay says this payment was never made: ask for another payment method"})
+	case o.Outcome == wxpay.Pending && r.t.pastWindow(now):
+		// Still "confirming" past the window: WeChat will close it. Ask again slowly from
+		// the durable queue rather than once a second.
+		r.lastErr = "USERPAYING past the reverse window"
+		r.unresolve()
+		return true
 	case o.Outcome == wxpay.Pending || o.Outcome == wxpay.NotPaid || o.Outcome == wxpay.NotFound:
 		// WeChat's own order state outranks an earlier "paid" refusal of the reverse.
 		r.t.paidClaimed = false
@@ -404,6 +417,14 @@ func (r *runner) reverse() bool {
 		detail = "recall=Y"
 	}
 	r.event("reverse", res.Outcome, res.Error, detail)
+	if res.Error != nil && res.Error.Code == "REVERSE_EXPIRE" {
+		// WeChat's clock says too old to reverse. That says nothing about payment: no
+		// more reverses, and a query decides (paid → refund, not paid → settled).
+		r.t.windowEnd = now
+		r.t.mustQuery = true
+		r.lastErr = describe(res.Error)
+		return false
+	}
 	switch res.Outcome {
 	case wxpay.Reversed, wxpay.NotFound:
 		r.t.reverseClaimed = true
@@ -412,12 +433,9 @@ func (r *runner) reverse() bool {
 		// Refused because the order is paid (e.g. past the reverse window): it is paid.
 		// A query confirms and fetches the transaction; if the sale was cancelled the
 		// money goes back by refund.
+		// Refund only what a query says is paid: paid() then refunds (paidClaimed).
 		r.t.mustQuery = true
 		r.t.paidClaimed = true
-		if r.t.undo == undoReverse || r.t.cancelled {
-			r.t.undo = undoRefund
-			r.t.nextRefund = now
-		}
 	case wxpay.Failed:
 		// A final refusal that is not about payment (certificate, permission): a person
 		// must look; the durable queue keeps the attempt.
@@ -438,6 +456,7 @@ func (r *runner) reverse() bool {
 func refundNoForCancel(otn string) string { return otn + "C" }
 
 func (r *runner) refund() bool {
+	r.t.undo = undoRefund
 	r.t.refundTries++
 	req := wxpay.RefundRequest{OutTradeNo: r.otn, TransactionID: r.txID, OutRefundNo: refundNoForCancel(r.otn),
 		Amount: r.amount, Total: r.amount, Currency: r.currency, Reason: "sale cancelled"}
@@ -529,7 +548,8 @@ func (r *runner) paid(o wxpay.Order) bool {
 		// Not for this sale any more: give it back.
 		r.t.cancelled = true
 		if r.t.undo != undoRefund {
-			if m := r.e.mono(); m.Sub(r.t0) >= reverseWindow {
+			// Past the window, or a reverse was refused as paid: only a refund gives it back.
+			if m := r.e.mono(); r.t.pastWindow(m) || r.t.paidClaimed {
 				r.t.undo, r.t.nextRefund = undoRefund, m
 			} else {
 				r.t.undo = undoReverse

@@ -24,7 +24,7 @@ type Config struct {
 	Location        *time.Location // default Asia/Hong_Kong (fixed +08:00 if tzdata missing)
 	Description     string         // micropay description, e.g. "Example Store"
 	PollUntil       time.Duration  // default 30s, max 45s: reverse if not final by t0+PollUntil
-	ReverseFloor    time.Duration  // default 15s: never reverse before t0+15s
+	ReverseFloor    time.Duration  // default 15s: never reverse before t1+15s (t1: the micropay call ended)
 	QueueRate       float64        // durable-queue WeChat calls per second for this till (default 20)
 
 	// QueueWorkers bounds the attempts the durable queue works on at once (default 64).
