@@ -97,8 +97,8 @@ var v3Codes = map[string]rule{
 	"OUT_TRADE_NO_USED":   {Unknown, msgUsed},
 	"BUYER_MISMATCH":      {Unknown, msgUsed},
 	// Too old to reverse: says nothing about payment (a query tells), never "paid".
-	"REVERSE_EXPIRE":      {Unknown, msgReverseOld},
-	"NO_STATEMENT_EXIST":  {Failed, "No statement for that day yet: try again later"},
+	"REVERSE_EXPIRE":     {Unknown, msgReverseOld},
+	"NO_STATEMENT_EXIST": {Failed, "No statement for that day yet: try again later"},
 }
 
 // v3RefundCodes override v3Codes on refund calls.

@@ -127,7 +127,7 @@ type track struct {
 	// windowEnd: no reverse from then on (t0 + 7 days less the margin, or when WeChat
 	// said REVERSE_EXPIRE). Zero: no window (tests of other rules).
 	windowEnd time.Time
-	cancelled              bool // the sale was cancelled: the attempt must end with no money kept
+	cancelled bool // the sale was cancelled: the attempt must end with no money kept
 
 	mustQuery bool      // the next call must be a query: after silence, after a reverse, at resume
 	silent    bool      // the last query (or the micropay) got no answer
