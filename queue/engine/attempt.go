@@ -109,15 +109,11 @@ func (e *Engine) newRunner(s *Sale, a *Attempt, queued bool) *runner {
 	}
 	r.t.deadline, r.t.reverseAfter, r.t.windowEnd = deadline, reverseAfter, t0.Add(reverseWindow)
 	r.t.cancelled = s.State == SaleCancelled || s.State == SalePaid
-	for _, ev := range a.Events {
-		if ev.Call == "query" && !ev.At.After(now) {
-			r.t.lastQuery = later(r.t.lastQuery, nowM.Add(ev.At.Sub(now)))
-		}
-		// A "paid" refusal of the reverse survives the handoff to the durable queue and a
-		// restart: the resumed runner confirms by query instead of reversing again.
-		if ev.Call == "reverse" {
-			r.t.paidClaimed = ev.Outcome == wxpay.Paid.String()
-		}
+	r.resumeFrom(a.Events, now, nowM)
+	if r.t.undo == undoNone && r.t.cancelled && a.Phase == PhaseRefunding {
+		// Found paid after the cancel, not given back yet: reverse it (next() turns that
+		// into a refund past the window).
+		r.t.undo = undoReverse
 	}
 	// Queries that changed nothing are not journaled, so one may have been made just
 	// before a crash: after a restart no order is queried within a second of it. Within
@@ -128,6 +124,60 @@ func (e *Engine) newRunner(s *Sale, a *Attempt, queued bool) *runner {
 	r.t.lastQuery = later(r.t.lastQuery, e.lastQuery[r.otn])
 	e.mu.Unlock()
 	return r
+}
+
+// resumeFrom restores from the journaled timeline what the runner knew when it stopped,
+// so a restarted (or queued) runner resumes exactly where it was: the last query, a
+// "paid" refusal of the reverse, the reverses tried since the attempt last changed state
+// and their backoff, and a cancel refund under way (sent, accepted, its tries).
+func (r *runner) resumeFrom(evs []Event, now, nowM time.Time) {
+	onAxis := func(at time.Time) time.Time {
+		if at.After(now) {
+			return nowM // the wall clock was set back since: take it as just now
+		}
+		return nowM.Add(at.Sub(now))
+	}
+	var lastReverse, lastRefund time.Time
+	for _, ev := range evs {
+		switch ev.Call {
+		case "state":
+			// A new state (unresolved → a queued runner) starts a fresh round of tries.
+			r.t.reverseTries, lastReverse = 0, time.Time{}
+		case "query":
+			r.t.lastQuery = later(r.t.lastQuery, onAxis(ev.At))
+		case "reverse":
+			// A "paid" refusal of the reverse survives the handoff to the durable queue
+			// and a restart: the resumed runner confirms by query instead of reversing.
+			r.t.paidClaimed = ev.Outcome == wxpay.Paid.String()
+			r.t.reverseTries++
+			lastReverse = onAxis(ev.At)
+			if ev.Code == "REVERSE_EXPIRE" {
+				r.t.windowEnd = lastReverse
+			}
+		case "refund":
+			r.t.undo = undoRefund
+			r.t.refundTries++
+			lastRefund = onAxis(ev.At)
+			r.t.refundAccepted = ev.Outcome == wxpay.Paid.String() || ev.Outcome == wxpay.Refunded.String()
+		case "refundquery":
+			lastRefund = onAxis(ev.At)
+			if ev.Outcome == wxpay.NotFound.String() {
+				r.t.refundAccepted = false // never arrived: sent again, same number
+			} else if ev.Detail == string(wxpay.RefundProcessing) {
+				r.t.refundAccepted = true
+			}
+		}
+	}
+	if r.t.reverseTries > 0 && !lastReverse.IsZero() {
+		r.t.nextReverse = lastReverse.Add(backoff(reverseBackoff, maxReverseBackoff, r.t.reverseTries-1))
+	}
+	if r.t.undo == undoRefund && !lastRefund.IsZero() {
+		wait := afterSystemError
+		if !r.t.refundAccepted {
+			wait = backoff(reverseBackoff, maxReverseBackoff, r.t.refundTries-1)
+		}
+		r.t.nextRefund = lastRefund.Add(wait)
+	}
 }
 
 // launch registers r (one runner per attempt) and starts it; done runs after it ends.
@@ -449,6 +499,10 @@ func (r *runner) reverse() bool {
 		}
 		r.t.nextReverse = now.Add(backoff(reverseBackoff, maxReverseBackoff, r.t.reverseTries-1))
 	}
+	// Journal the reverse at once: a restart resumes its tries and backoff (resumeFrom).
+	if err := r.save(func(*Sale, *Attempt) {}); err != nil {
+		return true
+	}
 	return false
 }
 
@@ -490,6 +544,11 @@ func (r *runner) refund() bool {
 		}
 		r.t.nextRefund = now.Add(backoff(reverseBackoff, maxReverseBackoff, r.t.refundTries-1))
 	}
+	// Journal the refund at once: a restart must know it was sent (and accepted) to
+	// confirm it rather than reverse or send it again (resumeFrom).
+	if err := r.save(func(*Sale, *Attempt) {}); err != nil {
+		return true
+	}
 	return false
 }
 
@@ -506,6 +565,12 @@ func (r *runner) queryRefund() bool {
 	}
 	now := r.e.mono()
 	r.event("refundquery", res.Outcome, res.Error, string(res.State))
+	if res.Outcome == wxpay.Failed && res.State == "" {
+		// WeChat refused the query itself (signature, permission, an unknown 4xx): that
+		// says nothing about the refund, which may be paying out (as in workRefund).
+		res.Outcome = wxpay.Unknown
+		r.lastErr = describe(res.Error)
+	}
 	switch {
 	case res.State == wxpay.RefundSuccess:
 		return r.reversed()
