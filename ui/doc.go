@@ -37,7 +37,10 @@
 //
 // Extensions:
 //
-//	POST /api/v1/sales/{id}/pay        {"auth_code"}: a code the POS software scanned itself
+//	POST /api/v1/sales/{id}/pay        {"auth_code"}: pay this sale (the POS scanned the code itself, or
+//	                                   several sales are open: a scanner's code goes to a sale only
+//	                                   when exactly one waits for a code and no payment is in progress;
+//	                                   otherwise the scan is refused, sale_busy or scan_ambiguous 409)
 //	POST /api/v1/sales/{id}/reprint    print the sale's receipt again
 //	POST /api/v1/scan                  {"code"}: the demo's virtual scanner (demo only)
 //	GET  /api/v1/status                engine status, alerts for the till, server time
@@ -58,7 +61,7 @@
 //
 // Every failure is {"error":{"code","message"}}, the message a sentence a person can act
 // on. Engine codes map to statuses in exactly one place (errors.go): invalid_code 422,
-// code_used/no_open_sale/sale_busy/not_paid 409, not_found 404, bad_request 400,
+// code_used/no_open_sale/sale_busy/scan_ambiguous/not_paid 409, not_found 404, bad_request 400,
 // refund_exceeds 422, storage/stopping 503, wechat 502. The UI's own: unauthorized 401,
 // pin_required 401, wrong_pin/manager_required/csrf/no_manager_pin 403, pin_locked 429,
 // method_not_allowed 405, too_large 413 (bodies over 64 KiB), unsupported_media_type 415,

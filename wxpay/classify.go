@@ -96,8 +96,9 @@ var v3Codes = map[string]rule{
 	"FREQUENCY_LIMITED":   {Failed, msgFrequency},
 	"OUT_TRADE_NO_USED":   {Unknown, msgUsed},
 	"BUYER_MISMATCH":      {Unknown, msgUsed},
-	"REVERSE_EXPIRE":      {Paid, msgReverseOld},
-	"NO_STATEMENT_EXIST":  {Failed, "No statement for that day yet: try again later"},
+	// Too old to reverse: says nothing about payment (a query tells), never "paid".
+	"REVERSE_EXPIRE":     {Unknown, msgReverseOld},
+	"NO_STATEMENT_EXIST": {Failed, "No statement for that day yet: try again later"},
 }
 
 // v3RefundCodes override v3Codes on refund calls.
@@ -207,7 +208,7 @@ var v2ReverseCodes = map[string]rule{
 	"PARAM_ERROR":           {Failed, msgSetup},
 	"REQUIRE_POST_METHOD":   {Failed, msgSetup},
 	"SIGNERROR":             {Failed, msgSign},
-	"REVERSE_EXPIRE":        {Paid, msgReverseOld},
+	"REVERSE_EXPIRE":        {Unknown, msgReverseOld}, // a query tells whether it is paid
 	"INVALID_REQUEST":       {Failed, "WeChat Pay refused the cancel (certificate or permission): call support"},
 	"TRADE_ERROR":           {Failed, "WeChat Pay refused the cancel: call support"},
 	"ORDERNOTEXIST":         {NotFound, msgNotFound},

@@ -457,7 +457,7 @@ func TestV2_Reverse(t *testing.T) {
 		{"PARAM_ERROR", fieldsOf("result_code", "FAIL", "err_code", "PARAM_ERROR", "recall", "N"), Failed, false},
 		{"REQUIRE_POST_METHOD", fieldsOf("result_code", "FAIL", "err_code", "REQUIRE_POST_METHOD", "recall", "N"), Failed, false},
 		{"SIGNERROR", fieldsOf("result_code", "FAIL", "err_code", "SIGNERROR", "recall", "N"), Failed, false},
-		{"REVERSE_EXPIRE", fieldsOf("result_code", "FAIL", "err_code", "REVERSE_EXPIRE", "recall", "N"), Paid, false},
+		{"REVERSE_EXPIRE", fieldsOf("result_code", "FAIL", "err_code", "REVERSE_EXPIRE", "recall", "N"), Unknown, false},
 		{"INVALID_REQUEST", fieldsOf("result_code", "FAIL", "err_code", "INVALID_REQUEST", "recall", "N"), Failed, false},
 		{"TRADE_ERROR", fieldsOf("result_code", "FAIL", "err_code", "TRADE_ERROR", "recall", "N"), Failed, false},
 	}

@@ -107,17 +107,13 @@ func (e *Engine) newRunner(s *Sale, a *Attempt, queued bool) *runner {
 	if !t1.IsZero() {
 		r.t1, r.t1Known = a.MicroPayEndedAt, true
 	}
-	r.t.deadline, r.t.reverseAfter = deadline, reverseAfter
+	r.t.deadline, r.t.reverseAfter, r.t.windowEnd = deadline, reverseAfter, t0.Add(reverseWindow)
 	r.t.cancelled = s.State == SaleCancelled || s.State == SalePaid
-	for _, ev := range a.Events {
-		if ev.Call == "query" && !ev.At.After(now) {
-			r.t.lastQuery = later(r.t.lastQuery, nowM.Add(ev.At.Sub(now)))
-		}
-		// A "paid" refusal of the reverse survives the handoff to the durable queue and a
-		// restart: the resumed runner confirms by query instead of reversing again.
-		if ev.Call == "reverse" {
-			r.t.paidClaimed = ev.Outcome == wxpay.Paid.String()
-		}
+	r.resumeFrom(a.Events, now, nowM)
+	if r.t.undo == undoNone && r.t.cancelled && a.Phase == PhaseRefunding {
+		// Found paid after the cancel, not given back yet: reverse it (next() turns that
+		// into a refund past the window).
+		r.t.undo = undoReverse
 	}
 	// Queries that changed nothing are not journaled, so one may have been made just
 	// before a crash: after a restart no order is queried within a second of it. Within
@@ -128,6 +124,60 @@ func (e *Engine) newRunner(s *Sale, a *Attempt, queued bool) *runner {
 	r.t.lastQuery = later(r.t.lastQuery, e.lastQuery[r.otn])
 	e.mu.Unlock()
 	return r
+}
+
+// resumeFrom restores from the journaled timeline what the runner knew when it stopped,
+// so a restarted (or queued) runner resumes exactly where it was: the last query, a
+// "paid" refusal of the reverse, the reverses tried since the attempt last changed state
+// and their backoff, and a cancel refund under way (sent, accepted, its tries).
+func (r *runner) resumeFrom(evs []Event, now, nowM time.Time) {
+	onAxis := func(at time.Time) time.Time {
+		if at.After(now) {
+			return nowM // the wall clock was set back since: take it as just now
+		}
+		return nowM.Add(at.Sub(now))
+	}
+	var lastReverse, lastRefund time.Time
+	for _, ev := range evs {
+		switch ev.Call {
+		case "state":
+			// A new state (unresolved → a queued runner) starts a fresh round of tries.
+			r.t.reverseTries, lastReverse = 0, time.Time{}
+		case "query":
+			r.t.lastQuery = later(r.t.lastQuery, onAxis(ev.At))
+		case "reverse":
+			// A "paid" refusal of the reverse survives the handoff to the durable queue
+			// and a restart: the resumed runner confirms by query instead of reversing.
+			r.t.paidClaimed = ev.Outcome == wxpay.Paid.String()
+			r.t.reverseTries++
+			lastReverse = onAxis(ev.At)
+			if ev.Code == "REVERSE_EXPIRE" {
+				r.t.windowEnd = lastReverse
+			}
+		case "refund":
+			r.t.undo = undoRefund
+			r.t.refundTries++
+			lastRefund = onAxis(ev.At)
+			r.t.refundAccepted = ev.Outcome == wxpay.Paid.String() || ev.Outcome == wxpay.Refunded.String()
+		case "refundquery":
+			lastRefund = onAxis(ev.At)
+			if ev.Outcome == wxpay.NotFound.String() {
+				r.t.refundAccepted = false // never arrived: sent again, same number
+			} else if ev.Detail == string(wxpay.RefundProcessing) {
+				r.t.refundAccepted = true
+			}
+		}
+	}
+	if r.t.reverseTries > 0 && !lastReverse.IsZero() {
+		r.t.nextReverse = lastReverse.Add(backoff(reverseBackoff, maxReverseBackoff, r.t.reverseTries-1))
+	}
+	if r.t.undo == undoRefund && !lastRefund.IsZero() {
+		wait := afterSystemError
+		if !r.t.refundAccepted {
+			wait = backoff(reverseBackoff, maxReverseBackoff, r.t.refundTries-1)
+		}
+		r.t.nextRefund = lastRefund.Add(wait)
+	}
 }
 
 // launch registers r (one runner per attempt) and starts it; done runs after it ends.
@@ -213,7 +263,7 @@ func (r *runner) run() {
 			// Cancelled while waiting: plan again. A cancel's wake token can also arrive
 			// after the top of the loop already saw the cancel; it then ends the sleep
 			// early, and acting now would query within a second or reverse before
-			// t0+15s. So an early wake always plans again.
+			// t1+15s. So an early wake always plans again.
 			continue
 		}
 		if r.queued && !r.e.limiter.wait(r.ctx, r.e) {
@@ -355,6 +405,19 @@ func (r *runner) query() bool {
 	case o.Outcome == wxpay.NotFound && r.t.reverseClaimed:
 		// Reversed and no such order: the number is closed and no money moved.
 		return r.reversed()
+	case (o.Outcome == wxpay.NotPaid || o.Outcome == wxpay.NotFound) && r.t.pastWindow(now):
+		// Too old to reverse and not paid: nothing to give back and nothing to cancel
+		// (WeChat closes such orders itself). Settled with no money, no loop.
+		if r.t.cancelled {
+			return r.reversed()
+		}
+		return r.finish(AttemptFailed, &ErrorInfo{Code: "NOT_PAID", Message: "WeChat Pay says this payment was never made: ask for another payment method"})
+	case o.Outcome == wxpay.Pending && r.t.pastWindow(now):
+		// Still "confirming" past the window: WeChat will close it. Ask again slowly from
+		// the durable queue rather than once a second.
+		r.lastErr = "USERPAYING past the reverse window"
+		r.unresolve()
+		return true
 	case o.Outcome == wxpay.Pending || o.Outcome == wxpay.NotPaid || o.Outcome == wxpay.NotFound:
 		// WeChat's own order state outranks an earlier "paid" refusal of the reverse.
 		r.t.paidClaimed = false
@@ -404,6 +467,14 @@ func (r *runner) reverse() bool {
 		detail = "recall=Y"
 	}
 	r.event("reverse", res.Outcome, res.Error, detail)
+	if res.Error != nil && res.Error.Code == "REVERSE_EXPIRE" {
+		// WeChat's clock says too old to reverse. That says nothing about payment: no
+		// more reverses, and a query decides (paid → refund, not paid → settled).
+		r.t.windowEnd = now
+		r.t.mustQuery = true
+		r.lastErr = describe(res.Error)
+		return false
+	}
 	switch res.Outcome {
 	case wxpay.Reversed, wxpay.NotFound:
 		r.t.reverseClaimed = true
@@ -412,12 +483,9 @@ func (r *runner) reverse() bool {
 		// Refused because the order is paid (e.g. past the reverse window): it is paid.
 		// A query confirms and fetches the transaction; if the sale was cancelled the
 		// money goes back by refund.
+		// Refund only what a query says is paid: paid() then refunds (paidClaimed).
 		r.t.mustQuery = true
 		r.t.paidClaimed = true
-		if r.t.undo == undoReverse || r.t.cancelled {
-			r.t.undo = undoRefund
-			r.t.nextRefund = now
-		}
 	case wxpay.Failed:
 		// A final refusal that is not about payment (certificate, permission): a person
 		// must look; the durable queue keeps the attempt.
@@ -431,6 +499,10 @@ func (r *runner) reverse() bool {
 		}
 		r.t.nextReverse = now.Add(backoff(reverseBackoff, maxReverseBackoff, r.t.reverseTries-1))
 	}
+	// Journal the reverse at once: a restart resumes its tries and backoff (resumeFrom).
+	if err := r.save(func(*Sale, *Attempt) {}); err != nil {
+		return true
+	}
 	return false
 }
 
@@ -438,6 +510,7 @@ func (r *runner) reverse() bool {
 func refundNoForCancel(otn string) string { return otn + "C" }
 
 func (r *runner) refund() bool {
+	r.t.undo = undoRefund
 	r.t.refundTries++
 	req := wxpay.RefundRequest{OutTradeNo: r.otn, TransactionID: r.txID, OutRefundNo: refundNoForCancel(r.otn),
 		Amount: r.amount, Total: r.amount, Currency: r.currency, Reason: "sale cancelled"}
@@ -471,6 +544,11 @@ func (r *runner) refund() bool {
 		}
 		r.t.nextRefund = now.Add(backoff(reverseBackoff, maxReverseBackoff, r.t.refundTries-1))
 	}
+	// Journal the refund at once: a restart must know it was sent (and accepted) to
+	// confirm it rather than reverse or send it again (resumeFrom).
+	if err := r.save(func(*Sale, *Attempt) {}); err != nil {
+		return true
+	}
 	return false
 }
 
@@ -487,6 +565,12 @@ func (r *runner) queryRefund() bool {
 	}
 	now := r.e.mono()
 	r.event("refundquery", res.Outcome, res.Error, string(res.State))
+	if res.Outcome == wxpay.Failed && res.State == "" {
+		// WeChat refused the query itself (signature, permission, an unknown 4xx): that
+		// says nothing about the refund, which may be paying out (as in workRefund).
+		res.Outcome = wxpay.Unknown
+		r.lastErr = describe(res.Error)
+	}
 	switch {
 	case res.State == wxpay.RefundSuccess:
 		return r.reversed()
@@ -529,7 +613,8 @@ func (r *runner) paid(o wxpay.Order) bool {
 		// Not for this sale any more: give it back.
 		r.t.cancelled = true
 		if r.t.undo != undoRefund {
-			if m := r.e.mono(); m.Sub(r.t0) >= reverseWindow {
+			// Past the window, or a reverse was refused as paid: only a refund gives it back.
+			if m := r.e.mono(); r.t.pastWindow(m) || r.t.paidClaimed {
 				r.t.undo, r.t.nextRefund = undoRefund, m
 			} else {
 				r.t.undo = undoReverse

@@ -24,7 +24,7 @@ type Config struct {
 	Location        *time.Location // default Asia/Hong_Kong (fixed +08:00 if tzdata missing)
 	Description     string         // micropay description, e.g. "Example Store"
 	PollUntil       time.Duration  // default 30s, max 45s: reverse if not final by t0+PollUntil
-	ReverseFloor    time.Duration  // default 15s: never reverse before t0+15s
+	ReverseFloor    time.Duration  // default 15s: never reverse before t1+15s (t1: the micropay call ended)
 	QueueRate       float64        // durable-queue WeChat calls per second for this till (default 20)
 
 	// QueueWorkers bounds the attempts the durable queue works on at once (default 64).
@@ -376,7 +376,11 @@ func (e *Engine) refusal(err error) error {
 	return storageError(err)
 }
 
-// Scan takes a scanner's code for the (single) sale awaiting a scan.
+// Scan takes a scanner's code for the sale awaiting it. A scanner cannot say which
+// customer a code belongs to, so the code goes to a sale only when exactly one sale of
+// the till waits for a code and no payment is in progress (payment-policy.md §4); any
+// other scan is refused with a sentence, and the POS pays a named sale with Pay. The
+// choice and the attempt are one journal write, so two scans cannot both pass it.
 func (e *Engine) Scan(ctx context.Context, code string) (*Sale, error) {
 	if err := e.cfg.CheckCode(code); err != nil {
 		return nil, &Error{Code: "invalid_code", Message: err.Error()}
@@ -384,35 +388,42 @@ func (e *Engine) Scan(ctx context.Context, code string) (*Sale, error) {
 	if err := e.refuseNew(); err != nil {
 		return nil, err
 	}
-	var target *Sale
-	busy := false
-	err := e.st.View(func(tx ReadTx) error {
+	now := e.now()
+	var out *Sale
+	var a *Attempt
+	err := e.update(func(tx *wtx) error {
 		open, err := tx.OpenSales()
 		if err != nil {
 			return err
 		}
+		var awaiting []*Sale
 		for _, s := range open {
 			switch s.State {
 			case SaleAwaitingScan:
-				if target == nil || s.CreatedAt.After(target.CreatedAt) {
-					target = s
-				}
+				awaiting = append(awaiting, s)
 			case SalePaying:
-				busy = true
+				return errorf("sale_busy", "A payment is already in progress: wait for it to finish before scanning the next code.")
 			}
 		}
-		return nil
+		switch len(awaiting) {
+		case 0:
+			return errorf("no_open_sale", "No sale is waiting for payment: open a sale on the POS first.")
+		case 1:
+		default:
+			return errorf("scan_ambiguous", "%d sales are waiting for payment, so the till cannot tell which one this code pays: pay the sale from the POS, or cancel the others.", len(awaiting))
+		}
+		s := awaiting[0]
+		if a, err = e.newAttempt(tx, s, code, now); err != nil {
+			return err
+		}
+		out = s
+		return tx.put(s)
 	})
 	if err != nil {
-		return nil, storageError(err)
+		return nil, e.refusal(err)
 	}
-	if target == nil {
-		if busy {
-			return nil, errorf("sale_busy", "A payment is already in progress: wait for it to finish")
-		}
-		return nil, errorf("no_open_sale", "No sale is waiting for payment: open a sale on the POS first")
-	}
-	return e.Pay(ctx, target.ID, code)
+	e.startLive(out, a.OutTradeNo, code)
+	return out, nil
 }
 
 // Pay charges code for the sale: the attempt is journaled, then the micropay leaves.

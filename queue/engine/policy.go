@@ -64,6 +64,11 @@ func verified(outcome wxpay.Outcome, err *wxpay.Error) bool {
 	return err != nil && err.HTTP != 0 && err.Code != wxpay.CodeBadSignature && err.Code != wxpay.CodeBadResponse
 }
 
+// pastWindow reports whether a reverse is no longer allowed.
+func (t *track) pastWindow(now time.Time) bool {
+	return !t.windowEnd.IsZero() && !now.Before(t.windowEnd)
+}
+
 // backoff is base·2^n capped at max, with ±20% jitter so tills that lost the network
 // together do not come back in lockstep.
 func backoff(base, max time.Duration, n int) time.Duration {
@@ -119,7 +124,10 @@ const (
 // pure decision function next.
 type track struct {
 	deadline, reverseAfter time.Time
-	cancelled              bool // the sale was cancelled: the attempt must end with no money kept
+	// windowEnd: no reverse from then on (t0 + 7 days less the margin, or when WeChat
+	// said REVERSE_EXPIRE). Zero: no window (tests of other rules).
+	windowEnd time.Time
+	cancelled bool // the sale was cancelled: the attempt must end with no money kept
 
 	mustQuery bool      // the next call must be a query: after silence, after a reverse, at resume
 	silent    bool      // the last query (or the micropay) got no answer
@@ -154,7 +162,12 @@ func next(t *track, now time.Time) (action, time.Time) {
 		// No answer and the customer's time is up: the durable queue takes over, and its
 		// first request will be a query.
 		return actUnresolve, now
-	case t.mustQuery, t.paidClaimed && !t.cancelled && t.undo == undoNone:
+	case t.pastWindow(now) && t.undo == undoReverse:
+		// Paid (a query said so), the sale cancelled, too old to reverse: refund.
+		return actRefund, t.nextRefund
+	case t.mustQuery, t.paidClaimed && !t.cancelled && t.undo == undoNone, t.pastWindow(now):
+		// Past the window only a query can settle the attempt: paid → kept or refunded,
+		// not paid → settled with no money (see runner.query).
 		return actQuery, qAt
 	}
 	rAt := later(t.reverseAfter, t.nextReverse)

@@ -202,9 +202,14 @@ func ReverseRecall() wxpay.ReverseResult {
 		Error: &wxpay.Error{Code: "SYSTEMERROR", Message: "WeChat Pay system error", HTTP: 200}}
 }
 
-// ReversePaid is a reverse refused because the order is paid (e.g. past 7 days).
+// ReversePaid is a reverse refused because the order is paid.
 func ReversePaid() wxpay.ReverseResult {
-	return wxpay.ReverseResult{Outcome: wxpay.Paid, Error: &wxpay.Error{Code: "REVERSE_EXPIRE", HTTP: 200}}
+	return wxpay.ReverseResult{Outcome: wxpay.Paid, Error: &wxpay.Error{Code: "ORDER_PAID", HTTP: 200}}
+}
+
+// ReverseExpired is REVERSE_EXPIRE: too old to reverse. It says nothing about payment.
+func ReverseExpired() wxpay.ReverseResult {
+	return wxpay.ReverseResult{Outcome: wxpay.Unknown, Error: &wxpay.Error{Code: "REVERSE_EXPIRE", Message: "Too old to cancel: refund it instead", HTTP: 200}}
 }
 
 // ReverseSilent is a reverse with no answer.
