@@ -177,9 +177,12 @@ func newRealStack(t *testing.T) *realStack {
 			if s.State != engine.SalePaid || len(out) >= n {
 				continue
 			}
-			r, err := printer.ReceiptFromSale(s, printer.TillInfo{MerchantName: "posd test store"}, printer.KindSale)
-			if err != nil {
-				return nil, err
+			r := printer.Receipt{Kind: printer.KindSale, MerchantName: "posd test store", SaleID: s.ID,
+				Amount: s.Amount, Currency: s.Currency, Time: s.UpdatedAt}
+			for _, a := range s.Attempts {
+				if a.State == engine.AttemptPaid {
+					r.OutTradeNo, r.TransactionID, r.Code = a.OutTradeNo, a.TransactionID, a.Code
+				}
 			}
 			b, err := printer.Render(r, printer.Format{Encoding: "big5", Columns: 42})
 			if err != nil {

@@ -201,7 +201,7 @@ func (d *Daemon) openPrinter(p Parts) (err error) {
 
 	d.receipts = &receipts.Policy{
 		Spool:    d.spool,
-		Till:     printer.TillInfo{MerchantName: cfg.Till.MerchantName, StoreID: cfg.Till.StoreID, TillID: cfg.Till.TillID},
+		Till:     receipts.Till{MerchantName: cfg.Till.MerchantName, StoreID: cfg.Till.StoreID, TillID: cfg.Till.TillID},
 		Format:   cfg.Printer.Format(),
 		Encoding: cfg.Printer.Encoding,
 		Enabled:  cfg.Printer.Kind != "none" || d.virtual != nil,
@@ -428,12 +428,12 @@ func (d *Daemon) healthSources(version string) *monitor.HealthSources {
 		},
 		Printer: func() monitor.PrinterHealth {
 			st := d.spool.Status()
-			ph := monitor.PrinterHealth{Kind: d.cfg.Printer.Kind, OK: st.Healthy() || st.State == "disabled", Error: st.LastError}
+			ph := monitor.PrinterHealth{Kind: d.cfg.Printer.Kind, OK: st.Healthy() || st.State == printer.SpoolDisabled, Error: st.LastError}
 			if d.virtual != nil {
 				ph.Kind = "virtual"
 			}
 			if !st.Healthy() && ph.Error == "" {
-				ph.Error = st.State
+				ph.Error = string(st.State)
 			}
 			return ph
 		},
@@ -494,7 +494,7 @@ func (d *Daemon) uiOptions(p Parts, h *monitor.HealthSources) ui.Options {
 	}
 	if d.cfg.Printer.Kind != "none" {
 		opts.PrintDayReport = func(_ context.Context, r report.DayReport) error {
-			_, err := d.spool.EnqueueReport(r.Printout(d.cfg.Till.MerchantName, 0, printer.LangBoth))
+			_, err := d.spool.EnqueueReport(receipts.ZReport(r, d.cfg.Till.MerchantName, 0, printer.LangBoth))
 			return err
 		}
 	}
@@ -579,27 +579,7 @@ func (d *Daemon) certs() []config.CertInfo {
 
 // alerts are the device problems the cashier must see.
 func (d *Daemon) alerts() []ui.Alert {
-	var out []ui.Alert
-	for _, s := range d.scanners.Status() {
-		if !s.Connected {
-			out = append(out, ui.Alert{Code: "scanner_disconnected", Severity: "error", Message: "Scanner " + s.Name + " is not connected."})
-		}
-	}
-	st := d.spool.Status()
-	switch st.State {
-	case "ready", "printing", "disabled":
-	case "paper out":
-		out = append(out, ui.Alert{Code: "printer_paper_out", Severity: "warning", Message: "The receipt printer is out of paper.", Count: st.Pending})
-	default:
-		out = append(out, ui.Alert{Code: "printer_offline", Severity: "warning", Message: "The receipt printer is " + st.State + ".", Count: st.Pending})
-	}
-	now := time.Now()
-	for _, c := range d.certs() {
-		if days := c.DaysLeft(now); days < 30 {
-			out = append(out, ui.Alert{Code: "cert_expiring", Severity: "warning", Message: fmt.Sprintf("Certificate %s expires in %d days.", c.Key, days)})
-		}
-	}
-	return out
+	return monitor.Alerts(d.scanners.Status(), d.spool.Status(), d.certs(), time.Now())
 }
 
 func (d *Daemon) logs(level, grep string, n int) []ui.LogEntry {

@@ -18,7 +18,7 @@ import (
 // prints once.
 type Policy struct {
 	Spool *printer.Spool
-	Till  printer.TillInfo
+	Till  Till
 	// Format and Encoding are the printer's: previews are rendered as the paper would be.
 	Format   printer.Format
 	Encoding string
@@ -73,9 +73,9 @@ func (p *Policy) PrintFor(s *engine.Sale) {
 		return
 	}
 	enqueue := func(kind printer.Kind, ref string) {
-		r, err := printer.ReceiptFromSale(s, p.Till, kind, ref)
+		r, err := FromSale(s, p.Till, kind, ref)
 		if err != nil {
-			if !errors.Is(err, printer.ErrNothingToPrint) {
+			if !errors.Is(err, ErrNothingToPrint) {
 				p.Log.WithError(err).WithField("sale", s.ID).Warn("no receipt")
 			}
 			return
@@ -100,7 +100,7 @@ func (p *Policy) PrintFor(s *engine.Sale) {
 		}
 	}
 	for _, r := range s.Refunds {
-		if r.State == "success" {
+		if r.State == engine.RefundSucceeded {
 			enqueue(printer.KindRefund, r.OutRefundNo)
 		}
 	}
@@ -113,7 +113,7 @@ func (p *Policy) Reprint(_ context.Context, saleID string) error {
 	if err != nil {
 		return err
 	}
-	r, err := printer.ReceiptFromSale(s, p.Till, printer.KindSale)
+	r, err := FromSale(s, p.Till, printer.KindSale)
 	if err != nil {
 		return err
 	}

@@ -35,7 +35,7 @@ type runner struct {
 	txID     string // WeChat's transaction id once seen (needed to refund)
 
 	t        track
-	phase    string // as journaled
+	phase    Phase // as journaled
 	wake     chan struct{}
 	woken    atomic.Bool // Cancel happened
 	pending  []Event     // events not journaled yet
@@ -702,7 +702,7 @@ func resolveJobID(otn string) string { return "resolve:" + otn }
 func formatAmount(cents int64) string { return fmt.Sprintf("%d.%02d", cents/100, cents%100) }
 
 // setPhase journals a new phase (the UI shows it); the same phase is not written again.
-func (r *runner) setPhase(p string) {
+func (r *runner) setPhase(p Phase) {
 	if p == r.phase || r.queued {
 		return // a queued attempt stays unresolved (waiting_network) until it is final
 	}

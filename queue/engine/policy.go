@@ -9,12 +9,12 @@ import (
 
 // Phases: what the engine is doing with an open attempt, for the UI.
 const (
-	PhaseSending         = "sending"          // journaled, micropay on its way
-	PhaseWaitingCustomer = "waiting_customer" // USERPAYING: the customer confirms on the phone
-	PhaseQuerying        = "querying"         // outcome not known yet: asking WeChat
-	PhaseReversing       = "reversing"        // cancelling the order at WeChat (timeout or cashier)
-	PhaseWaitingNetwork  = "waiting_network"  // WeChat silent: the durable queue retries
-	PhaseRefunding       = "refunding"        // paid after its sale was cancelled: giving it back
+	PhaseSending         Phase = "sending"          // journaled, micropay on its way
+	PhaseWaitingCustomer Phase = "waiting_customer" // USERPAYING: the customer confirms on the phone
+	PhaseQuerying        Phase = "querying"         // outcome not known yet: asking WeChat
+	PhaseReversing       Phase = "reversing"        // cancelling the order at WeChat (timeout or cashier)
+	PhaseWaitingNetwork  Phase = "waiting_network"  // WeChat silent: the durable queue retries
+	PhaseRefunding       Phase = "refunding"        // paid after its sale was cancelled: giving it back
 )
 
 // Timings (payment-policy.md §2, §5; wxpay-v2.md §6).
