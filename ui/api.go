@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"posd/queue/engine"
 	"posd/queue/report"
@@ -180,6 +181,12 @@ func (s *Server) openSale(w http.ResponseWriter, r *http.Request, _ caller) erro
 	if len(req.Description) > 127 || len(req.Reference) > 64 {
 		return errBadRequest("Description is limited to 127 bytes and reference to 64")
 	}
+	if err := plainText("description", req.Description); err != nil {
+		return err
+	}
+	if err := plainText("reference", req.Reference); err != nil {
+		return err
+	}
 	sale, err := s.opt.Till.OpenSale(r.Context(), engine.OpenSaleRequest{Amount: req.Amount,
 		Currency: req.Currency, Description: req.Description, Reference: req.Reference, AuthCode: req.AuthCode})
 	if err != nil {
@@ -187,6 +194,34 @@ func (s *Server) openSale(w http.ResponseWriter, r *http.Request, _ caller) erro
 	}
 	writeJSON(w, http.StatusCreated, redact(sale))
 	return nil
+}
+
+// plainText refuses control characters in a free-text field: C0 (NUL, ESC, tab, newline),
+// DEL and C1 would reach the receipt printer's command stream, log lines and CSV cells,
+// and Unicode's bidirectional controls make a reference display as something else than
+// it is (Trojan Source). Invalid UTF-8 is refused for the same reason.
+func plainText(field, v string) error {
+	if !utf8.ValidString(v) {
+		return errBadRequest("The " + field + " is not valid UTF-8 text")
+	}
+	for _, r := range v {
+		if r < 0x20 || r >= 0x7f && r <= 0x9f || bidiControl(r) {
+			return errBadRequest(fmt.Sprintf("The %s contains a control character (U+%04X): use plain text", field, r))
+		}
+	}
+	return nil
+}
+
+// bidiControl reports Unicode's explicit directional marks, embeddings, overrides and
+// isolates (UAX #9).
+func bidiControl(r rune) bool {
+	switch {
+	case r == 0x061c, r == 0x200e, r == 0x200f:
+		return true
+	case r >= 0x202a && r <= 0x202e, r >= 0x2066 && r <= 0x2069:
+		return true
+	}
+	return false
 }
 
 func (s *Server) getSale(w http.ResponseWriter, r *http.Request, _ caller) error {
@@ -342,6 +377,9 @@ func (s *Server) refundSale(w http.ResponseWriter, r *http.Request, c caller) er
 	}
 	if len(req.Reason) > 80 {
 		return errBadRequest("Reason is limited to 80 bytes")
+	}
+	if err := plainText("reason", req.Reason); err != nil {
+		return err
 	}
 	sale, err := s.opt.Till.Refund(r.Context(), id, req.Amount, req.Reason)
 	if err != nil {

@@ -216,3 +216,24 @@ func TestSecurity_NoSecretsInAnswers(t *testing.T) {
 	check("wrong token", e.do("GET", "/api/v1/sales", "", withHeader("Authorization", "Bearer "+testToken+"x")))
 	check("status", e.do("GET", "/api/v1/status", "", bearer))
 }
+
+// Text fields refuse control characters: NUL and ESC reach receipts and logs, and bidi
+// overrides make a reference read differently from what it is (security review).
+func TestSecurity_TextFieldsRefuseControlChars(t *testing.T) {
+	e := newEnv(t, nil)
+	for _, bad := range []string{"a\\u0000b", "a\\u001b[31mb", "a\\u0085b", "a\\u009bb", "a\\u202eb", "a\\u2066b", "a\\u200fb", "a\\tb", "a\\nb"} {
+		for _, field := range []string{"description", "reference"} {
+			w := e.do("POST", "/api/v1/sales", `{"amount":100,"`+field+`":"`+bad+`"}`, bearer)
+			wantError(t, w, 400, "bad_request")
+			if !strings.Contains(w.Body.String(), field) {
+				t.Fatalf("%s %q: the error does not name the field: %s", field, bad, w.Body)
+			}
+		}
+	}
+	s := e.paidSale(1000)
+	wantError(t, e.do("POST", "/api/v1/sales/"+s.ID+"/refunds", `{"amount":1,"reason":"x\u202ey"}`, bearer, withPIN(testPIN)), 400, "bad_request")
+	// Ordinary text, Chinese included, passes.
+	if w := e.do("POST", "/api/v1/sales", `{"amount":100,"description":"午餐 lunch – 2 × set","reference":"R-1/2"}`, bearer); w.Code != 201 {
+		t.Fatalf("%d %s", w.Code, w.Body)
+	}
+}
