@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -378,10 +379,12 @@ func (c *Config) Validate() []Problem {
 
 	h := &c.HTTP
 	if required("http.listen", h.Listen) {
-		host, _, err := net.SplitHostPort(h.Listen)
+		host, port, err := net.SplitHostPort(h.Listen)
 		switch {
 		case err != nil:
 			bad("http.listen", "host:port such as 127.0.0.1:8080 (got %q)", h.Listen)
+		case !validPort(port):
+			bad("http.listen", "the port must be a number from 1 to 65535 (got %q)", port)
 		case !isLoopback(host) && (h.TLSCertFile == "" || h.TLSKeyFile == ""):
 			bad("http.listen", "%q is not a loopback address: set http.tls_cert_file and http.tls_key_file, or listen on 127.0.0.1", h.Listen)
 		}
@@ -425,6 +428,12 @@ func (c *Config) Validate() []Problem {
 		bad("reconcile.retry", "at least 1m (got %s)", r.Retry.Duration)
 	}
 	return p
+}
+
+// validPort reports whether p is a TCP port number posd can listen on, as `run` needs it.
+func validPort(p string) bool {
+	n, err := strconv.Atoi(p)
+	return err == nil && n >= 1 && n <= 65535 && digitsRE.MatchString(p)
 }
 
 // isLoopback reports whether host names only this machine.

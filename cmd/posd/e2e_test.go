@@ -196,7 +196,7 @@ func newTill(t testing.TB, o tillOptions) *till {
 		return p
 	}
 	tl.token = "e2e-token-0123456789abcdef"
-	tl.pin = "8642"
+	tl.pin = "864213"
 	tl.listen = freeAddr(t)
 	tl.base = "http://" + tl.listen
 	var httpTLS string
