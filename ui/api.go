@@ -38,6 +38,7 @@ func (s *Server) routes() {
 	m.HandleFunc("/ui/session", s.handleSession)
 	m.HandleFunc("/ui/login", s.handleLogin)
 	m.HandleFunc("/ui/logout", s.handleLogout)
+	m.HandleFunc("/ui/link", s.handleLink)
 
 	m.HandleFunc("/api/v1/sales", s.api(route{"GET": {h: s.listSales}, "POST": {h: s.openSale}}))
 	m.HandleFunc("/api/v1/sales/{id}", s.api(route{"GET": {h: s.getSale}}))
@@ -48,6 +49,7 @@ func (s *Server) routes() {
 	m.HandleFunc("/api/v1/scan", s.api(route{"POST": {h: s.virtualScan}}))
 	m.HandleFunc("/api/v1/events", s.api(route{"GET": {h: s.events}}))
 	m.HandleFunc("/api/v1/status", s.api(route{"GET": {h: s.status}}))
+	m.HandleFunc("/api/v1/login-links", s.api(route{"POST": {h: s.loginLinks}}))
 	m.HandleFunc("/api/v1/demo", s.api(route{"GET": {h: s.demo}}))
 	m.HandleFunc("/api/v1/receipts", s.api(route{"GET": {h: s.receipts}}))
 	m.HandleFunc("/api/v1/receipts/{file}", s.api(route{"GET": {h: s.receiptPNG}}))
@@ -721,20 +723,15 @@ func (s *Server) exportJournal(w http.ResponseWriter, r *http.Request, _ caller)
 
 // events streams every change of a sale as an SSE "sale" event with the whole sale, and
 // refused scans as "notice" events.
-func (s *Server) events(w http.ResponseWriter, r *http.Request, _ caller) error {
-	s.mu.Lock()
-	if s.streams >= maxStreams {
-		s.mu.Unlock()
-		return &apiError{Status: http.StatusServiceUnavailable, Code: "too_many_streams",
-			Message: "Too many open event streams: close other pages of this till"}
+func (s *Server) events(w http.ResponseWriter, r *http.Request, c caller) error {
+	owner := ""
+	if !c.bearer {
+		owner = c.sess.id
 	}
-	s.streams++
-	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		s.streams--
-		s.mu.Unlock()
-	}()
+	if err := s.openStream(owner, !c.bearer && c.sess.screen); err != nil {
+		return err
+	}
+	defer s.closeStream(owner)
 	rc := http.NewResponseController(w)
 	// The daemon's server may have a write timeout; a stream lives longer than that.
 	_ = rc.SetWriteDeadline(time.Time{})
@@ -793,6 +790,37 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request, _ caller) error 
 		if rc.Flush() != nil {
 			return nil
 		}
+	}
+}
+
+// openStream counts a new event stream of owner (a session id, "" for bearer callers)
+// against the caps: per owner, and all together less the slots kept for the till's screen.
+func (s *Server) openStream(owner string, screen bool) *apiError {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	limit := streamsPerSession
+	if owner == "" {
+		limit = streamsForBearer
+	}
+	total := maxStreams
+	if !screen {
+		total -= screenStreams
+	}
+	if s.perOwner[owner] >= limit || s.streams >= total {
+		return &apiError{Status: http.StatusServiceUnavailable, Code: "too_many_streams",
+			Message: "Too many open event streams: close other pages of this till"}
+	}
+	s.perOwner[owner]++
+	s.streams++
+	return nil
+}
+
+func (s *Server) closeStream(owner string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.streams--
+	if s.perOwner[owner]--; s.perOwner[owner] <= 0 {
+		delete(s.perOwner, owner)
 	}
 }
 

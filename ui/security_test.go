@@ -164,12 +164,13 @@ func TestSecurity_PINLockoutConcurrentAndMixed(t *testing.T) {
 			var w *httptest.ResponseRecorder
 			switch i % 3 {
 			case 0:
-				w = e.do("POST", "/ui/login", `{"pin":"9999"}`)
+				c, in := e.session()
+				w = e.do("POST", "/ui/login", `{"pin":"999999"}`, withCookie(c), withHeader("X-CSRF-Token", in.CSRF))
 			case 1:
-				w = e.do("POST", path, `{"amount":1}`, bearer, withPIN("9999"))
+				w = e.do("POST", path, `{"amount":1}`, bearer, withPIN("999999"))
 			default:
 				c, in := e.session()
-				w = e.do("POST", path, `{"amount":1}`, withCookie(c), withHeader("X-CSRF-Token", in.CSRF), withPIN("9999"))
+				w = e.do("POST", path, `{"amount":1}`, withCookie(c), withHeader("X-CSRF-Token", in.CSRF), withPIN("999999"))
 			}
 			mu.Lock()
 			codes[errCode(w)]++
@@ -180,7 +181,8 @@ func TestSecurity_PINLockoutConcurrentAndMixed(t *testing.T) {
 	if codes["wrong_pin"] > 4 || codes["wrong_pin"]+codes["pin_locked"] != 20 || codes["pin_locked"] < 16 {
 		t.Fatalf("answers %v: want at most 4 wrong_pin and the 5th try locking", codes)
 	}
-	wantError(t, e.do("POST", "/ui/login", `{"pin":"`+testPIN+`"}`), 429, "pin_locked")
+	c0, in0 := e.session()
+	wantError(t, e.do("POST", "/ui/login", `{"pin":"`+testPIN+`"}`, withCookie(c0), withHeader("X-CSRF-Token", in0.CSRF)), 429, "pin_locked")
 	wantError(t, e.do("POST", path, `{"amount":1}`, bearer, withPIN(testPIN)), 429, "pin_locked")
 	// A blank PIN header from a cashier session is not a way around the manager role.
 	c, in := e.session()
