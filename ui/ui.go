@@ -131,14 +131,14 @@ type Options struct {
 	Now    func() time.Time
 	Logger logrus.FieldLogger
 
-	CashierTTL   time.Duration // cashier session lifetime; default 12h
-	ManagerTTL   time.Duration // manager role idle timeout; default 15m
-	PINMaxTries  int           // wrong PINs in a row from one source before it is locked out; default 5
+	CashierTTL  time.Duration // cashier session lifetime; default 12h
+	ManagerTTL  time.Duration // manager role idle timeout; default 15m
+	PINMaxTries int           // wrong PINs in a row from one source before it is locked out; default 5
 	// PINLockoutSteps are the lockouts after PINMaxTries wrong PINs, one step further for
 	// each wrong PIN after that (the last repeats); default DefaultPINLockouts.
 	PINLockoutSteps []time.Duration
 	LoginLinkTTL    time.Duration // life of a login link from POST /api/v1/login-links; default 5m
-	MaxBodyBytes int64         // request body limit; default 64 KiB
+	MaxBodyBytes    int64         // request body limit; default 64 KiB
 	// Heartbeat is the SSE keep-alive interval; default 15s.
 	Heartbeat time.Duration
 }
