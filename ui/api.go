@@ -65,10 +65,10 @@ func (s *Server) routes() {
 		writeError(w, errNotFound("No such API call: "+r.URL.Path))
 	})
 	if s.opt.Healthz != nil {
-		m.Handle("/healthz", s.opt.Healthz)
+		m.Handle("/healthz", s.monitoring(s.opt.Healthz))
 	}
 	if s.opt.Metrics != nil {
-		m.Handle("/metrics", s.opt.Metrics)
+		m.Handle("/metrics", s.monitoring(s.opt.Metrics))
 	}
 }
 

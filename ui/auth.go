@@ -686,6 +686,26 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, s.info(sess))
 }
 
+// monitoring guards /healthz and /metrics (certificate dates, device names and counters
+// are for the till's operators, not the shop's LAN): Options.HealthAccess.
+func (s *Server) monitoring(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.opt.HealthAccess == "token" {
+			tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+			if !ok || !equalSecret(strings.TrimSpace(tok), s.opt.Token) {
+				writeError(w, &apiError{Status: http.StatusUnauthorized, Code: "unauthorized",
+					Message: "Send Authorization: Bearer <api token> (http.health_access = \"token\")"})
+				return
+			}
+		} else if !isLoopback(r.RemoteAddr) {
+			writeError(w, &apiError{Status: http.StatusForbidden, Code: "loopback_only",
+				Message: "Health and metrics answer on the till only (set http.health_access = \"token\" to scrape them over the network)"})
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
 // LoginLink returns a one-time login link (a path, /ui/link?code=...) that opens a cashier
 // session for the till's screen: posd demo prints one, POS software or a kiosk start
 // script asks POST /api/v1/login-links for one with the token.

@@ -296,3 +296,29 @@ func TestSecurity_StreamCaps(t *testing.T) {
 		t.Fatalf("the till's screen was refused a stream: %d", resp.StatusCode)
 	}
 }
+
+// Security review: /healthz and /metrics were open to the LAN. "open" serves loopback
+// clients only; "token" asks everyone for the bearer token.
+func TestSecurity_HealthAccess(t *testing.T) {
+	ok := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("fine")) })
+	lan := withRemote("192.168.1.20:4000")
+	for _, p := range []string{"/healthz", "/metrics"} {
+		e := newEnv(t, func(o *Options) { o.Healthz, o.Metrics = ok, ok })
+		if w := e.do("GET", p, ""); w.Code != 200 {
+			t.Fatalf("%s open, loopback: %d", p, w.Code)
+		}
+		wantError(t, e.do("GET", p, "", lan), 403, "loopback_only")
+		wantError(t, e.do("GET", p, "", lan, bearer), 403, "loopback_only")
+
+		e = newEnv(t, func(o *Options) { o.Healthz, o.Metrics, o.HealthAccess = ok, ok, "token" })
+		wantError(t, e.do("GET", p, "", lan), 401, "unauthorized")
+		wantError(t, e.do("GET", p, ""), 401, "unauthorized")
+		wantError(t, e.do("GET", p, "", lan, withHeader("Authorization", "Bearer nope")), 401, "unauthorized")
+		if w := e.do("GET", p, "", lan, bearer); w.Code != 200 || w.Body.String() != "fine" {
+			t.Fatalf("%s token: %d", p, w.Code)
+		}
+	}
+	if _, err := New(Options{Till: newFakeTill(time.Now), HealthAccess: "public"}); err == nil {
+		t.Fatal("an unknown health_access was taken")
+	}
+}

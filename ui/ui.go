@@ -120,9 +120,12 @@ type Options struct {
 	// PrintDayReport prints the day (Z) report on the receipt printer. Nil: no button.
 	PrintDayReport func(ctx context.Context, r report.DayReport) error
 
-	// Healthz and Metrics, when set, are served at /healthz and /metrics.
-	Healthz http.Handler
-	Metrics http.Handler
+	// Healthz and Metrics, when set, are served at /healthz and /metrics, as HealthAccess
+	// says: "open" (default) to loopback clients only, "token" to bearer callers only
+	// (a monitoring host on the LAN).
+	Healthz      http.Handler
+	Metrics      http.Handler
+	HealthAccess string
 
 	StoreID, TillID, MerchantName string
 	Currency                      string         // default HKD
@@ -215,6 +218,13 @@ func New(opt Options) (*Server, error) {
 	}
 	if len(opt.PINLockoutSteps) == 0 {
 		opt.PINLockoutSteps = DefaultPINLockouts
+	}
+	switch opt.HealthAccess {
+	case "":
+		opt.HealthAccess = "open"
+	case "open", "token":
+	default:
+		return nil, fmt.Errorf("ui: HealthAccess %q: want open or token", opt.HealthAccess)
 	}
 	if opt.LoginLinkTTL <= 0 {
 		opt.LoginLinkTTL = 5 * time.Minute

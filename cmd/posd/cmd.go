@@ -71,6 +71,7 @@ Usage:
   posd demo [-listen ADDR]                the whole till on embedded defaults: simulated WeChat Pay,
                                           virtual scanner and printer, web UI on 127.0.0.1:8080
   posd check-config [-config PATH]        validate the config and the files it names
+  posd login-link [-config PATH]          print a one-time login link for a browser (the till's kiosk)
   posd version                            version, commit, Go version
   posd devices                            list scanners and printers plugged in
   posd logs [-level L] [-grep S] [-n N]   read the rotated log files
@@ -96,6 +97,8 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		return m.demoCmd(ctx, rest)
 	case "check-config":
 		return m.checkConfigCmd(rest)
+	case "login-link":
+		return m.loginLinkCmd(ctx, rest)
 	case "version", "-version", "--version":
 		printVersion(m.Stdout)
 		return nil

@@ -92,6 +92,9 @@ type HTTPConfig struct {
 	// AllowedHosts are host names browsers may use for the UI besides IP literals and
 	// localhost (the UI refuses other Host headers: DNS rebinding).
 	AllowedHosts []string `toml:"allowed_hosts"`
+	// HealthAccess: "open" serves /healthz and /metrics to loopback clients only,
+	// "token" to callers with the API token (a monitoring host on the LAN).
+	HealthAccess string `toml:"health_access"`
 }
 
 // LogConfig is logging.
@@ -152,6 +155,7 @@ func DefaultConfig() Config {
 			Listen:         "127.0.0.1:8080",
 			APITokenFile:   "/etc/posd/api_token",
 			ManagerPINFile: "/etc/posd/manager_pin",
+			HealthAccess:   "open",
 		},
 		Log: LogConfig{
 			Level: "info", Format: "text", Dir: logs,
@@ -392,6 +396,7 @@ func (c *Config) Validate() []Problem {
 	if (h.TLSCertFile == "") != (h.TLSKeyFile == "") {
 		bad("http.tls_cert_file", "http.tls_cert_file and http.tls_key_file go together")
 	}
+	oneOf("http.health_access", h.HealthAccess, "open", "token")
 	required("http.api_token_file", h.APITokenFile)
 	required("http.manager_pin_file", h.ManagerPINFile)
 

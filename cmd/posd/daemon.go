@@ -75,6 +75,7 @@ type daemonParts struct {
 	extraScan []scanner.Device
 	demo      bool
 	amounts   any
+	kiosk     func(*http.Request) bool // ui.Options.Kiosk: the till's kiosk browser
 	onClose   []func()
 }
 
@@ -398,7 +399,6 @@ func (d *Daemon) startHTTP(p daemonParts) error {
 	h := &HealthSources{
 		Version: func() string { v, _, _ := versionInfo(); return v }(),
 		Status:  d.eng.Status,
-		DBPath:  d.cfg.Storage.Path,
 		Storage: d.storageCheck,
 		Certs:   func() []CertInfo { return d.certs() },
 		Scanners: func() []ScannerHealth {
@@ -440,22 +440,25 @@ func (d *Daemon) startHTTP(p daemonParts) error {
 		prom.ServeHTTP(w, r)
 	})
 	opts := ui.Options{
-		Till:           d.eng,
-		Token:          d.secrets.APIToken,
-		ManagerPIN:     d.secrets.ManagerPIN,
-		CashierNoLogin: true,
-		AllowedHosts:   d.cfg.HTTP.AllowedHosts,
-		Demo:           p.demo,
-		AmountTable:    p.amounts,
-		Healthz:        h,
-		Metrics:        metricsHandler,
-		StoreID:        d.cfg.Till.StoreID,
-		TillID:         d.cfg.Till.TillID,
-		MerchantName:   d.cfg.Till.MerchantName,
-		Currency:       d.cfg.WxPay.Currency,
-		Location:       d.db.Location(),
-		Logger:         d.logger("ui"),
-		Health:         func() any { return h.Check(context.Background()) },
+		Till:         d.eng,
+		Token:        d.secrets.APIToken,
+		ManagerPIN:   d.secrets.ManagerPIN,
+		Kiosk:        p.kiosk,
+		OnLogin:      d.metrics.Login,
+		PINLockouts:  d.db.Aux("pin_lockout"),
+		HealthAccess: d.cfg.HTTP.HealthAccess,
+		AllowedHosts: d.cfg.HTTP.AllowedHosts,
+		Demo:         p.demo,
+		AmountTable:  p.amounts,
+		Healthz:      h,
+		Metrics:      metricsHandler,
+		StoreID:      d.cfg.Till.StoreID,
+		TillID:       d.cfg.Till.TillID,
+		MerchantName: d.cfg.Till.MerchantName,
+		Currency:     d.cfg.WxPay.Currency,
+		Location:     d.db.Location(),
+		Logger:       d.logger("ui"),
+		Health:       func() any { return h.Check(context.Background()) },
 		Devices: func() any {
 			return map[string]any{"scanners": d.scanners.Status(), "printer": d.spool.Status(), "certificates": d.certs()}
 		},
