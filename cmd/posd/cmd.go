@@ -72,6 +72,7 @@ Usage:
                                           virtual scanner and printer, web UI on 127.0.0.1:8080
   posd check-config [-config PATH]        validate the config and the files it names
   posd login-link [-config PATH]          print a one-time login link for a browser (the till's kiosk)
+  posd rotate-code-key [-config PATH]     new key for the payment codes' hashes (restart posd after)
   posd version                            version, commit, Go version
   posd devices                            list scanners and printers plugged in
   posd logs [-level L] [-grep S] [-n N]   read the rotated log files
@@ -99,6 +100,8 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		return m.checkConfigCmd(rest)
 	case "login-link":
 		return m.loginLinkCmd(ctx, rest)
+	case "rotate-code-key":
+		return m.rotateCodeKeyCmd(rest)
 	case "version", "-version", "--version":
 		printVersion(m.Stdout)
 		return nil
@@ -172,10 +175,46 @@ func (m *Main) checkConfigCmd(args []string) error {
 	for _, w := range warns {
 		fmt.Fprintln(m.Stderr, "warning: "+w.String())
 	}
+	// The code hash key is made at the first start; when it exists it must be private.
+	if kp := codeKeyPath(&cfg); fileExists(kp) {
+		if _, err := loadCodeKeys(kp, time.Now(), false); err != nil {
+			msg, _ := strings.CutPrefix(err.Error(), "storage.code_key_file: ")
+			probs = append(probs, Problem{"storage.code_key_file", msg})
+		}
+	}
 	if len(probs) > 0 {
 		return &ConfigError{probs}
 	}
 	fmt.Fprintf(m.Stdout, "%s: ok\n", *path)
+	return nil
+}
+
+func fileExists(v string) bool {
+	p, err := ResolveSecretPath(v)
+	if err != nil {
+		return false
+	}
+	_, err = os.Stat(p)
+	return err == nil
+}
+
+// rotateCodeKeyCmd puts a new code hash key first; posd uses it from its next start, and
+// the previous key keeps matching for a day.
+func (m *Main) rotateCodeKeyCmd(args []string) error {
+	fs := m.newFlagSet("rotate-code-key")
+	path := fs.String("config", DefaultConfigPath, "config file")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	cfg, err := ReadConfigFile(*path)
+	if err != nil {
+		return err
+	}
+	kp := codeKeyPath(&cfg)
+	if err := rotateCodeKey(kp, time.Now()); err != nil {
+		return err
+	}
+	fmt.Fprintf(m.Stdout, "%s: new key; restart posd to use it (the previous key still matches for %s)\n", kp, codeKeyOverlap)
 	return nil
 }
 

@@ -80,6 +80,9 @@ type WxPayConfig struct {
 type StorageConfig struct {
 	Path          string `toml:"path"`
 	RetentionDays int    `toml:"retention_days"` // sales older than this are pruned (at least 400)
+	// CodeKeyFile holds the keys of the payment codes' hashes (made at the first start,
+	// 0600); default code_key beside the journal.
+	CodeKeyFile string `toml:"code_key_file"`
 }
 
 // HTTPConfig is the local API and web UI.

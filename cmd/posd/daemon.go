@@ -117,6 +117,11 @@ func startDaemon(p daemonParts) (d *Daemon, err error) {
 		return d, fmt.Errorf("wechat pay client: %w", err)
 	}
 
+	// The code hash key lives outside the journal (codekey.go); made at the first start.
+	codeKeys, err := loadCodeKeys(codeKeyPath(cfg), time.Now(), true)
+	if err != nil {
+		return d, err
+	}
 	d.eng, err = engine.New(engine.Config{
 		StoreID: cfg.Till.StoreID, TillID: cfg.Till.TillID,
 		Currency: cfg.WxPay.Currency, Location: d.db.Location(),
@@ -125,6 +130,7 @@ func startDaemon(p daemonParts) (d *Daemon, err error) {
 		ReverseFloor: cfg.Engine.ReverseFloor.Duration,
 		QueueRate:    cfg.Engine.QueueRate,
 		CheckCode:    checkCodeFor(cfg.WxPay.API),
+		CodeHashes:   codeHasher(codeKeys, "posd-code/"+cfg.Till.StoreID+"/"+cfg.Till.TillID, time.Now),
 	}, d.gw, d.db, engine.RealClock(), d.logger("engine"))
 	if err != nil {
 		return d, fmt.Errorf("engine: %w", err)
