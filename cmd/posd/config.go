@@ -98,6 +98,9 @@ type HTTPConfig struct {
 	// HealthAccess: "open" serves /healthz and /metrics to loopback clients only,
 	// "token" to callers with the API token (a monitoring host on the LAN).
 	HealthAccess string `toml:"health_access"`
+	// KioskUser is the account the till's kiosk browser runs as: its loopback connections
+	// get a cashier session without a login. Empty: nobody's do.
+	KioskUser string `toml:"kiosk_user"`
 }
 
 // LogConfig is logging.
@@ -400,6 +403,11 @@ func (c *Config) Validate() []Problem {
 		bad("http.tls_cert_file", "http.tls_cert_file and http.tls_key_file go together")
 	}
 	oneOf("http.health_access", h.HealthAccess, "open", "token")
+	if h.KioskUser != "" {
+		if _, err := kioskUID(h.KioskUser); err != nil {
+			bad("http.kiosk_user", "%v", err)
+		}
+	}
 	required("http.api_token_file", h.APITokenFile)
 	required("http.manager_pin_file", h.ManagerPINFile)
 

@@ -75,7 +75,6 @@ type daemonParts struct {
 	extraScan []scanner.Device
 	demo      bool
 	amounts   any
-	kiosk     func(*http.Request) bool // ui.Options.Kiosk: the till's kiosk browser
 	onClose   []func()
 }
 
@@ -449,7 +448,6 @@ func (d *Daemon) startHTTP(p daemonParts) error {
 		Till:         d.eng,
 		Token:        d.secrets.APIToken,
 		ManagerPIN:   d.secrets.ManagerPIN,
-		Kiosk:        p.kiosk,
 		OnLogin:      d.metrics.Login,
 		PINLockouts:  d.db.Aux("pin_lockout"),
 		HealthAccess: d.cfg.HTTP.HealthAccess,
@@ -478,6 +476,14 @@ func (d *Daemon) startHTTP(p daemonParts) error {
 			Recent:  d.recentReceipts,
 			Reprint: d.reprint,
 		},
+	}
+	if name := d.cfg.HTTP.KioskUser; name != "" {
+		uid, err := kioskUID(name)
+		if err != nil {
+			return &ConfigError{[]Problem{{"http.kiosk_user", err.Error()}}}
+		}
+		kl := d.logger("ui")
+		opts.Kiosk = kioskCheck(uid, func(err error) { kl.WithError(err).Warn("cannot tell whether a client is the kiosk browser") })
 	}
 	if d.cfg.Printer.Kind != "none" {
 		opts.PrintDayReport = func(_ context.Context, r report.DayReport) error {

@@ -948,6 +948,10 @@ func TestE2E_LoginLinkLockoutHealth(t *testing.T) {
 	t.Parallel()
 	tl := newTill(t, tillOptions{noDevices: true})
 	tl.start()
+	// No kiosk configured: a program on the till gets no session by itself.
+	if role := sessionRole(t, &http.Client{}, tl.base, ""); role != "none" {
+		t.Fatalf("without a login: %q", role)
+	}
 	code, out, stderr := runMain(t, "login-link", "-config", tl.cfgPath)
 	if code != 0 || !strings.HasPrefix(out, tl.base+"/ui/link?code=") {
 		t.Fatalf("login-link: %d %q %q", code, out, stderr)
@@ -990,6 +994,23 @@ func TestE2E_LoginLinkLockoutHealth(t *testing.T) {
 	resp.Body.Close()
 	if bytes.Contains(b, []byte("posd.db")) || bytes.Contains(b, []byte(tl.dir)) {
 		t.Fatalf("/healthz shows the journal path: %s", b)
+	}
+}
+
+// TestE2E_KioskUser: with http.kiosk_user naming the account the kiosk browser runs as
+// (here: the test's own), its loopback connections get the cashier screen by themselves.
+func TestE2E_KioskUser(t *testing.T) {
+	t.Parallel()
+	tl := newTill(t, tillOptions{noDevices: true})
+	b, err := os.ReadFile(tl.cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := strings.Replace(string(b), "[http]\n", fmt.Sprintf("[http]\nkiosk_user = \"%d\"\n", os.Getuid()), 1)
+	writeFile(t, tl.cfgPath, cfg, 0o644)
+	tl.start()
+	if role := sessionRole(t, &http.Client{}, tl.base, ""); role != "cashier" {
+		t.Fatalf("the kiosk account's browser: %q", role)
 	}
 }
 
