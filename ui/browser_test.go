@@ -207,7 +207,7 @@ func newRealStack(t *testing.T) *realStack {
 			defer st.mu.Unlock()
 			st.printed = append(st.printed, r)
 			return nil
-		}, Token: testToken, ManagerPIN: testPIN, CashierNoLogin: true, Demo: true,
+		}, Token: testToken, ManagerPIN: testPIN, Kiosk: loopbackKiosk, Demo: true,
 		AmountTable: wxpaytest.AmountTable(), Receipts: &Receipts{Recent: receipts, Reprint: func(context.Context, string) error { return nil }},
 		Logs: ring.entries, Health: func() any { return map[string]any{"ready": eng.Status().Ready, "storage": "ok"} },
 		Devices: func() any {
@@ -623,7 +623,7 @@ func TestBrowser_Till(t *testing.T) {
 		run(t, ctx, "cancel with Escape", chromedp.KeyEvent(kb.Escape), wait("#state.state-cancelled"))
 	})
 	t.Run("a screen that is not the till logs in", func(t *testing.T) {
-		// The same till without CashierNoLogin: what a browser elsewhere in the shop sees.
+		// The same till without a kiosk: what a browser elsewhere in the shop sees.
 		srv, err := New(Options{Till: st.eng, Token: testToken, ManagerPIN: testPIN, Location: printer.HongKong})
 		if err != nil {
 			t.Fatal(err)
@@ -639,6 +639,18 @@ func TestBrowser_Till(t *testing.T) {
 		if v, err := chromedp.Run(ctx, chromedp.Value(chromedp.CSS("#login-token"))); err != nil || v != "" {
 			t.Fatalf("the token stays in the page: %q %v", v, err)
 		}
+	})
+	t.Run("a one-time login link opens the cashier screen", func(t *testing.T) {
+		// What posd demo prints: no kiosk, no token typed.
+		srv, err := New(Options{Till: st.eng, Token: testToken, ManagerPIN: testPIN, Location: printer.HongKong})
+		if err != nil {
+			t.Fatal(err)
+		}
+		hs := httptest.NewServer(srv)
+		defer hs.Close()
+		defer srv.Close()
+		link, _ := srv.LoginLink(time.Minute)
+		run(t, ctx, "login link", chromedp.Navigate(hs.URL+link), wait("#view-cashier"))
 	})
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		t.Fatal("browser tests ran out of time")

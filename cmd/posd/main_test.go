@@ -71,7 +71,7 @@ func TestMain_CheckConfig(t *testing.T) {
 	_, key := testPKI(t, dir, "merchant", now.Add(-time.Hour), now.AddDate(1, 0, 0))
 	writeFile(t, filepath.Join(dir, "apiv3"), strings.Repeat("x", 32), 0o600)
 	writeFile(t, filepath.Join(dir, "token"), "token-token-token-token", 0o600)
-	writeFile(t, filepath.Join(dir, "pin"), "1357", 0o644) // readable by others: a warning only
+	writeFile(t, filepath.Join(dir, "pin"), "135791", 0o600)
 	cfg := strings.NewReplacer(
 		"/etc/posd/apiclient_key.pem", key,
 		"/etc/posd/apiv3_key", filepath.Join(dir, "apiv3"),
@@ -80,7 +80,7 @@ func TestMain_CheckConfig(t *testing.T) {
 	writeFile(t, good, cfg, 0o644)
 
 	code, out, stderr := runMain(t, "check-config", "-config", good)
-	if code != 0 || !strings.Contains(out, "ok") || !strings.Contains(stderr, "warning: http.manager_pin_file:") {
+	if code != 0 || !strings.Contains(out, "ok") || stderr != "" {
 		t.Fatalf("good config: %d %q %q", code, out, stderr)
 	}
 
@@ -95,7 +95,7 @@ func TestMain_CheckConfig(t *testing.T) {
 	missing := filepath.Join(dir, "missing.toml")
 	writeFile(t, missing, strings.Replace(cfg, filepath.Join(dir, "apiv3"), filepath.Join(dir, "nope"), 1), 0o644)
 	code, _, stderr = runMain(t, "check-config", "-config", missing)
-	if code != 2 || !strings.Contains(stderr, "\nwxpay.apiv3_key_file: cannot read") {
+	if code != 2 || !strings.Contains(stderr, "wxpay.apiv3_key_file: cannot read") {
 		t.Fatalf("missing file: exit %d, stderr %q", code, stderr)
 	}
 }

@@ -158,6 +158,11 @@ func (d *Daemon) openPayments(p Parts) (err error) {
 		return fmt.Errorf("wechat pay client: %w", err)
 	}
 
+	// The code hash key lives outside the journal (codekey.go); made at the first start.
+	codeKeys, err := config.LoadCodeKeys(config.CodeKeyPath(cfg), time.Now(), true)
+	if err != nil {
+		return fmt.Errorf("code hash key: %w", err)
+	}
 	d.eng, err = engine.New(engine.Config{
 		StoreID: cfg.Till.StoreID, TillID: cfg.Till.TillID,
 		Currency: cfg.WxPay.Currency, Location: d.db.Location(),
@@ -166,6 +171,7 @@ func (d *Daemon) openPayments(p Parts) (err error) {
 		ReverseFloor: cfg.Engine.ReverseFloor.Duration,
 		QueueRate:    cfg.Engine.QueueRate,
 		CheckCode:    checkCodeFor(cfg.WxPay.API),
+		CodeHashes:   config.CodeHasher(codeKeys, "posd-code/"+cfg.Till.StoreID+"/"+cfg.Till.TillID, time.Now),
 	}, d.gw, d.db, engine.RealClock(), d.logger("engine"))
 	if err != nil {
 		return fmt.Errorf("engine: %w", err)
@@ -395,7 +401,11 @@ func (d *Daemon) logSale(s *engine.Sale) {
 // startHTTP listens and serves the UI, the API, /healthz and /metrics.
 func (d *Daemon) startHTTP(p Parts) (err error) {
 	h := d.healthSources(p.Version)
-	d.ui, err = ui.New(d.uiOptions(p, h))
+	opts, err := d.uiOptions(p, h)
+	if err != nil {
+		return err
+	}
+	d.ui, err = ui.New(opts)
 	if err != nil {
 		return fmt.Errorf("web ui: %w", err)
 	}
@@ -411,7 +421,6 @@ func (d *Daemon) healthSources(version string) *monitor.HealthSources {
 	return &monitor.HealthSources{
 		Version: version,
 		Status:  d.eng.Status,
-		DBPath:  d.cfg.Storage.Path,
 		Storage: d.storageCheck,
 		Certs:   func() []config.CertInfo { return d.certs() },
 		Scanners: func() []monitor.ScannerHealth {
@@ -460,24 +469,26 @@ func (d *Daemon) metricsHandler() http.Handler {
 
 // uiOptions connects the web UI and API to the engine, the devices, the logs, the
 // reconciliation and the receipt policy.
-func (d *Daemon) uiOptions(p Parts, h *monitor.HealthSources) ui.Options {
+func (d *Daemon) uiOptions(p Parts, h *monitor.HealthSources) (ui.Options, error) {
 	opts := ui.Options{
-		Till:           d.eng,
-		Token:          d.secrets.APIToken,
-		ManagerPIN:     d.secrets.ManagerPIN,
-		CashierNoLogin: true,
-		AllowedHosts:   d.cfg.HTTP.AllowedHosts,
-		Demo:           p.Demo,
-		AmountTable:    p.Amounts,
-		Healthz:        h,
-		Metrics:        d.metricsHandler(),
-		StoreID:        d.cfg.Till.StoreID,
-		TillID:         d.cfg.Till.TillID,
-		MerchantName:   d.cfg.Till.MerchantName,
-		Currency:       d.cfg.WxPay.Currency,
-		Location:       d.db.Location(),
-		Logger:         d.logger("ui"),
-		Health:         func() any { return h.Check(context.Background()) },
+		Till:         d.eng,
+		Token:        d.secrets.APIToken,
+		ManagerPIN:   d.secrets.ManagerPIN,
+		OnLogin:      d.metrics.Login,
+		PINLockouts:  d.db.Aux("pin_lockout"),
+		HealthAccess: d.cfg.HTTP.HealthAccess,
+		AllowedHosts: d.cfg.HTTP.AllowedHosts,
+		Demo:         p.Demo,
+		AmountTable:  p.Amounts,
+		Healthz:      h,
+		Metrics:      d.metricsHandler(),
+		StoreID:      d.cfg.Till.StoreID,
+		TillID:       d.cfg.Till.TillID,
+		MerchantName: d.cfg.Till.MerchantName,
+		Currency:     d.cfg.WxPay.Currency,
+		Location:     d.db.Location(),
+		Logger:       d.logger("ui"),
+		Health:       func() any { return h.Check(context.Background()) },
 		Devices: func() any {
 			return map[string]any{"scanners": d.scanners.Status(), "printer": d.spool.Status(), "certificates": d.certs()}
 		},
@@ -492,6 +503,14 @@ func (d *Daemon) uiOptions(p Parts, h *monitor.HealthSources) ui.Options {
 			Reprint: d.receipts.Reprint,
 		},
 	}
+	if name := d.cfg.HTTP.KioskUser; name != "" {
+		uid, err := config.KioskUID(name)
+		if err != nil {
+			return ui.Options{}, &config.ConfigError{Problems: []config.Problem{{Key: "http.kiosk_user", Msg: err.Error()}}}
+		}
+		kl := d.logger("ui")
+		opts.Kiosk = kioskCheck(uid, func(err error) { kl.WithError(err).Warn("cannot tell whether a client is the kiosk browser") })
+	}
 	if d.cfg.Printer.Kind != "none" {
 		opts.PrintDayReport = func(_ context.Context, r report.DayReport) error {
 			_, err := d.spool.EnqueueReport(receipts.ZReport(r, d.cfg.Till.MerchantName, 0, printer.LangBoth))
@@ -501,7 +520,7 @@ func (d *Daemon) uiOptions(p Parts, h *monitor.HealthSources) ui.Options {
 	if p.Demo {
 		opts.VirtualScan = func(ctx context.Context, code string) error { return d.scan(ctx, code, "virtual") }
 	}
-	return opts
+	return opts, nil
 }
 
 // listen opens the UI's port, with TLS when http.tls_* is set.
@@ -766,3 +785,7 @@ func saleByOutTradeNo(db *queue.DB) func(string) (*engine.Sale, error) {
 		return s, err
 	}
 }
+
+// LoginLink makes a one-time link that opens a cashier session in a browser (posd demo
+// prints one, so its one command still opens the till's screen).
+func (d *Daemon) LoginLink(ttl time.Duration) (string, time.Time) { return d.ui.LoginLink(ttl) }

@@ -29,6 +29,7 @@ type Metrics struct {
 	badScans     prometheus.Counter
 	refunds      *prometheus.CounterVec
 	reconAlerts  *prometheus.GaugeVec
+	logins       *prometheus.CounterVec
 	mu           sync.Mutex
 	seen         map[string]seen // out_trade_no or "refund:"+out_refund_no → what was counted already
 	seenOrder    []string        // FIFO bound on seen
@@ -84,16 +85,23 @@ func NewMetrics() *Metrics {
 			Name: "posd_reconciliation_alerts",
 			Help: "Differences between the journal and WeChat's statement that need a manager, by day (last result).",
 		}, []string{"date", "state"}),
+		logins: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "posd_logins_total",
+			Help: "Logins and manager PIN checks by method (token, pin, pin_header, link, kiosk) and result (ok, wrong, locked, refused).",
+		}, []string{"method", "result"}),
 		seen:         map[string]seen{},
 		maxSeenCount: 20000,
 		start:        time.Now(),
 	}
 	m.Registry.MustRegister(m.payments, m.wechat, m.reverses, m.printFails, m.scanners,
-		m.certDays, m.badScans, m.refunds, m.reconAlerts,
+		m.certDays, m.badScans, m.refunds, m.reconAlerts, m.logins,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, o := range []string{"paid", "failed", "reversed"} {
 		m.payments.WithLabelValues(o) // export zeros so rates work from the first scrape
+	}
+	for _, r := range []string{"ok", "wrong", "locked"} {
+		m.logins.WithLabelValues("pin", r) // an alert on wrong PINs works from the first scrape
 	}
 	return m
 }
@@ -167,6 +175,9 @@ func (m *Metrics) Reconciled(r report.Result) {
 	m.reconAlerts.Reset()
 	m.reconAlerts.WithLabelValues(r.Date, r.State).Set(float64(r.Alerts))
 }
+
+// Login counts a login or PIN check (ui.Options.OnLogin).
+func (m *Metrics) Login(method, result string) { m.logins.WithLabelValues(method, result).Inc() }
 
 // PrintFailed counts a receipt that did not print.
 func (m *Metrics) PrintFailed() { m.printFails.Inc() }

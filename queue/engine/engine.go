@@ -30,10 +30,15 @@ type Config struct {
 	// QueueWorkers bounds the attempts the durable queue works on at once (default 64).
 	// Each waits ≥ 1 s between two queries of its order, so draining fast needs many.
 	QueueWorkers int
-	// CodeSalt salts the hash that refuses a payment code used before. Empty: derived
-	// from StoreID and TillID. The hash only has to survive in the journal for the
-	// minute a code is valid; it is not a secret store.
+	// CodeSalt salts the hash that refuses a payment code used before, when CodeHashes
+	// is nil. Empty: derived from StoreID and TillID.
 	CodeSalt string
+	// CodeHashes gives the hashes that recognise a payment code used before: the first
+	// is stored with the attempt, every one is looked up (the previous keys of a keyed
+	// hash, while codes hashed under them may still come back). posd passes HMAC-SHA256
+	// under keys kept outside the journal, so the journal does not give codes back to a
+	// brute force over the ~10^12 codes a masked code leaves. Nil: the salted SHA-256.
+	CodeHashes func(code string) []string
 	// AttentionAfter flags a durable-queue job for a person after this many tries
 	// (default 12, about 40 minutes of backoff) ...
 	AttentionTries int
@@ -296,10 +301,16 @@ func (e *Engine) monoReading() (string, time.Duration) {
 // day returns the journal day of t.
 func (e *Engine) day(t time.Time) string { return t.In(e.cfg.Location).Format("2006-01-02") }
 
-// codeHash is the salted hash that recognises a payment code used before.
-func (e *Engine) codeHash(code string) string {
+// codeHashes are the hashes that recognise a payment code used before; the first is
+// the one to store.
+func (e *Engine) codeHashes(code string) []string {
+	if e.cfg.CodeHashes != nil {
+		if hs := e.cfg.CodeHashes(code); len(hs) > 0 && hs[0] != "" {
+			return hs
+		}
+	}
 	h := sha256.Sum256([]byte(e.cfg.CodeSalt + "\x00" + code))
-	return hex.EncodeToString(h[:])
+	return []string{hex.EncodeToString(h[:])}
 }
 
 // OpenSaleRequest opens a sale; AuthCode (optional) pays it at once.
@@ -469,13 +480,16 @@ func (e *Engine) newAttempt(tx *wtx, s *Sale, code string, now time.Time) (*Atte
 			return nil, errorf("sale_busy", "A payment for this sale is already in progress: wait for it to finish")
 		}
 	}
-	h := e.codeHash(code)
-	used, err := tx.CodeUsed(h)
-	if err != nil {
-		return nil, err
-	}
-	if used {
-		return nil, errorf("code_used", "This payment code was already used: ask the customer to refresh the code and scan again")
+	hs := e.codeHashes(code)
+	h := hs[0]
+	for _, x := range hs {
+		used, err := tx.CodeUsed(x)
+		if err != nil {
+			return nil, err
+		}
+		if used {
+			return nil, errorf("code_used", "This payment code was already used: ask the customer to refresh the code and scan again")
+		}
 	}
 	seq, err := tx.NextSeq()
 	if err != nil {
