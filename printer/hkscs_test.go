@@ -13,7 +13,7 @@ import (
 	"golang.org/x/text/encoding/traditionalchinese"
 )
 
-// Cantonese text a Hong Kong café prints daily: 嘅, 咗, 冇 and 枱 exist only in HKSCS.
+// Cantonese text a Hong Kong café prints daily: 嘅, 咗 and 枱 exist only in HKSCS (冇 is in Big5).
 const (
 	hkDescription = "凍檸茶 走冰 冇糖 嘅 咗"
 	hkReference   = "枱號12"
@@ -92,7 +92,7 @@ func TestHKSCS_GoldenReceipt(t *testing.T) {
 		}
 	}
 
-	// Plain Big5 cannot: the same receipt there has '?' for 嘅, 咗, 冇 and 枱.
+	// Plain Big5 cannot: the same receipt there has '?' for 嘅, 咗 and 枱.
 	plain, err := Render(hkscsReceipt(), Format{Encoding: EncodingBig5, Columns: 42, Raster: RasterOff})
 	if err != nil {
 		t.Fatal(err)

@@ -79,7 +79,7 @@ func iou(a, b [][]bool) float64 {
 }
 
 // TestRaster_DrawsTheGlyphs prints the Cantonese receipt on a plain Big5 printer: the
-// lines holding 嘅, 咗, 冇 and 枱 go out as GS v 0 images. Each character's cell in the
+// lines holding 嘅, 咗 and 枱 go out as GS v 0 images. Each character's cell in the
 // image must match that character's independent reference rendering, and match it
 // better than any other character of the receipt's lines matches.
 func TestRaster_DrawsTheGlyphs(t *testing.T) {
@@ -288,5 +288,28 @@ func BenchmarkRenderPNG(b *testing.B) {
 		if _, err := RenderPNG(p, EncodingBig5HKSCS); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+func TestConfig_TextProblems(t *testing.T) {
+	testFont(t)
+	texts := map[string]string{"till.merchant_name": "咗記茶餐廳", "x.plain": "茶餐廳 Cafe"}
+	for _, c := range []struct {
+		cfg  Config
+		want string // "" for no problem
+	}{
+		{Config{Encoding: "big5", Raster: RasterOff}, `till.merchant_name: "咗" is not in big5 and printer.raster is off`},
+		{Config{Encoding: "big5"}, ""},
+		{Config{Encoding: "big5-hkscs", Raster: RasterOff}, ""},
+		{Config{Encoding: "big5", Font: "/nonexistent.ttc"}, `till.merchant_name: "咗" is not in big5 and printer font: open /nonexistent.ttc`},
+		{Config{Encoding: "ascii", Raster: RasterReceipt}, ""},
+	} {
+		got := c.cfg.TextProblems(texts)
+		if c.want == "" && len(got) != 0 || c.want != "" && (len(got) != 1 || !strings.HasPrefix(got[0], c.want)) {
+			t.Errorf("%+v: %q, want %q", c.cfg, got, c.want)
+		}
+	}
+	if err := (Config{Kind: "none", Raster: "sometimes"}).Validate(); err == nil || !strings.Contains(err.Error(), "printer.raster") {
+		t.Errorf("raster value not checked: %v", err)
 	}
 }

@@ -169,6 +169,10 @@ func (m *Main) checkConfigCmd(args []string) error {
 	for _, w := range warns {
 		fmt.Fprintln(m.Stderr, "warning: "+w.String())
 	}
+	// Texts that would print as '?' or blank: a warning, the till still works.
+	for _, p := range cfg.Printer.TextProblems(map[string]string{"till.merchant_name": cfg.Till.MerchantName}) {
+		fmt.Fprintln(m.Stderr, "warning: printer: "+p)
+	}
 	if len(probs) > 0 {
 		return &ConfigError{probs}
 	}

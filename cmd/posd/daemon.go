@@ -629,7 +629,7 @@ func (d *Daemon) rendered(id string, rc printer.Receipt) renderedReceipt {
 	var rr renderedReceipt
 	if b, err := printer.Render(rc, d.cfg.Printer.Format()); err == nil {
 		rr.text, _ = printer.DecodeText(b, d.cfg.Printer.Encoding)
-		if png, err := printer.RenderPNG(b, d.cfg.Printer.Encoding); err == nil {
+		if png, err := printer.RenderPNGFont(b, d.cfg.Printer.Encoding, d.cfg.Printer.Font); err == nil {
 			rr.png = png
 		}
 	}
