@@ -21,7 +21,7 @@ import (
 const (
 	EncodingBig5 = "big5"
 	// EncodingBig5HKSCS is Big5 plus the Hong Kong Supplementary Character Set: the
-	// Cantonese characters (嘅 咗 冇 枱 …) that plain Big5 fonts lack.
+	// Cantonese characters (嘅 咗 枱 啲 …) that plain Big5 fonts lack.
 	EncodingBig5HKSCS = "big5-hkscs"
 	EncodingGB18030   = "gb18030"
 	EncodingASCII     = "ascii"

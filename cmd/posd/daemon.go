@@ -356,9 +356,15 @@ func (d *Daemon) catchUpReceipts() {
 	}
 }
 
+// hasPrinter: a configured printer, or the demo's virtual one (which runs with kind
+// "none", as it is passed in rather than opened from the config).
+func (d *Daemon) hasPrinter() bool {
+	return d.cfg.Printer.Kind != "none" || d.virtual != nil
+}
+
 // printFor enqueues the receipts a sale change calls for.
 func (d *Daemon) printFor(s *engine.Sale, info printer.TillInfo) {
-	if d.cfg.Printer.Kind == "none" && d.virtual == nil {
+	if !d.hasPrinter() {
 		return
 	}
 	enqueue := func(kind printer.Kind, ref string) {
@@ -470,7 +476,7 @@ func (d *Daemon) startHTTP(p daemonParts) error {
 			Reprint: d.reprint,
 		},
 	}
-	if d.cfg.Printer.Kind != "none" {
+	if d.hasPrinter() {
 		opts.PrintDayReport = func(_ context.Context, r report.DayReport) error {
 			_, err := d.spool.EnqueueReport(r.Printout(d.cfg.Till.MerchantName, 0, printer.LangBoth))
 			return err

@@ -20,6 +20,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -980,6 +981,30 @@ func TestE2E_Demo(t *testing.T) {
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("receipt not shown: %d %s", st, b)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// The Z report prints on the same virtual printer (it answered 501 "No printer is
+	// configured" while receipts printed there).
+	var pin string
+	for _, line := range strings.Split(out.String(), "\n") {
+		if p, ok := strings.CutPrefix(line, "manager PIN: "); ok {
+			pin = strings.TrimSpace(p)
+		}
+	}
+	if st, b := tl.api("POST", "/api/v1/reports/day/print", nil, "X-Manager-PIN", pin); st != http.StatusAccepted {
+		t.Fatalf("print day report: %d %s", st, b)
+	}
+	deadline = time.Now().Add(10 * time.Second)
+	for {
+		var jobs []struct{ Kind, State string }
+		st, b := tl.api("GET", "/api/v1/receipts", nil)
+		json.Unmarshal(b, &jobs)
+		if st == 200 && slices.ContainsFunc(jobs, func(j struct{ Kind, State string }) bool { return j.Kind == "report" && j.State == "done" }) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("day report not printed: %d %s", st, b)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
