@@ -9,7 +9,7 @@ import (
 )
 
 // The decoder reads ESC/POS bytes back into lines of styled characters. It knows the
-// commands posd emits and the length rules of the common others (hardware.md §5.8), so a
+// commands posd emits and the length rules of the common others (docs/hardware.md §5.8), so a
 // capture from any generator decodes without losing sync; it never panics on garbage.
 
 type glyphStyle struct {
@@ -102,7 +102,7 @@ func parseDoc(b []byte, enc string) ([]docLine, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Chinese-market printers power on in Chinese mode (hardware.md §5.4).
+	// Chinese-market printers power on in Chinese mode (docs/hardware.md §5.4).
 	d := &decoder{in: b, dec: dec, enc: enc, chinese: dec != nil}
 	d.reset()
 	for d.pos < len(d.in) {

@@ -79,7 +79,7 @@ var labels = map[string][2]string{
 	"unresolved":   {"Unresolved", "未確定"},
 	"problems":     {"Check", "待查"},
 
-	// Sale and attempt states (interfaces.md) in the day report.
+	// Sale and attempt states (docs/interfaces.md) in the day report.
 	"st_awaiting_scan": {"awaiting scan", "等待掃碼"},
 	"st_paying":        {"paying", "付款中"},
 	"st_paid":          {"paid", "已付款"},

@@ -227,7 +227,7 @@ func TestRender_Bytes(t *testing.T) {
 	}
 }
 
-// The QR and cut sequences are byte-exact to hardware.md §5.1–5.2.
+// The QR and cut sequences are byte-exact to docs/hardware.md §5.1–5.2.
 func TestQRBytes_Fixture(t *testing.T) {
 	want := []byte{
 		0x1D, 0x28, 0x6B, 0x04, 0x00, 0x31, 0x41, 0x32, 0x00,

@@ -38,7 +38,7 @@ type errPrinted struct{ err error }
 func (e *errPrinted) Error() string { return e.err.Error() }
 func (e *errPrinted) Unwrap() error { return e.err }
 
-// ExitCode turns Run's error into the exit status of interfaces.md (0 ok, 1 runtime
+// ExitCode turns Run's error into the exit status of docs/interfaces.md (0 ok, 1 runtime
 // failure, 2 bad usage or bad config), writing the error to stderr.
 func ExitCode(err error, stderr io.Writer) int {
 	if err == nil || errors.Is(err, flag.ErrHelp) {

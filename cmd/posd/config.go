@@ -20,10 +20,10 @@ import (
 	"posd/scanner"
 )
 
-// DefaultConfigPath is where `posd run` looks when -config is not given (interfaces.md).
+// DefaultConfigPath is where `posd run` looks when -config is not given (docs/interfaces.md).
 const DefaultConfigPath = "/etc/posd/posd.toml"
 
-// Config is the whole of posd.toml. Names are the contract of interfaces.md; keys added here
+// Config is the whole of posd.toml. Names are the contract of docs/interfaces.md; keys added here
 // (engine, log.dir, http.tls_*, ...) extend it without renaming anything.
 type Config struct {
 	Till      TillConfig       `toml:"till"`
@@ -103,7 +103,7 @@ type LogConfig struct {
 	RingSize     int    `toml:"ring_size"`      // entries kept in memory for the UI
 }
 
-// EngineConfig tunes the payment engine within WeChat's rules (payment-policy.md).
+// EngineConfig tunes the payment engine within WeChat's rules (docs/payment-policy.md).
 type EngineConfig struct {
 	PollUntil    Duration `toml:"poll_until"`
 	ReverseFloor Duration `toml:"reverse_floor"`
@@ -126,7 +126,7 @@ func (d *Duration) UnmarshalText(b []byte) error {
 // MarshalText writes "30s".
 func (d Duration) MarshalText() ([]byte, error) { return []byte(d.Duration.String()), nil }
 
-// DefaultConfig is every default of interfaces.md. Directory defaults follow systemd's
+// DefaultConfig is every default of docs/interfaces.md. Directory defaults follow systemd's
 // StateDirectory=/LogsDirectory= when those variables are set.
 func DefaultConfig() Config {
 	state := "/var/lib/posd"
@@ -407,7 +407,7 @@ func (c *Config) Validate() []Problem {
 	}
 
 	e := &c.Engine
-	// payment-policy.md: reverse no earlier than 15 s, and settle within 45 s.
+	// docs/payment-policy.md: reverse no earlier than 15 s, and settle within 45 s.
 	if e.PollUntil.Duration < 15*time.Second || e.PollUntil.Duration > 45*time.Second {
 		bad("engine.poll_until", "between 15s and 45s (got %s)", e.PollUntil.Duration)
 	}

@@ -789,7 +789,7 @@ func (d *Daemon) Shutdown(ctx context.Context) {
 }
 
 // checkCodeFor is the payment-code check of the configured API: the v3 Multi-Wallet API
-// also takes codes starting 160 (wxpay-v2.md §4).
+// also takes codes starting 160 (docs/wxpay-v2.md §4).
 func checkCodeFor(api string) func(string) error {
 	if api == wxpay.APIv2 {
 		return wxpay.CheckAuthCode
