@@ -2,6 +2,7 @@ package printer
 
 import (
 	"fmt"
+	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -116,7 +117,8 @@ type builder struct {
 	cols int
 	lang Lang
 
-	font      *cjkFont // nil: nothing is drawn, missing characters print as '?'
+	fontPath  string   // the font lines are drawn with; "": none, missing characters print as '?'
+	font      *cjkFont // fontPath, loaded by the first line that needs it
 	rasterAll bool     // RasterReceipt: draw every text line
 	st        glyphStyle
 	align     byte
@@ -130,9 +132,11 @@ func newBuilder(f Format, lang Lang, size int) (*builder, error) {
 	w := &builder{b: make([]byte, 0, size), c: c, cols: f.cols(), lang: lang}
 	if mode := f.rasterMode(); mode != RasterOff {
 		// A missing font is not an error here: the receipt prints with '?' rather than
-		// not at all, and check-config says why (TextProblems).
-		if font, err := fontFor(f.Font); err == nil {
-			w.font, w.rasterAll, c.drawn = font, mode == RasterReceipt, true
+		// not at all, and check-config says why (TextProblems). The font file (~20 MB for
+		// Noto Sans CJK) is only read once a line needs it.
+		path := firstNonEmpty(f.Font, DefaultFontPath())
+		if st, err := os.Stat(path); path != "" && err == nil && st.Mode().IsRegular() {
+			w.fontPath, w.rasterAll, c.drawn = path, mode == RasterReceipt, true
 		}
 	}
 	if !c.chinese && !w.rasterAll {
@@ -174,9 +178,18 @@ func (w *builder) setDoubleHeight(on bool) {
 // emit prints one laid-out line: as text, or as an image when the code page lacks one
 // of its characters (or the format draws every line).
 func (w *builder) emit(s string) {
-	if w.font != nil && (w.rasterAll || len(w.c.missing(s)) > 0) {
-		w.raw(rasterLine(w.c.glyphsOf(s, w.st), w.cols, w.align, w.font))
-		return
+	if w.fontPath != "" && (w.rasterAll || len(w.c.missing(s)) > 0) {
+		if w.font == nil {
+			f, err := openFont(w.fontPath)
+			if err != nil {
+				w.fontPath = "" // unreadable after all: '?' from here on
+			}
+			w.font = f
+		}
+		if w.font != nil {
+			w.raw(rasterLine(w.c.glyphsOf(s, w.st), w.cols, w.align, w.font))
+			return
+		}
 	}
 	w.b = w.c.append(w.b, s)
 	w.b = append(w.b, '\n')
