@@ -46,6 +46,9 @@ type Daemon struct {
 	ln       net.Listener
 	url      string
 
+	// printText: configured texts that will not print as written (check-config's warnings).
+	printText []string
+
 	renderMu    sync.Mutex
 	renderCache map[string]renderedReceipt // job id → text and PNG
 	renderOrder []string                   // FIFO bound on renderCache
@@ -150,6 +153,10 @@ func startDaemon(p daemonParts) (d *Daemon, err error) {
 	})
 	if err != nil {
 		return d, fmt.Errorf("printer spool: %w", err)
+	}
+	d.printText = cfg.Printer.TextProblems(map[string]string{"till.merchant_name": cfg.Till.MerchantName})
+	for _, p := range d.printText {
+		d.logger("printer").Warn(p)
 	}
 
 	// Subscribe before recovery, so outcomes that recovery settles get their receipts.
@@ -463,7 +470,7 @@ func (d *Daemon) startHTTP(p daemonParts) error {
 		Logger:         d.logger("ui"),
 		Health:         func() any { return h.Check(context.Background()) },
 		Devices: func() any {
-			return map[string]any{"scanners": d.scanners.Status(), "printer": d.spool.Status(), "certificates": d.certs()}
+			return map[string]any{"scanners": d.scanners.Status(), "printer": d.spool.Status(), "printer_text": d.printText, "certificates": d.certs()}
 		},
 		Alerts: d.alerts,
 		Logs: func(level, grep string, n int) []ui.LogEntry {
