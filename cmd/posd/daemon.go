@@ -616,9 +616,17 @@ func (d *Daemon) recentReceipts(n int) ([]ui.Receipt, error) {
 	for i := len(jobs) - 1; i >= 0 && len(out) < n; i-- {
 		j := jobs[i]
 		r := ui.Receipt{ID: j.ID, Kind: string(j.Kind), State: string(j.State), At: j.CreatedAt, Detail: j.LastError}
-		if j.Receipt != nil {
+		f := d.cfg.Printer.Format()
+		switch {
+		case j.Receipt != nil:
 			r.SaleID = j.Receipt.SaleID
-			rr := d.rendered(j.ID, *j.Receipt)
+			rc := *j.Receipt
+			rr := d.rendered(j.ID, func() ([]byte, error) { return printer.Render(rc, f) })
+			r.Text, r.PNG = rr.text, rr.png
+		case j.Report != nil:
+			// The Z report too: on the demo's virtual printer this is the only way to see it.
+			rep := *j.Report
+			rr := d.rendered(j.ID, func() ([]byte, error) { return printer.RenderReport(rep, f) })
 			r.Text, r.PNG = rr.text, rr.png
 		}
 		out = append(out, r)
@@ -631,8 +639,8 @@ type renderedReceipt struct {
 	png  []byte
 }
 
-// rendered returns the cached text and PNG of a job's receipt, rendering it once.
-func (d *Daemon) rendered(id string, rc printer.Receipt) renderedReceipt {
+// rendered returns the cached text and PNG of a job's printout, rendering it once.
+func (d *Daemon) rendered(id string, render func() ([]byte, error)) renderedReceipt {
 	d.renderMu.Lock()
 	if rr, ok := d.renderCache[id]; ok {
 		d.renderMu.Unlock()
@@ -640,7 +648,7 @@ func (d *Daemon) rendered(id string, rc printer.Receipt) renderedReceipt {
 	}
 	d.renderMu.Unlock()
 	var rr renderedReceipt
-	if b, err := printer.Render(rc, d.cfg.Printer.Format()); err == nil {
+	if b, err := render(); err == nil {
 		rr.text, _ = printer.DecodeText(b, d.cfg.Printer.Encoding)
 		if png, err := printer.RenderPNGFont(b, d.cfg.Printer.Encoding, d.cfg.Printer.Font); err == nil {
 			rr.png = png

@@ -997,10 +997,18 @@ func TestE2E_Demo(t *testing.T) {
 	}
 	deadline = time.Now().Add(10 * time.Second)
 	for {
-		var jobs []struct{ Kind, State string }
+		var jobs []struct{ ID, Kind, State, Text string }
 		st, b := tl.api("GET", "/api/v1/receipts", nil)
 		json.Unmarshal(b, &jobs)
-		if st == 200 && slices.ContainsFunc(jobs, func(j struct{ Kind, State string }) bool { return j.Kind == "report" && j.State == "done" }) {
+		i := slices.IndexFunc(jobs, func(j struct{ ID, Kind, State, Text string }) bool { return j.Kind == "report" && j.State == "done" })
+		if st == 200 && i >= 0 {
+			// The manager sees what the virtual printer printed, as text and as an image.
+			if !strings.Contains(jobs[i].Text, "DAY REPORT (Z)") || !strings.Contains(jobs[i].Text, "日結報告") {
+				t.Fatalf("day report text: %q", jobs[i].Text)
+			}
+			if st, png := tl.api("GET", "/api/v1/receipts/"+jobs[i].ID+".png", nil); st != 200 || !bytes.HasPrefix(png, []byte("\x89PNG")) {
+				t.Fatalf("day report image: %d %.20q", st, png)
+			}
 			break
 		}
 		if time.Now().After(deadline) {
