@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	_ "embed"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -15,6 +16,7 @@ import (
 	"golang.org/x/text/encoding"
 	"golang.org/x/text/encoding/simplifiedchinese"
 	"golang.org/x/text/encoding/traditionalchinese"
+	"golang.org/x/text/transform"
 )
 
 // Encodings the printer can be configured with (docs/interfaces.md, [printer] encoding).
@@ -57,9 +59,13 @@ func newCodec(name string) (*codec, error) {
 
 func decoderFor(name string) (*encoding.Decoder, error) {
 	switch name {
-	case EncodingBig5, EncodingBig5HKSCS:
-		// x/text's Big5 decoder is the WHATWG one, whose index covers HKSCS too.
+	case EncodingBig5:
 		return traditionalchinese.Big5.NewDecoder(), nil
+	case EncodingBig5HKSCS:
+		// The inverse of the encoder's table, so the preview shows what an HKSCS-2008 font
+		// prints; x/text's WHATWG index differs on a few symbols (A1 45 is ‧ there, • in
+		// HKSCS-2008) and decodes compatibility codes HKSCS fonts leave empty.
+		return &encoding.Decoder{Transformer: hkscsDecoder{m: hkscsInverse()}}, nil
 	case EncodingGB18030:
 		return simplifiedchinese.GB18030.NewDecoder(), nil
 	case EncodingASCII, "":
@@ -314,4 +320,58 @@ func addBig5Codes(m map[rune][2]byte, ranges [][2]int) {
 			}
 		}
 	}
+}
+
+var (
+	hkscsInvOnce sync.Once
+	hkscsInv     map[[2]byte]rune
+)
+
+func hkscsInverse() map[[2]byte]rune {
+	hkscsInvOnce.Do(func() {
+		t := hkscsTable()
+		hkscsInv = make(map[[2]byte]rune, len(t))
+		for r, c := range t {
+			hkscsInv[c] = r
+		}
+	})
+	return hkscsInv
+}
+
+var errNotHKSCS = errors.New("not a Big5-HKSCS code")
+
+// hkscsDecoder decodes Big5-HKSCS bytes with the inverse of the encoder's table.
+type hkscsDecoder struct {
+	transform.NopResetter
+	m map[[2]byte]rune
+}
+
+func (h hkscsDecoder) Transform(dst, src []byte, atEOF bool) (nDst, nSrc int, err error) {
+	for nSrc < len(src) {
+		c := src[nSrc]
+		if c < 0x80 {
+			if nDst >= len(dst) {
+				return nDst, nSrc, transform.ErrShortDst
+			}
+			dst[nDst] = c
+			nDst, nSrc = nDst+1, nSrc+1
+			continue
+		}
+		if nSrc+1 >= len(src) {
+			if !atEOF {
+				return nDst, nSrc, transform.ErrShortSrc
+			}
+			return nDst, nSrc, errNotHKSCS
+		}
+		r, ok := h.m[[2]byte{c, src[nSrc+1]}]
+		if !ok {
+			return nDst, nSrc, errNotHKSCS
+		}
+		if nDst+utf8.RuneLen(r) > len(dst) {
+			return nDst, nSrc, transform.ErrShortDst
+		}
+		nDst += utf8.EncodeRune(dst[nDst:], r)
+		nSrc += 2
+	}
+	return nDst, nSrc, nil
 }

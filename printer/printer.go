@@ -148,12 +148,18 @@ func (c Config) TextProblems(texts map[string]string) []string {
 	if err != nil {
 		return nil // Validate reports the encoding
 	}
+	var out []string
+	if c.Font != "" && c.Raster != RasterOff {
+		// A font named but unusable is worth saying even when today's texts need none.
+		if _, err := openFont(c.Font); err != nil {
+			out = append(out, fmt.Sprintf("printer.font: %v; lines with characters %s lacks will print '?'", err, firstNonEmpty(c.Encoding, EncodingASCII)))
+		}
+	}
 	keys := make([]string, 0, len(texts))
 	for k := range texts {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	var out []string
 	for _, k := range keys {
 		miss := cd.missing(texts[k])
 		if len(miss) == 0 {
