@@ -93,6 +93,11 @@ func goldenCases() map[string]func() ([]byte, Format, error) {
 		"zreport_both_big5_42":  rep(func(*DayReport) {}, Format{Encoding: "big5", Columns: 42}),
 		"zreport_zh_gb18030_32": rep(func(d *DayReport) { d.Lang = LangZH }, Format{Encoding: "gb18030", Columns: 32}),
 		"zreport_en_ascii_48":   rep(func(d *DayReport) { d.Lang, d.Copy = LangEN, true }, Format{Encoding: "ascii", Columns: 48}),
+		// Cantonese: as HKSCS text, and on a plain Big5 printer with those lines drawn.
+		"zreport_hkscs_zh_42": rep(func(d *DayReport) { d.Lang, d.MerchantName = LangZH, "咗記茶餐廳 枱號12" }, Format{Encoding: "big5-hkscs", Columns: 42}),
+		"sale_raster_zh_big5_42": rec(func(r *Receipt) {
+			r.Lang, r.MerchantName, r.Description, r.Reference = LangZH, "咗記茶餐廳", hkDescription, hkReference
+		}, Format{Encoding: "big5", Columns: 42, Raster: RasterLine}),
 	}
 }
 
