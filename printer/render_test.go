@@ -90,6 +90,11 @@ func goldenCases() map[string]func() ([]byte, Format, error) {
 		"zreport_both_big5_42":  rep(func(*DayReport) {}, Format{Encoding: "big5", Columns: 42}),
 		"zreport_zh_gb18030_32": rep(func(d *DayReport) { d.Lang = LangZH }, Format{Encoding: "gb18030", Columns: 32}),
 		"zreport_en_ascii_48":   rep(func(d *DayReport) { d.Lang, d.Copy = LangEN, true }, Format{Encoding: "ascii", Columns: 48}),
+		// Cantonese: as HKSCS text, and on a plain Big5 printer with those lines drawn.
+		"zreport_hkscs_zh_42": rep(func(d *DayReport) { d.Lang, d.MerchantName = LangZH, "咗記茶餐廳 枱號12" }, Format{Encoding: "big5-hkscs", Columns: 42}),
+		"sale_raster_zh_big5_42": rec(func(r *Receipt) {
+			r.Lang, r.MerchantName, r.Description, r.Reference = LangZH, "咗記茶餐廳", hkDescription, hkReference
+		}, Format{Encoding: "big5", Columns: 42, Raster: RasterLine}),
 	}
 }
 
@@ -191,7 +196,8 @@ func TestRender_Bytes(t *testing.T) {
 	if !bytes.Contains(b, QRBytes(r.TransactionID, 6)) {
 		t.Error("receipt lacks the QR of the transaction id")
 	}
-	a, err := Render(r, Format{Encoding: "ascii", Columns: 32})
+	// Text only: with raster on, the image bytes of the Chinese lines are >= 0x80.
+	a, err := Render(r, Format{Encoding: "ascii", Columns: 32, Raster: RasterOff})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -223,7 +229,7 @@ func TestRender_Bytes(t *testing.T) {
 	}
 }
 
-// The QR and cut sequences are byte-exact to hardware.md §5.1–5.2.
+// The QR and cut sequences are byte-exact to docs/hardware.md §5.1–5.2.
 func TestQRBytes_Fixture(t *testing.T) {
 	want := []byte{
 		0x1D, 0x28, 0x6B, 0x04, 0x00, 0x31, 0x41, 0x32, 0x00,

@@ -1,4 +1,4 @@
-// Package ui serves the till's local HTTP API (/api/v1, as interfaces.md names it) and the
+// Package ui serves the till's local HTTP API (/api/v1, as docs/interfaces.md names it) and the
 // web UI for cashiers and managers, from assets embedded in the binary (ui/static: plain
 // HTML, CSS and JavaScript, no build step, nothing loaded from outside the till).
 //
@@ -32,7 +32,7 @@
 //
 // # Calls
 //
-// The contract of interfaces.md:
+// The contract of docs/interfaces.md:
 //
 //	POST /api/v1/sales                 {"amount","currency","description","reference","auth_code"} → 201 sale
 //	GET  /api/v1/sales?date=YYYY-MM-DD the day's sales, newest first (&state= &wallet= &q=)

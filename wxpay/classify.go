@@ -66,7 +66,7 @@ type rule struct {
 	msg     string
 }
 
-// v3Codes classifies v3 error codes (wxpay-v3.md §3.1–3.3). Business codes whose v3
+// v3Codes classifies v3 error codes (docs/wxpay-v3.md §3.1–3.3). Business codes whose v3
 // spelling is unconfirmed are listed in both spellings.
 var v3Codes = map[string]rule{
 	"USERPAYING":          {Pending, msgPending},
@@ -114,7 +114,7 @@ var v3RefundCodes = map[string]rule{
 
 // classifyV3 maps a non-2xx v3 answer (status and code) to an outcome. A known code wins;
 // otherwise the status decides. An unrecognised refusal of a payment or refund is
-// unknown, so the engine does one query before calling it failed (wxpay-v3.md §3.3).
+// unknown, so the engine does one query before calling it failed (docs/wxpay-v3.md §3.3).
 func classifyV3(op operation, status int, code string) rule {
 	// 429 and 5xx answers are not verified and never final, whatever code they carry.
 	switch {
@@ -130,7 +130,7 @@ func classifyV3(op operation, status int, code string) rule {
 	}
 	if r, ok := v3Codes[code]; ok {
 		if op == opQuery && code == "PARAM_ERROR" {
-			// Observed for a minute while an order is being created (wxpay-v2.md §5.3).
+			// Observed for a minute while an order is being created (docs/wxpay-v2.md §5.3).
 			return rule{Unknown, msgUnknown}
 		}
 		return r
@@ -151,7 +151,7 @@ func classifyV3(op operation, status int, code string) rule {
 	}
 }
 
-// tradeStates classifies trade_state (wxpay-v3.md §4, wxpay-v2.md §5.3).
+// tradeStates classifies trade_state (docs/wxpay-v3.md §4, docs/wxpay-v2.md §5.3).
 var tradeStates = map[string]rule{
 	"SUCCESS":    {Paid, ""},
 	"REFUND":     {Refunded, ""},
@@ -163,7 +163,7 @@ var tradeStates = map[string]rule{
 	"PAYERROR":   {Failed, msgPayError},
 }
 
-// v2PayCodes: micropay err_code (wxpay-v2.md §5.2, every row).
+// v2PayCodes: micropay err_code (docs/wxpay-v2.md §5.2, every row).
 var v2PayCodes = map[string]rule{
 	"SYSTEMERROR":           {Unknown, msgSystem},
 	"BANKERROR":             {Unknown, msgSystem},
@@ -194,14 +194,14 @@ var v2PayCodes = map[string]rule{
 	"FREQUENCY_LIMITED":     {Failed, msgFrequency},
 }
 
-// v2QueryCodes: orderquery err_code (wxpay-v2.md §5.3).
+// v2QueryCodes: orderquery err_code (docs/wxpay-v2.md §5.3).
 var v2QueryCodes = map[string]rule{
 	"ORDERNOTEXIST": {NotFound, msgNotFound},
 	"SYSTEMERROR":   {Unknown, msgSystem},
 	"PARAM_ERROR":   {Unknown, msgUnknown}, // transient while the order is being created
 }
 
-// v2ReverseCodes: reverse err_code with recall=N (wxpay-v2.md §5.4).
+// v2ReverseCodes: reverse err_code with recall=N (docs/wxpay-v2.md §5.4).
 var v2ReverseCodes = map[string]rule{
 	"SYSTEMERROR":           {Unknown, msgSystem},
 	"INVALID_TRANSACTIONID": {Failed, msgBadTxn},
@@ -214,7 +214,7 @@ var v2ReverseCodes = map[string]rule{
 	"ORDERNOTEXIST":         {NotFound, msgNotFound},
 }
 
-// v2RefundCodes: refund err_code (wxpay-v2.md §7).
+// v2RefundCodes: refund err_code (docs/wxpay-v2.md §7).
 var v2RefundCodes = map[string]rule{
 	"SYSTEMERROR":           {Unknown, msgRefundRetry},
 	"BIZERR_NEED_RETRY":     {Unknown, msgRefundRetry},

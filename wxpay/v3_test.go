@@ -224,7 +224,7 @@ func TestV3_PathPrefixOverride(t *testing.T) {
 	}
 }
 
-// TestV3_TradeStates covers every row of wxpay-v3.md §4 and the §0.3 USERPAYING forms.
+// TestV3_TradeStates covers every row of docs/wxpay-v3.md §4 and the §0.3 USERPAYING forms.
 func TestV3_TradeStates(t *testing.T) {
 	cases := []struct {
 		name   string
@@ -267,7 +267,7 @@ func TestV3_TradeStates(t *testing.T) {
 	}
 }
 
-// TestV3_ErrorAnswers covers every row of wxpay-v3.md §3.1 and §3.3, per call.
+// TestV3_ErrorAnswers covers every row of docs/wxpay-v3.md §3.1 and §3.3, per call.
 func TestV3_ErrorAnswers(t *testing.T) {
 	type call int
 	const (

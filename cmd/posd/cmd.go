@@ -41,7 +41,7 @@ type errPrinted struct{ err error }
 func (e *errPrinted) Error() string { return e.err.Error() }
 func (e *errPrinted) Unwrap() error { return e.err }
 
-// ExitCode turns Run's error into the exit status of interfaces.md (0 ok, 1 runtime
+// ExitCode turns Run's error into the exit status of docs/interfaces.md (0 ok, 1 runtime
 // failure, 2 bad usage or bad config), writing the error to stderr.
 func ExitCode(err error, stderr io.Writer) int {
 	if err == nil || errors.Is(err, flag.ErrHelp) {
@@ -184,6 +184,10 @@ func (m *Main) checkConfigCmd(args []string) error {
 			msg, _ := strings.CutPrefix(err.Error(), "storage.code_key_file: ")
 			probs = append(probs, config.Problem{Key: "storage.code_key_file", Msg: msg})
 		}
+	}
+	// Texts that would print as '?' or blank: a warning, the till still works.
+	for _, p := range cfg.Printer.TextProblems(map[string]string{"till.merchant_name": cfg.Till.MerchantName}) {
+		fmt.Fprintln(m.Stderr, "warning: printer: "+p)
 	}
 	if len(probs) > 0 {
 		return &config.ConfigError{Problems: probs}

@@ -21,6 +21,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -1083,6 +1084,38 @@ func TestE2E_Demo(t *testing.T) {
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("receipt not shown: %d %s", st, b)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// The Z report prints on the same virtual printer (it answered 501 "No printer is
+	// configured" while receipts printed there).
+	var pin string
+	for _, line := range strings.Split(out.String(), "\n") {
+		if p, ok := strings.CutPrefix(line, "manager PIN: "); ok {
+			pin = strings.TrimSpace(p)
+		}
+	}
+	if st, b := tl.api("POST", "/api/v1/reports/day/print", nil, "X-Manager-PIN", pin); st != http.StatusAccepted {
+		t.Fatalf("print day report: %d %s", st, b)
+	}
+	deadline = time.Now().Add(10 * time.Second)
+	for {
+		var jobs []struct{ ID, Kind, State, Text string }
+		st, b := tl.api("GET", "/api/v1/receipts", nil)
+		json.Unmarshal(b, &jobs)
+		i := slices.IndexFunc(jobs, func(j struct{ ID, Kind, State, Text string }) bool { return j.Kind == "report" && j.State == "done" })
+		if st == 200 && i >= 0 {
+			// The manager sees what the virtual printer printed, as text and as an image.
+			if !strings.Contains(jobs[i].Text, "DAY REPORT (Z)") || !strings.Contains(jobs[i].Text, "日結報告") {
+				t.Fatalf("day report text: %q", jobs[i].Text)
+			}
+			if st, png := tl.api("GET", "/api/v1/receipts/"+jobs[i].ID+".png", nil); st != 200 || !bytes.HasPrefix(png, []byte("\x89PNG")) {
+				t.Fatalf("day report image: %d %.20q", st, png)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("day report not printed: %d %s", st, b)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

@@ -84,6 +84,18 @@ func TestMain_CheckConfig(t *testing.T) {
 		t.Fatalf("good config: %d %q %q", code, out, stderr)
 	}
 
+	// A Cantonese shop name on a plain Big5 printer with images off: 咗 would print as '?'.
+	hk := filepath.Join(dir, "hk.toml")
+	writeFile(t, hk, strings.Replace(cfg, `till_id = "T01"`, "till_id = \"T01\"\nmerchant_name = \"咗記茶餐廳\"", 1)+"[printer]\nkind = \"none\"\nencoding = \"big5\"\nraster = \"off\"\n", 0o644)
+	code, out, stderr = runMain(t, "check-config", "-config", hk)
+	if code != 0 || !strings.Contains(out, "ok") || !strings.Contains(stderr, `warning: printer: till.merchant_name: "咗" is not in big5`) {
+		t.Fatalf("Cantonese name, raster off: %d %q %q", code, out, stderr)
+	}
+	writeFile(t, hk, strings.Replace(cfg, `till_id = "T01"`, "till_id = \"T01\"\nmerchant_name = \"咗記茶餐廳\"", 1)+"[printer]\nkind = \"none\"\nencoding = \"big5-hkscs\"\n", 0o644)
+	if code, _, stderr = runMain(t, "check-config", "-config", hk); code != 0 || strings.Contains(stderr, "warning: printer") {
+		t.Fatalf("Cantonese name, big5-hkscs: %d %q", code, stderr)
+	}
+
 	bad := filepath.Join(dir, "bad.toml")
 	writeFile(t, bad, strings.Replace(cfg, `mch_id = "1900000109"`, "mch_id = \"1900000109\"\napi = \"v4\"\ntypo = 1", 1), 0o644)
 	code, _, stderr = runMain(t, "check-config", "-config", bad)

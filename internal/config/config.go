@@ -22,10 +22,10 @@ import (
 	"posd/scanner"
 )
 
-// DefaultConfigPath is where `posd run` looks when -config is not given (interfaces.md).
+// DefaultConfigPath is where `posd run` looks when -config is not given (docs/interfaces.md).
 const DefaultConfigPath = "/etc/posd/posd.toml"
 
-// Config is the whole of posd.toml. Names are the contract of interfaces.md; keys added here
+// Config is the whole of posd.toml. Names are the contract of docs/interfaces.md; keys added here
 // (engine, log.dir, http.tls_*, ...) extend it without renaming anything.
 type Config struct {
 	Till      TillConfig       `toml:"till"`
@@ -104,7 +104,7 @@ type HTTPConfig struct {
 	KioskUser string `toml:"kiosk_user"`
 }
 
-// EngineConfig tunes the payment engine within WeChat's rules (payment-policy.md).
+// EngineConfig tunes the payment engine within WeChat's rules (docs/payment-policy.md).
 type EngineConfig struct {
 	PollUntil    Duration `toml:"poll_until"`
 	ReverseFloor Duration `toml:"reverse_floor"`
@@ -127,7 +127,7 @@ func (d *Duration) UnmarshalText(b []byte) error {
 // MarshalText writes "30s".
 func (d Duration) MarshalText() ([]byte, error) { return []byte(d.Duration.String()), nil }
 
-// DefaultConfig is every default of interfaces.md. Directory defaults follow systemd's
+// DefaultConfig is every default of docs/interfaces.md. Directory defaults follow systemd's
 // StateDirectory=/LogsDirectory= when those variables are set.
 func DefaultConfig() Config {
 	state := "/var/lib/posd"
@@ -417,7 +417,7 @@ func (c *Config) Validate() []Problem {
 	}
 
 	e := &c.Engine
-	// payment-policy.md: reverse no earlier than 15 s, and settle within 45 s.
+	// docs/payment-policy.md: reverse no earlier than 15 s, and settle within 45 s.
 	if e.PollUntil.Duration < 15*time.Second || e.PollUntil.Duration > 45*time.Second {
 		bad("engine.poll_until", "between 15s and 45s (got %s)", e.PollUntil.Duration)
 	}

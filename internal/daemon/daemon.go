@@ -51,6 +51,9 @@ type Daemon struct {
 	url      string
 	receipts *receipts.Policy
 
+	// printText: configured texts that will not print as written (check-config's warnings).
+	printText []string
+
 	// demo extras
 	virtual *printer.Virtual
 	onClose []func()
@@ -204,12 +207,17 @@ func (d *Daemon) openPrinter(p Parts) (err error) {
 	if err != nil {
 		return fmt.Errorf("printer spool: %w", err)
 	}
+	d.printText = cfg.Printer.TextProblems(map[string]string{"till.merchant_name": cfg.Till.MerchantName})
+	for _, p := range d.printText {
+		d.logger("printer").Warn(p)
+	}
 
 	d.receipts = &receipts.Policy{
 		Spool:    d.spool,
 		Till:     receipts.Till{MerchantName: cfg.Till.MerchantName, StoreID: cfg.Till.StoreID, TillID: cfg.Till.TillID},
 		Format:   cfg.Printer.Format(),
 		Encoding: cfg.Printer.Encoding,
+		Font:     cfg.Printer.Font,
 		Enabled:  cfg.Printer.Kind != "none" || d.virtual != nil,
 		Sale:     d.eng.Sale,
 		Sales:    d.eng.Sales,
@@ -490,7 +498,7 @@ func (d *Daemon) uiOptions(p Parts, h *monitor.HealthSources) (ui.Options, error
 		Logger:       d.logger("ui"),
 		Health:       func() any { return h.Check(context.Background()) },
 		Devices: func() any {
-			return map[string]any{"scanners": d.scanners.Status(), "printer": d.spool.Status(), "certificates": d.certs()}
+			return map[string]any{"scanners": d.scanners.Status(), "printer": d.spool.Status(), "printer_text": d.printText, "certificates": d.certs()}
 		},
 		Alerts: d.alerts,
 		Logs: func(level, grep string, n int) []ui.LogEntry {
@@ -511,7 +519,7 @@ func (d *Daemon) uiOptions(p Parts, h *monitor.HealthSources) (ui.Options, error
 		kl := d.logger("ui")
 		opts.Kiosk = kioskCheck(uid, func(err error) { kl.WithError(err).Warn("cannot tell whether a client is the kiosk browser") })
 	}
-	if d.cfg.Printer.Kind != "none" {
+	if d.cfg.Printer.Kind != "none" || d.virtual != nil { // the demo's virtual printer prints it too
 		opts.PrintDayReport = func(_ context.Context, r report.DayReport) error {
 			_, err := d.spool.EnqueueReport(receipts.ZReport(r, d.cfg.Till.MerchantName, 0, printer.LangBoth))
 			return err
@@ -735,7 +743,7 @@ func (d *Daemon) Shutdown(ctx context.Context) {
 }
 
 // checkCodeFor is the payment-code check of the configured API: the v3 Multi-Wallet API
-// also takes codes starting 160 (wxpay-v2.md §4).
+// also takes codes starting 160 (docs/wxpay-v2.md §4).
 func checkCodeFor(api string) func(string) error {
 	if api == wxpay.APIv2 {
 		return wxpay.CheckAuthCode

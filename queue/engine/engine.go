@@ -50,7 +50,7 @@ type Config struct {
 	CheckCode func(code string) error
 }
 
-// Limits from WeChat's rules (payment-policy.md).
+// Limits from WeChat's rules (docs/payment-policy.md).
 const (
 	DefaultPollUntil    = 30 * time.Second
 	MaxPollUntil        = 45 * time.Second
@@ -135,7 +135,7 @@ type Status struct {
 	WeChatReachable bool      // last call got an answer
 }
 
-// Engine runs Quick Pay attempts: see the package comment and payment-policy.md.
+// Engine runs Quick Pay attempts: see the package comment and docs/payment-policy.md.
 type Engine struct {
 	cfg Config
 	gw  wxpay.Client

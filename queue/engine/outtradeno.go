@@ -12,7 +12,7 @@ const MaxOutTradeNo = 32
 // location) and a sequence number from Tx.NextSeq, e.g. "HK001_T01_261126000042".
 //
 // It is unique across tills, restarts and days as long as each (store, till) pair is
-// unique in the merchant (interfaces.md) and seq is never reused (NextSeq). The "_"
+// unique in the merchant (docs/interfaces.md) and seq is never reused (NextSeq). The "_"
 // separators keep the parts unambiguous ("HK0"+"01T" vs "HK00"+"1T"), which is why
 // store and till ids may hold only letters and digits (checked by CheckIDs). The
 // sequence has at least 6 digits so numbers of one day sort.

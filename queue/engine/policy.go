@@ -17,7 +17,7 @@ const (
 	PhaseRefunding       Phase = "refunding"        // paid after its sale was cancelled: giving it back
 )
 
-// Timings (payment-policy.md §2, §5; wxpay-v2.md §6).
+// Timings (docs/payment-policy.md §2, §5; docs/wxpay-v2.md §6).
 const (
 	// pollEvery is both WeChat's limit (one query per second per order) and what makes a
 	// customer's confirmation visible within about a second.
@@ -40,7 +40,7 @@ const (
 	// reverseWindow: WeChat reverses orders up to 7 days old; later a paid order is
 	// refunded. An hour of margin keeps clocks and queues from straddling the limit.
 	reverseWindow = 7*24*time.Hour - time.Hour
-	// Per-call limits (wxpay-v2.md §10: micropay ~15 s, others 6–10 s).
+	// Per-call limits (docs/wxpay-v2.md §10: micropay ~15 s, others 6–10 s).
 	microPayTimeout = 20 * time.Second
 	callTimeout     = 10 * time.Second
 	// Durable-queue backoff: from jobBackoff doubling to maxJobBackoff, with jitter.
@@ -51,7 +51,7 @@ const (
 )
 
 // silent reports a call that got no answer at all: only a query may follow it
-// (payment-policy.md §3). An answer that did not verify is an answer, but not one to trust.
+// (docs/payment-policy.md §3). An answer that did not verify is an answer, but not one to trust.
 func silent(outcome wxpay.Outcome, err *wxpay.Error) bool {
 	return outcome == wxpay.Unknown && (err == nil || err.HTTP == 0)
 }
@@ -136,7 +136,7 @@ type track struct {
 
 	reverseClaimed bool // WeChat said reversed (or no such order): a query confirms
 	// paidClaimed: a reverse was refused because the order is paid. That means paid
-	// (payment-policy.md §2), so only queries follow until one confirms it; another
+	// (docs/payment-policy.md §2), so only queries follow until one confirms it; another
 	// reverse would refund the customer of a sale the cashier was right to keep.
 	paidClaimed  bool
 	reverseTries int
@@ -149,7 +149,7 @@ type track struct {
 }
 
 // next decides the attempt's next call and when to make it (never earlier than the
-// returned time). It is pure: the policy of payment-policy.md in one place.
+// returned time). It is pure: the policy of docs/payment-policy.md in one place.
 func next(t *track, now time.Time) (action, time.Time) {
 	qAt := later(t.nextQuery, t.lastQuery.Add(pollEvery))
 	switch {

@@ -9,7 +9,7 @@ import (
 	"time"
 )
 
-// SaleState is the state of a sale (interfaces.md).
+// SaleState is the state of a sale (docs/interfaces.md).
 type SaleState string
 
 const (

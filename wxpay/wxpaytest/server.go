@@ -40,7 +40,7 @@ type Options struct {
 	// AmountDriven picks a behaviour from the amount's last two digits (AmountTable).
 	AmountDriven bool
 	// UserPaying200 answers a v3 USERPAYING micropay with 200 and a full body instead of
-	// the default 202 with a body carrying only trade_state (wxpay-v3.md §0.3).
+	// the default 202 with a body carrying only trade_state (docs/wxpay-v3.md §0.3).
 	UserPaying200 bool
 	// PublicKeyMode signs every v3 answer with the public-key-mode key (Wechatpay-Serial =
 	// PublicKeyID). Without it, a request whose Wechatpay-Serial header names the public
