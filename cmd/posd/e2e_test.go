@@ -929,7 +929,7 @@ func procCPU(t *testing.T, pid int) (time.Duration, int64) {
 }
 
 // sessionRole is what GET /ui/session says to client.
-func sessionRole(t *testing.T, client *http.Client, base, _ string) string {
+func sessionRole(t *testing.T, client *http.Client, base string) string {
 	t.Helper()
 	resp, err := client.Get(base + "/ui/session")
 	if err != nil {
@@ -951,7 +951,7 @@ func TestE2E_LoginLinkLockoutHealth(t *testing.T) {
 	tl := newTill(t, tillOptions{noDevices: true})
 	tl.start()
 	// No kiosk configured: a program on the till gets no session by itself.
-	if role := sessionRole(t, &http.Client{}, tl.base, ""); role != "none" {
+	if role := sessionRole(t, &http.Client{}, tl.base); role != "none" {
 		t.Fatalf("without a login: %q", role)
 	}
 	code, out, stderr := runMain(t, "login-link", "-config", tl.cfgPath)
@@ -965,7 +965,7 @@ func TestE2E_LoginLinkLockoutHealth(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	if role := sessionRole(t, browser, tl.base, ""); role != "cashier" {
+	if role := sessionRole(t, browser, tl.base); role != "cashier" {
 		t.Fatalf("after login-link: %q", role)
 	}
 	for i := range 5 {
@@ -999,6 +999,28 @@ func TestE2E_LoginLinkLockoutHealth(t *testing.T) {
 	}
 }
 
+// TestE2E_LoginLinkTLS: on an HTTPS listen, posd login-link reaches the daemon pinned to
+// http.tls_cert_file and prints an https link.
+func TestE2E_LoginLinkTLS(t *testing.T) {
+	t.Parallel()
+	tl := newTill(t, tillOptions{noDevices: true, tls: true})
+	tl.start()
+	code, out, stderr := runMain(t, "login-link", "-config", tl.cfgPath)
+	if code != 0 || !strings.HasPrefix(out, "https://"+tl.listen+"/ui/link?code=") {
+		t.Fatalf("login-link: %d %q %q", code, out, stderr)
+	}
+	jar, _ := cookiejar.New(nil)
+	browser := &http.Client{Jar: jar, Transport: tl.client.Transport}
+	resp, err := browser.Get(strings.TrimSpace(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if role := sessionRole(t, browser, tl.base); role != "cashier" {
+		t.Fatalf("after login-link over HTTPS: %q", role)
+	}
+}
+
 // TestE2E_KioskUser: with http.kiosk_user naming the account the kiosk browser runs as
 // (here: the test's own), its loopback connections get the cashier screen by themselves.
 func TestE2E_KioskUser(t *testing.T) {
@@ -1011,7 +1033,7 @@ func TestE2E_KioskUser(t *testing.T) {
 	cfg := strings.Replace(string(b), "[http]\n", fmt.Sprintf("[http]\nkiosk_user = \"%d\"\n", os.Getuid()), 1)
 	writeFile(t, tl.cfgPath, cfg, 0o644)
 	tl.start()
-	if role := sessionRole(t, &http.Client{}, tl.base, ""); role != "cashier" {
+	if role := sessionRole(t, &http.Client{}, tl.base); role != "cashier" {
 		t.Fatalf("the kiosk account's browser: %q", role)
 	}
 }
@@ -1059,7 +1081,7 @@ func TestE2E_Demo(t *testing.T) {
 		t.Fatalf("the demo URL is not a login link: %s", url)
 	}
 	tl := &till{t: t, base: base, token: token, stderr: out}
-	if role := sessionRole(t, &http.Client{}, base, ""); role != "none" {
+	if role := sessionRole(t, &http.Client{}, base); role != "none" {
 		t.Fatalf("a client without the link got role %q", role)
 	}
 	jar, _ := cookiejar.New(nil)
@@ -1069,7 +1091,7 @@ func TestE2E_Demo(t *testing.T) {
 		t.Fatalf("GET %s: %v %v", url, err, resp)
 	}
 	resp.Body.Close()
-	if role := sessionRole(t, browser, base, ""); role != "cashier" {
+	if role := sessionRole(t, browser, base); role != "cashier" {
 		t.Fatalf("after the login link: role %q", role)
 	}
 	s := tl.openSale(1001, "demo")
