@@ -374,3 +374,27 @@ func TestLoadSecrets(t *testing.T) {
 		}
 	})
 }
+
+// Store and till ids whose out_trade_no (10-digit sequence) + refund suffix (R50) could
+// exceed 32 characters are refused at config time; those that always fit are taken.
+func TestParseConfig_IDsFitRefundNumbers(t *testing.T) {
+	for _, tc := range []struct {
+		store, till string
+		ok          bool
+	}{
+		{"HK001", "T01", true},
+		{"ABCDEFGH", "T12", true},   // 11 together: the longest that always fits
+		{"ABCDEFGH", "T123", false}, // 12: R50 on a 10-digit sequence makes 33
+		{"ABCDEFGH", "T1234567", false},
+	} {
+		src := strings.Replace(minimalConfig, `store_id = "HK001"`, `store_id = "`+tc.store+`"`, 1)
+		src = strings.Replace(src, `till_id = "T01"`, `till_id = "`+tc.till+`"`, 1)
+		_, err := parse(t, src)
+		if tc.ok && err != nil {
+			t.Errorf("%s/%s refused: %v", tc.store, tc.till, err)
+		}
+		if !tc.ok {
+			wantProblem(t, err, "refund number could exceed 32 characters")
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -347,6 +348,13 @@ func (r *runner) micropay() bool {
 		r.t.nextQuery = now.Add(pollEvery)
 		r.t.mustQuery = true
 		r.setPhase(PhaseQuerying)
+	case o.Outcome == wxpay.Paid && r.paidMismatch(o) != "":
+		return r.mismatch(o)
+	case o.Outcome == wxpay.Paid && o.Amount == 0:
+		// Paid, but the answer does not say how much: ask again before the sale is paid.
+		r.t.nextQuery = now.Add(pollEvery)
+		r.t.mustQuery = true
+		r.setPhase(PhaseQuerying)
 	case o.Outcome == wxpay.Paid:
 		return r.paid(o)
 	case o.Outcome == wxpay.Failed:
@@ -390,12 +398,18 @@ func (r *runner) query() bool {
 		r.txID = o.TransactionID
 	}
 	switch {
-	case (o.Outcome == wxpay.Paid || o.Outcome == wxpay.Refunded) && o.Amount != 0 && o.Amount != r.amount:
-		// Paid, but not this sale's amount: the number belongs to another charge. Marking
-		// the sale paid would hand over goods for money that never came; a person decides.
-		r.lastErr = fmt.Sprintf("%s: order paid with %d, sale is %d", wxpay.CodeMismatch, o.Amount, r.amount)
-		return r.unresolveAttention(fmt.Sprintf("WeChat Pay reports order %s paid with a different amount (%s, sale %s): do not hand over the goods; look the order up in the WeChat Pay merchant platform.",
-			r.otn, formatAmount(o.Amount), formatAmount(r.amount)))
+	case (o.Outcome == wxpay.Paid || o.Outcome == wxpay.Refunded) && r.paidMismatch(o) != "":
+		return r.mismatch(o)
+	case (o.Outcome == wxpay.Paid || o.Outcome == wxpay.Refunded) && o.Amount == 0:
+		// Paid, but the answer does not say how much: not enough to pay the sale (or to
+		// refund it). Ask again; past the deadline the durable queue keeps asking.
+		r.lastErr = "paid answer without an amount"
+		r.t.mustQuery = true
+		r.t.nextQuery = now.Add(unknownEvery)
+		if !now.Before(r.t.deadline) {
+			r.unresolve()
+			return true
+		}
 	case o.Outcome == wxpay.Paid || o.Outcome == wxpay.Refunded:
 		return r.paid(o)
 	case o.Outcome == wxpay.Failed && o.TradeState == "PAYERROR":
@@ -444,6 +458,29 @@ func (r *runner) query() bool {
 		}
 	}
 	return false
+}
+
+// paidMismatch says how a paid answer disagrees with the sale ("" when it does not). A
+// missing amount is not a mismatch (the caller asks again); a missing currency is taken
+// as the sale's, as the wxpay client does (WeChat's v2 answers may leave it out).
+func (r *runner) paidMismatch(o wxpay.Order) string {
+	switch {
+	case o.Amount != 0 && o.Amount != r.amount:
+		return fmt.Sprintf("a different amount (%s, sale %s)", formatAmount(o.Amount), formatAmount(r.amount))
+	case o.Currency != "" && !strings.EqualFold(o.Currency, r.currency):
+		return fmt.Sprintf("a different currency (%s %s, sale %s %s)", o.Currency, formatAmount(o.Amount), r.currency, formatAmount(r.amount))
+	}
+	return ""
+}
+
+// mismatch: paid, but not this sale's money: the number belongs to another charge (a
+// reissued number after a journal restored from an old backup, a forged answer). Marking
+// the sale paid would hand over goods for money that never came; a person decides.
+func (r *runner) mismatch(o wxpay.Order) bool {
+	what := r.paidMismatch(o)
+	r.lastErr = fmt.Sprintf("%s: order paid with %s", wxpay.CodeMismatch, what)
+	return r.unresolveAttention(fmt.Sprintf("WeChat Pay reports order %s paid with %s: do not hand over the goods; look the order up in the WeChat Pay merchant platform.",
+		r.otn, what))
 }
 
 // reverse closes the order at WeChat (or, for a paid order within 7 days, gives the money

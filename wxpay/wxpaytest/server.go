@@ -318,6 +318,20 @@ func (s *Server) AddOutage(o Outage) {
 	s.outages = append(s.outages, o)
 }
 
+// EndOutages ends every outage now (sim clock): for tests whose outage lasts until an
+// event (the till has given up and queued the attempt) rather than for a fixed time that
+// a busy machine may overrun.
+func (s *Server) EndOutages() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.opts.Now()
+	for i := range s.outages {
+		if s.outages[i].Until.After(now) {
+			s.outages[i].Until = now
+		}
+	}
+}
+
 // DropFromStatement leaves an order's rows out of statements (reconciliation tests).
 func (s *Server) DropFromStatement(outTradeNo string) {
 	s.mu.Lock()

@@ -33,14 +33,43 @@ type FakeWx struct {
 	OnRefund      func(req wxpay.RefundRequest, n int) wxpay.Refund
 	OnQueryRefund func(outRefundNo string, n int) wxpay.Refund
 
-	clk   engine.Clock
-	mu    sync.Mutex
-	calls []Call
-	count map[string]int
+	clk    engine.Clock
+	mu     sync.Mutex
+	calls  []Call
+	count  map[string]int
+	orders map[string]wxpay.PayRequest // out_trade_no → its micropay, to complete answers
+}
+
+// NoAmount in a handler's paid answer (Order.Amount) sends it without an amount. A paid
+// answer with a transaction id and Amount 0 gets the amount and currency of the order's
+// micropay, as WeChat's full answers carry them.
+const NoAmount = -1
+
+// complete fills a full paid answer's amount and currency from the order's micropay.
+func (f *FakeWx) complete(otn string, o wxpay.Order) wxpay.Order {
+	if o.Amount == NoAmount {
+		o.Amount = 0
+		return o
+	}
+	if (o.Outcome != wxpay.Paid && o.Outcome != wxpay.Refunded) || o.TransactionID == "" || o.Amount != 0 {
+		return o
+	}
+	f.mu.Lock()
+	req, ok := f.orders[otn]
+	f.mu.Unlock()
+	if ok {
+		o.Amount = req.Amount
+		if o.Currency == "" {
+			o.Currency = req.Currency
+		}
+	}
+	return o
 }
 
 // NewFakeWx records calls with clk's time.
-func NewFakeWx(clk engine.Clock) *FakeWx { return &FakeWx{clk: clk, count: map[string]int{}} }
+func NewFakeWx(clk engine.Clock) *FakeWx {
+	return &FakeWx{clk: clk, count: map[string]int{}, orders: map[string]wxpay.PayRequest{}}
+}
 
 var _ wxpay.Client = (*FakeWx)(nil)
 
@@ -81,10 +110,13 @@ func (f *FakeWx) MicroPay(ctx context.Context, req wxpay.PayRequest) (wxpay.Orde
 		return wxpay.Order{}, err
 	}
 	f.record(Call{Method: "micropay", OutTradeNo: req.OutTradeNo, Amount: req.Amount}, req.OutTradeNo)
+	f.mu.Lock()
+	f.orders[req.OutTradeNo] = req
+	f.mu.Unlock()
 	if f.OnMicroPay == nil {
 		return Silent(), nil
 	}
-	o := f.OnMicroPay(req)
+	o := f.complete(req.OutTradeNo, f.OnMicroPay(req))
 	if o.OutTradeNo == "" {
 		o.OutTradeNo = req.OutTradeNo
 	}
@@ -99,7 +131,7 @@ func (f *FakeWx) QueryOrder(ctx context.Context, otn string) (wxpay.Order, error
 	if f.OnQuery == nil {
 		return Silent(), nil
 	}
-	o := f.OnQuery(otn, n)
+	o := f.complete(otn, f.OnQuery(otn, n))
 	if o.OutTradeNo == "" {
 		o.OutTradeNo = otn
 	}
