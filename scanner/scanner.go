@@ -131,7 +131,7 @@ func (c Config) Problems() []check.Problem {
 
 func (c Config) serialProblems(p *check.List) {
 	if c.Device == "" && c.VendorID == "" {
-		p.Add("device", "required (or vendor_id and product_id to find the port)")
+		p.Add("device", "required (a serial scanner needs device or vendor_id and product_id to find the port)")
 	}
 	if c.DataBits != 0 && (c.DataBits < 5 || c.DataBits > 8) {
 		p.Add("data_bits", "data_bits %d: want 5–8", c.DataBits)
