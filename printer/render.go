@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Format is how receipts are laid out for one printer.
@@ -14,6 +15,17 @@ type Format struct {
 	DrawerKick   bool   // kick the cash drawer after a paid sale's receipt
 	MerchantCopy bool   // print a merchant copy after the customer's
 	QRModule     int    // QR module size in dots, 1–16 (default 6)
+	// Location is the till's time zone, in which dates print. Nil prints each time in
+	// its own zone.
+	Location *time.Location
+}
+
+// local is t in the till's time zone.
+func (w *builder) local(t time.Time) time.Time {
+	if w.loc == nil {
+		return t
+	}
+	return t.In(w.loc)
 }
 
 func (f Format) cols() int {
@@ -101,6 +113,7 @@ type builder struct {
 	c    *codec
 	cols int
 	lang Lang
+	loc  *time.Location // Format.Location
 }
 
 func newBuilder(f Format, lang Lang, size int) (*builder, error) {
@@ -111,7 +124,7 @@ func newBuilder(f Format, lang Lang, size int) (*builder, error) {
 	if !c.chinese {
 		lang = LangEN // an ASCII printer cannot print the Chinese labels
 	}
-	return &builder{b: make([]byte, 0, size), c: c, cols: f.cols(), lang: lang}, nil
+	return &builder{b: make([]byte, 0, size), c: c, cols: f.cols(), lang: lang, loc: f.Location}, nil
 }
 
 func (w *builder) raw(p []byte) { w.b = append(w.b, p...) }
@@ -254,7 +267,7 @@ func (w *builder) receipt(r Receipt, f Format, copyLabel string) error {
 	w.raw(cmdAlignLeft)
 	w.rule('-')
 
-	w.pair(w.label("date"), r.Time.In(HongKong).Format("2006-01-02 15:04:05"))
+	w.pair(w.label("date"), w.local(r.Time).Format("2006-01-02 15:04:05"))
 	if r.Reference != "" {
 		w.pair(w.label("ref"), r.Reference)
 	}
@@ -351,7 +364,7 @@ func RenderReport(d DayReport, f Format) ([]byte, error) {
 	if d.Number > 0 {
 		w.pair(w.label("number"), strconv.Itoa(d.Number))
 	}
-	w.pair(w.label("printed"), d.GeneratedAt.In(HongKong).Format("2006-01-02 15:04:05"))
+	w.pair(w.label("printed"), w.local(d.GeneratedAt).Format("2006-01-02 15:04:05"))
 	w.rule('-')
 	w.line(w.label("sales"))
 	for _, k := range sortedKeys(d.Sales) {

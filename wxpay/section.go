@@ -33,6 +33,10 @@ type Section struct {
 	PublicKeyID          string   `toml:"public_key_id"`
 }
 
+// DefaultCurrency is what a till charges in unless [wxpay] currency says otherwise: Hong
+// Kong dollars. The one default: config, the client, the engine and the UI use it.
+const DefaultCurrency = "HKD"
+
 var (
 	digitsRE   = regexp.MustCompile(`^[0-9]+$`)
 	currencyRE = regexp.MustCompile(`^[A-Z]{3}$`)

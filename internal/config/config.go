@@ -108,7 +108,7 @@ func DefaultConfig() Config {
 		WxPay: wxpay.Section{
 			API:                  "v3-global",
 			BaseURL:              "https://apihk.mch.weixin.qq.com",
-			Currency:             "HKD",
+			Currency:             wxpay.DefaultCurrency,
 			MerchantCategoryCode: "5411",
 			SignType:             "HMAC-SHA256",
 		},
@@ -131,6 +131,11 @@ func DefaultConfig() Config {
 		Reconcile: ReconcileConfig{Auto: true, ReadyAfter: Duration{10 * time.Hour}, Retry: Duration{30 * time.Minute}},
 	}
 }
+
+// Location is the till's time zone: sales belong to the day they were made on in it,
+// receipts and reports print its time. The daemon opens the journal with it, and every
+// other part takes it from the journal.
+func (c *Config) Location() *time.Location { return engine.HongKong() }
 
 // firstDir takes the first of systemd's colon-separated directory list.
 func firstDir(s string) string {
