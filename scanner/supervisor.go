@@ -3,12 +3,12 @@ package scanner
 import (
 	"context"
 	"fmt"
-	"io"
 	"sync"
 	"time"
 
 	"github.com/sirupsen/logrus"
 
+	"posd/internal/discard"
 	"posd/wxpay"
 )
 
@@ -79,9 +79,7 @@ func NewSupervisor(configs []Config, opts Options) (*Supervisor, error) {
 	}
 	log := opts.Logger
 	if log == nil {
-		l := logrus.New()
-		l.Out = io.Discard
-		log = l
+		log = discard.Logger()
 	}
 	s := &Supervisor{
 		opts:    opts,

@@ -153,7 +153,7 @@ func newRealStack(t *testing.T) *realStack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	loc := printer.HongKong
+	loc := engine.HongKong()
 	eng, err := engine.New(engine.Config{StoreID: "HK001", TillID: "T01", Location: loc, Description: "posd test store"},
 		gw, enginetest.NewMemStore(loc), engine.RealClock(), log.WithField("component", "engine"))
 	if err != nil {
@@ -624,7 +624,7 @@ func TestBrowser_Till(t *testing.T) {
 	})
 	t.Run("a screen that is not the till logs in", func(t *testing.T) {
 		// The same till without a kiosk: what a browser elsewhere in the shop sees.
-		srv, err := New(Options{Till: st.eng, Token: testToken, ManagerPIN: testPIN, Location: printer.HongKong})
+		srv, err := New(Options{Till: st.eng, Token: testToken, ManagerPIN: testPIN, Location: engine.HongKong()})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -642,7 +642,7 @@ func TestBrowser_Till(t *testing.T) {
 	})
 	t.Run("a one-time login link opens the cashier screen", func(t *testing.T) {
 		// What posd demo prints: no kiosk, no token typed.
-		srv, err := New(Options{Till: st.eng, Token: testToken, ManagerPIN: testPIN, Location: printer.HongKong})
+		srv, err := New(Options{Till: st.eng, Token: testToken, ManagerPIN: testPIN, Location: engine.HongKong()})
 		if err != nil {
 			t.Fatal(err)
 		}

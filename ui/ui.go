@@ -5,7 +5,6 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"net/http"
 	"strings"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"posd/internal/discard"
 	"posd/queue/engine"
 	"posd/queue/report"
 	"posd/wxpay"
@@ -129,7 +129,7 @@ type Options struct {
 
 	StoreID, TillID, MerchantName string
 	Currency                      string         // default HKD
-	Location                      *time.Location // for dates; default Asia/Hong_Kong
+	Location                      *time.Location // for dates; default engine.HongKong()
 
 	Now    func() time.Time
 	Logger logrus.FieldLogger
@@ -193,19 +193,13 @@ func New(opt Options) (*Server, error) {
 		opt.Now = time.Now
 	}
 	if opt.Logger == nil {
-		l := logrus.New()
-		l.SetOutput(io.Discard)
-		opt.Logger = l
+		opt.Logger = discard.Logger()
 	}
 	if opt.Currency == "" {
-		opt.Currency = "HKD"
+		opt.Currency = wxpay.DefaultCurrency
 	}
 	if opt.Location == nil {
-		loc, err := time.LoadLocation("Asia/Hong_Kong")
-		if err != nil {
-			loc = time.FixedZone("HKT", 8*3600)
-		}
-		opt.Location = loc
+		opt.Location = engine.HongKong()
 	}
 	if opt.CashierTTL <= 0 {
 		opt.CashierTTL = 12 * time.Hour

@@ -14,8 +14,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/sirupsen/logrus"
-
 	"posd/internal/config"
 	"posd/internal/daemon"
 	"posd/queue"
@@ -38,7 +36,7 @@ func (m *Main) managerCmd(ctx context.Context, cmd string, args []string) error 
 	if err != nil {
 		return err
 	}
-	loc := queue.HongKong()
+	loc := cfg.Location()
 	if *date == "" {
 		day := time.Now().In(loc)
 		if cmd == "reconcile" {
@@ -86,10 +84,7 @@ func (m *Main) managerCmd(ctx context.Context, cmd string, args []string) error 
 		if len(probs) > 0 {
 			return &config.ConfigError{Problems: probs}
 		}
-		quiet := logrus.New()
-		quiet.SetOutput(io.Discard)
-		gwc := wxpayConfig(&cfg, secrets)
-		gwc.Logger = quiet
+		gwc := wxpayConfig(&cfg, secrets) // no Logger: a one-off command logs nothing
 		gw, err := wxpay.New(gwc)
 		if err != nil {
 			return fmt.Errorf("wechat pay client: %w", err)

@@ -143,7 +143,7 @@ func checkExposure(p Parts) error {
 // openJournal opens the bbolt file that holds sales, attempts, the retry queue and print
 // jobs.
 func (d *Daemon) openJournal(Parts) (err error) {
-	d.db, err = queue.Open(d.cfg.Storage.Path, queue.Options{Logger: d.logger("queue")})
+	d.db, err = queue.Open(d.cfg.Storage.Path, queue.Options{Location: d.cfg.Location(), Logger: d.logger("queue")})
 	if err != nil {
 		return fmt.Errorf("open journal: %w", err)
 	}
@@ -195,8 +195,10 @@ func (d *Daemon) openPrinter(p Parts) (err error) {
 			return fmt.Errorf("printer: %w", err)
 		}
 	}
+	format := cfg.Printer.Format()
+	format.Location = d.db.Location() // receipts print the till's time
 	d.spool, err = printer.NewSpool(d.db.Bolt(), d.prn, printer.SpoolOptions{
-		Format: cfg.Printer.Format(),
+		Format: format,
 		Logger: d.logger("printer"),
 		OnChange: func(j printer.Job) {
 			if j.State == printer.JobFailed || j.State == printer.JobWaitingPrinter && j.Tries == 1 {
@@ -215,7 +217,7 @@ func (d *Daemon) openPrinter(p Parts) (err error) {
 	d.receipts = &receipts.Policy{
 		Spool:    d.spool,
 		Till:     receipts.Till{MerchantName: cfg.Till.MerchantName, StoreID: cfg.Till.StoreID, TillID: cfg.Till.TillID},
-		Format:   cfg.Printer.Format(),
+		Format:   format,
 		Encoding: cfg.Printer.Encoding,
 		Font:     cfg.Printer.Font,
 		Enabled:  cfg.Printer.Kind != "none" || d.virtual != nil,

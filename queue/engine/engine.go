@@ -20,8 +20,8 @@ import (
 // Config tunes the engine. Zero values take the defaults; New checks the limits.
 type Config struct {
 	StoreID, TillID string
-	Currency        string         // default "HKD"
-	Location        *time.Location // default Asia/Hong_Kong (fixed +08:00 if tzdata missing)
+	Currency        string         // default wxpay.DefaultCurrency
+	Location        *time.Location // default HongKong()
 	Description     string         // micropay description, e.g. "Example Store"
 	PollUntil       time.Duration  // default 30s, max 45s: reverse if not final by t0+PollUntil
 	ReverseFloor    time.Duration  // default 15s: never reverse before t1+15s (t1: the micropay call ended)
@@ -65,17 +65,13 @@ func (c *Config) setDefaults() error {
 		return err
 	}
 	if c.Currency == "" {
-		c.Currency = "HKD"
+		c.Currency = wxpay.DefaultCurrency
 	}
 	if c.CheckCode == nil {
 		c.CheckCode = wxpay.CheckAuthCode
 	}
 	if c.Location == nil {
-		loc, err := time.LoadLocation("Asia/Hong_Kong")
-		if err != nil {
-			loc = time.FixedZone("HKT", 8*3600)
-		}
-		c.Location = loc
+		c.Location = HongKong()
 	}
 	if c.PollUntil == 0 {
 		c.PollUntil = DefaultPollUntil
