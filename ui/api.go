@@ -110,7 +110,7 @@ func (s *Server) api(rt route) http.HandlerFunc {
 func (s *Server) decode(w http.ResponseWriter, r *http.Request, v any) error {
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || mt != "application/json" {
-		return &apiError{Status: http.StatusUnsupportedMediaType, Code: "unsupported_media_type",
+		return &apiError{Status: http.StatusUnsupportedMediaType, Code: CodeUnsupportedMediaType,
 			Message: "Send the body as Content-Type: application/json"}
 	}
 	if r.ContentLength > s.opt.MaxBodyBytes {
@@ -358,13 +358,13 @@ func (s *Server) reprint(w http.ResponseWriter, r *http.Request, _ caller) error
 		return err
 	}
 	if s.opt.Receipts == nil || s.opt.Receipts.Reprint == nil {
-		return &apiError{Status: http.StatusNotImplemented, Code: "no_printer", Message: "No printer is configured on this till"}
+		return &apiError{Status: http.StatusNotImplemented, Code: CodeNoPrinter, Message: "No printer is configured on this till"}
 	}
 	if _, err := s.opt.Till.Sale(id); err != nil {
 		return err
 	}
 	if err := s.opt.Receipts.Reprint(r.Context(), id); err != nil {
-		return &apiError{Status: http.StatusServiceUnavailable, Code: "print_failed", Message: "Reprint failed: " + err.Error()}
+		return &apiError{Status: http.StatusServiceUnavailable, Code: CodePrintFailed, Message: "Reprint failed: " + err.Error()}
 	}
 	writeJSON(w, http.StatusAccepted, map[string]bool{"ok": true})
 	return nil
@@ -415,23 +415,23 @@ func (s *Server) alerts(st engine.Status) []Alert {
 		out = append(out, s.opt.Alerts()...)
 	}
 	if !st.Ready {
-		out = append(out, Alert{Code: "not_ready", Severity: "warning",
+		out = append(out, Alert{Code: AlertNotReady, Severity: "warning",
 			Message: "Posd is still recovering unfinished payments"})
 	}
 	// Before the first call WeChat is neither reachable nor not; say so only once a call
 	// failed (a success before, or work waiting).
 	if !st.WeChatReachable && (!st.LastWeChatOK.IsZero() || st.QueueDepth > 0) {
-		out = append(out, Alert{Code: "wechat_unreachable", Severity: "error",
+		out = append(out, Alert{Code: AlertWeChatUnreachable, Severity: "error",
 			Message: "WeChat Pay cannot be reached: payments may not go through"})
 	}
 	if st.Attention > 0 {
-		out = append(out, Alert{Code: "attention", Severity: "error", Count: st.Attention,
+		out = append(out, Alert{Code: AlertAttention, Severity: "error", Count: st.Attention,
 			Message: fmt.Sprintf("%d payment(s) need a manager", st.Attention)})
 	}
 	// Attempts in flight count in Unresolved too; the queue holds only those that are
 	// waiting for WeChat after the cashier's screen moved on.
 	if n := st.QueueDepth - st.Attention; n > 0 {
-		out = append(out, Alert{Code: "queue_waiting", Severity: "warning", Count: n,
+		out = append(out, Alert{Code: AlertQueueWaiting, Severity: "warning", Count: n,
 			Message: fmt.Sprintf("%d job(s) in the durable queue: payments or refunds waiting for WeChat's answer", n)})
 	}
 	if out == nil {
@@ -583,7 +583,7 @@ func (s *Server) dayReport(w http.ResponseWriter, r *http.Request, _ caller) err
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, report.Day(day, s.opt.StoreID, s.opt.TillID, s.opt.Currency, sales, s.opt.Now()))
+	writeJSON(w, http.StatusOK, report.Day(day, s.opt.StoreID, s.opt.TillID, s.opt.Currency, s.opt.Location, sales, s.opt.Now()))
 	return nil
 }
 
@@ -594,15 +594,15 @@ func (s *Server) printDayReport(w http.ResponseWriter, r *http.Request, _ caller
 		return err
 	}
 	if s.opt.PrintDayReport == nil {
-		return &apiError{Status: http.StatusNotImplemented, Code: "no_printer", Message: "No printer is configured on this till"}
+		return &apiError{Status: http.StatusNotImplemented, Code: CodeNoPrinter, Message: "No printer is configured on this till"}
 	}
 	sales, err := s.opt.Till.Sales(day)
 	if err != nil {
 		return err
 	}
-	rep := report.Day(day, s.opt.StoreID, s.opt.TillID, s.opt.Currency, sales, s.opt.Now())
+	rep := report.Day(day, s.opt.StoreID, s.opt.TillID, s.opt.Currency, s.opt.Location, sales, s.opt.Now())
 	if err := s.opt.PrintDayReport(r.Context(), rep); err != nil {
-		return &apiError{Status: http.StatusServiceUnavailable, Code: "print_failed", Message: "Printing the day report failed: " + err.Error()}
+		return &apiError{Status: http.StatusServiceUnavailable, Code: CodePrintFailed, Message: "Printing the day report failed: " + err.Error()}
 	}
 	writeJSON(w, http.StatusAccepted, map[string]bool{"ok": true})
 	return nil
@@ -618,10 +618,19 @@ func (s *Server) reconciliation(w http.ResponseWriter, r *http.Request, _ caller
 		return nil
 	}
 	res, err := s.opt.Reconciliation(day)
+	if errors.Is(err, engine.ErrNotFound) {
+		res, err = nil, nil // not reconciled yet: not an error for the manager
+	}
 	if err != nil {
 		return fmt.Errorf("load reconciliation: %w", err)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"available": true, "can_run": s.opt.Reconcile != nil, "result": res})
+	out := map[string]any{"available": true, "can_run": s.opt.Reconcile != nil, "result": res}
+	if s.opt.ReconcileNext != nil {
+		if t := s.opt.ReconcileNext(day); !t.IsZero() {
+			out["next_try"] = t
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
 	return nil
 }
 
@@ -631,14 +640,14 @@ func (s *Server) reconcileNow(w http.ResponseWriter, r *http.Request, _ caller) 
 		return err
 	}
 	if s.opt.Reconcile == nil {
-		return &apiError{Status: http.StatusNotImplemented, Code: "no_reconciliation",
+		return &apiError{Status: http.StatusNotImplemented, Code: CodeNoReconciliation,
 			Message: "Reconciliation is not set up on this till"}
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 60*time.Second)
 	defer cancel()
 	res, err := s.opt.Reconcile(ctx, day)
 	if err != nil {
-		return &apiError{Status: http.StatusBadGateway, Code: "reconcile_failed", Message: "Reconciliation failed: " + err.Error()}
+		return &apiError{Status: http.StatusBadGateway, Code: CodeReconcileFailed, Message: "Reconciliation failed: " + err.Error()}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"available": true, "can_run": true, "result": res})
 	return nil
@@ -687,7 +696,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request, _ caller) error 
 	s.mu.Lock()
 	if s.streams >= maxStreams {
 		s.mu.Unlock()
-		return &apiError{Status: http.StatusServiceUnavailable, Code: "too_many_streams",
+		return &apiError{Status: http.StatusServiceUnavailable, Code: CodeTooManyStreams,
 			Message: "Too many open event streams: close other pages of this till"}
 	}
 	s.streams++

@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -188,7 +187,7 @@ func (g *pinGuard) check(pin string) *apiError {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.pin == "" {
-		return &apiError{Status: http.StatusForbidden, Code: "no_manager_pin",
+		return &apiError{Status: http.StatusForbidden, Code: CodeNoManagerPIN,
 			Message: "No manager PIN is configured on this till (http.manager_pin_file)"}
 	}
 	now := g.now()
@@ -196,7 +195,7 @@ func (g *pinGuard) check(pin string) *apiError {
 		return g.lockedError(now)
 	}
 	if pin == "" {
-		return &apiError{Status: http.StatusUnauthorized, Code: "pin_required",
+		return &apiError{Status: http.StatusUnauthorized, Code: CodePINRequired,
 			Message: "This needs the manager PIN"}
 	}
 	if equalSecret(pin, g.pin) {
@@ -210,8 +209,8 @@ func (g *pinGuard) check(pin string) *apiError {
 		return g.lockedError(now)
 	}
 	left := g.maxTries - g.fails
-	return &apiError{Status: http.StatusForbidden, Code: "wrong_pin",
-		Message: "Wrong manager PIN: " + strconv.Itoa(left) + " tries left before the PIN is locked"}
+	return &apiError{Status: http.StatusForbidden, Code: CodeWrongPIN, TriesLeft: left,
+		Message: "Wrong manager PIN: " + plural(left, "try", "tries") + " left before the PIN is locked"}
 }
 
 func (g *pinGuard) lockedError(now time.Time) *apiError {
@@ -220,8 +219,8 @@ func (g *pinGuard) lockedError(now time.Time) *apiError {
 		secs = 1
 	}
 	mins := (secs + 59) / 60
-	return &apiError{Status: http.StatusTooManyRequests, Code: "pin_locked", RetryAfter: secs,
-		Message: "Too many wrong PINs: the manager PIN is locked for " + strconv.Itoa(mins) + " more minute(s)"}
+	return &apiError{Status: http.StatusTooManyRequests, Code: CodePINLocked, RetryAfter: secs,
+		Message: "Too many wrong PINs: the manager PIN is locked for " + plural(mins, "more minute", "more minutes")}
 }
 
 // caller is who made a request.
@@ -232,13 +231,13 @@ type caller struct {
 }
 
 var (
-	errUnauthorized = &apiError{Status: http.StatusUnauthorized, Code: "unauthorized",
+	errUnauthorized = &apiError{Status: http.StatusUnauthorized, Code: CodeUnauthorized,
 		Message: "Log in, or send Authorization: Bearer <api token>"}
-	errBadToken = &apiError{Status: http.StatusUnauthorized, Code: "unauthorized",
+	errBadToken = &apiError{Status: http.StatusUnauthorized, Code: CodeUnauthorized,
 		Message: "Wrong API token"}
-	errCSRF = &apiError{Status: http.StatusForbidden, Code: "csrf",
+	errCSRF = &apiError{Status: http.StatusForbidden, Code: CodeCSRF,
 		Message: "Cross-site request refused: reload the page"}
-	errManager = &apiError{Status: http.StatusForbidden, Code: "manager_required",
+	errManager = &apiError{Status: http.StatusForbidden, Code: CodeManagerRequired,
 		Message: "Manager login required (the manager session may have expired)"}
 )
 

@@ -102,16 +102,34 @@ type realStack struct {
 	sim  *wxpaytest.Server
 	logs *logRing
 
-	srv     *Server
-	mu      sync.Mutex
-	devices []Alert
-	printed []report.DayReport // day reports sent to the printer // what the daemon would report: scanner unplugged, printer out of paper
+	srv      *Server
+	mu       sync.Mutex
+	devices  []Alert
+	printed  []report.DayReport // day reports sent to the printer
+	scans    int                // codes typed into the virtual scanner
+	lastScan time.Time
 }
 
 func (s *realStack) setAlerts(a ...Alert) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.devices = a
+}
+
+// devices is what the daemon reports on a demo till: the virtual scanner has delivered
+// every code typed into the page.
+func (s *realStack) deviceReport() DeviceReport {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	since := time.Date(2026, 11, 25, 1, 0, 0, 123456789, time.UTC) // 09:00 in Hong Kong
+	return DeviceReport{Version: "1.4.0",
+		Scanners: []ScannerCard{{Name: "virtual scanner", Kind: "virtual", Connected: true, Since: since, Scans: uint64(s.scans), LastScan: s.lastScan}},
+		Printer:  &PrinterCard{Kind: "virtual", State: "ready", Since: since},
+		WeChat:   WeChatCard{Reachable: true, LastOK: since.Add(time.Hour)},
+		Storage:  StorageCard{OK: true},
+		Certificates: []CertCard{{Name: "wxpay.platform_certificates", NotAfter: since.AddDate(0, 0, 200), DaysLeft: 200},
+			{Name: "wxpay.merchant_cert_file", NotAfter: since.AddDate(0, 0, 20), DaysLeft: 20}},
+		Details: map[string]any{"health": map[string]any{"status": "ok", "version": "1.4.0"}}}
 }
 
 func (s *realStack) alerts() []Alert {
@@ -207,9 +225,14 @@ func newRealStack(t *testing.T) *realStack {
 		}, Token: testToken, ManagerPIN: testPIN, CashierNoLogin: true, Demo: true,
 		AmountTable: wxpaytest.AmountTable(), Receipts: &Receipts{Recent: receipts, Reprint: func(context.Context, string) error { return nil }},
 		Logs: ring.entries, Health: func() any { return map[string]any{"ready": eng.Status().Ready, "storage": "ok"} },
-		Devices: func() any {
-			return map[string]any{"scanners": []map[string]any{{"name": "virtual scanner", "connected": true}},
-				"printer": map[string]any{"kind": "virtual", "state": "ready"}}
+		Devices: st.deviceReport,
+		VirtualScan: func(ctx context.Context, code string) error {
+			st.mu.Lock()
+			st.scans++
+			st.lastScan = time.Now()
+			st.mu.Unlock()
+			_, err := eng.Scan(ctx, code)
+			return err
 		},
 		StoreID: "HK001", TillID: "T01", MerchantName: "posd test store", Location: loc,
 		Logger: log.WithField("component", "ui")})

@@ -192,12 +192,16 @@ func (m *Main) logsCmd(args []string) error {
 		return &UsageError{fmt.Sprintf("-level: %v", err)}
 	}
 	d := *dir
-	if d == "" {
-		if cfg, err := ReadConfigFile(*path); err == nil {
+	// Times print on the shop's clock (till.time_zone), not the process zone: a till
+	// set to UTC would otherwise print 02:15 for a 10:15 sale.
+	loc := TillConfig{}.Location()
+	if cfg, err := ReadConfigFile(*path); err == nil {
+		loc = cfg.Till.Location()
+		if d == "" {
 			d = cfg.Log.Dir
-		} else {
-			d = DefaultConfig().Log.Dir
 		}
+	} else if d == "" {
+		d = DefaultConfig().Log.Dir
 	}
 	entries, err := ReadLogFiles(d, LogFilter{MinLevel: lv, Grep: *grep, N: *n})
 	if err != nil {
@@ -205,6 +209,7 @@ func (m *Main) logsCmd(args []string) error {
 	}
 	var b strings.Builder
 	for _, e := range entries {
+		e.Time = e.Time.In(loc)
 		b.WriteString(e.String())
 		b.WriteByte('\n')
 	}

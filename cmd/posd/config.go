@@ -16,6 +16,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"posd/printer"
+	"posd/queue"
 	"posd/queue/engine"
 	"posd/scanner"
 )
@@ -49,6 +50,20 @@ type TillConfig struct {
 	StoreID      string `toml:"store_id"`
 	TillID       string `toml:"till_id"`
 	MerchantName string `toml:"merchant_name"`
+	// TimeZone is the shop's zone (IANA name, default Asia/Hong_Kong): every time a
+	// person reads (screen, receipts, reports, logs) and the journal's day index use it.
+	TimeZone string `toml:"time_zone"`
+}
+
+// Location is the till's time zone (till.time_zone; Asia/Hong_Kong when empty or
+// unknown, which Validate reports).
+func (t TillConfig) Location() *time.Location {
+	if t.TimeZone != "" && t.TimeZone != "Asia/Hong_Kong" {
+		if loc, err := time.LoadLocation(t.TimeZone); err == nil {
+			return loc
+		}
+	}
+	return queue.HongKong()
 }
 
 // WxPayConfig is the WeChat Pay account and dialect.
@@ -259,6 +274,11 @@ func (c *Config) Validate() []Problem {
 		return true
 	}
 
+	if c.Till.TimeZone != "" {
+		if _, err := time.LoadLocation(c.Till.TimeZone); err != nil {
+			bad("till.time_zone", "unknown time zone %q (an IANA name such as Asia/Hong_Kong)", c.Till.TimeZone)
+		}
+	}
 	// out_trade_no carries store and till ids and is at most 32 characters.
 	if required("till.store_id", c.Till.StoreID) && !idRE.MatchString(c.Till.StoreID) {
 		bad("till.store_id", "1 to 8 letters or digits (it is part of out_trade_no)")

@@ -52,6 +52,8 @@ type Daemon struct {
 
 	// demo extras
 	virtual *printer.Virtual
+	demo    bool
+	vscans  virtualScans // codes typed into the demo's virtual-scanner field
 	onClose []func()
 
 	ctx      context.Context // cancelled by Shutdown: every background goroutine's
@@ -90,7 +92,7 @@ func startDaemon(p daemonParts) (d *Daemon, err error) {
 	if p.secrets == nil || strings.TrimSpace(p.secrets.APIToken) == "" {
 		return nil, errors.New("http.api_token_file: no API token loaded: posd does not start without one")
 	}
-	d = &Daemon{cfg: p.cfg, secrets: p.secrets, logging: p.logging, virtual: p.virtual, onClose: p.onClose, startAt: time.Now()}
+	d = &Daemon{cfg: p.cfg, secrets: p.secrets, logging: p.logging, virtual: p.virtual, demo: p.demo, onClose: p.onClose, startAt: time.Now()}
 	d.log = p.logging.Logger.WithField("component", "posd")
 	d.ctx, d.cancel = context.WithCancel(context.Background())
 	d.reqCtx, d.reqStop = context.WithCancel(context.Background())
@@ -103,7 +105,7 @@ func startDaemon(p daemonParts) (d *Daemon, err error) {
 	d.metrics = NewMetrics()
 	p.logging.Redactor.AddSecret(d.secrets.SecretValues()...)
 
-	d.db, err = queue.Open(cfg.Storage.Path, queue.Options{Logger: d.logger("queue")})
+	d.db, err = queue.Open(cfg.Storage.Path, queue.Options{Logger: d.logger("queue"), Location: cfg.Till.Location()})
 	if err != nil {
 		return d, fmt.Errorf("open journal: %w", err)
 	}
@@ -280,7 +282,7 @@ func (d *Daemon) goRun(name string, f func(ctx context.Context) error) {
 func (d *Daemon) handleScan(s scanner.Scan) {
 	if err := d.scan(d.ctx, s.Code, s.Device); err != nil {
 		var ee *engine.Error
-		msg, code := err.Error(), "scan_failed"
+		msg, code := err.Error(), ui.CodeScanFailed
 		if errors.As(err, &ee) {
 			msg, code = ee.Message, ee.Code
 		}
@@ -297,7 +299,7 @@ func (d *Daemon) scan(ctx context.Context, code, device string) error {
 	_, err := d.eng.Scan(ctx, code)
 	if err != nil {
 		var ee *engine.Error
-		if errors.As(err, &ee) && (ee.Code == "invalid_code" || ee.Code == "code_used") {
+		if errors.As(err, &ee) && (ee.Code == engine.CodeInvalidCode || ee.Code == engine.CodeCodeUsed) {
 			d.metrics.BadScan()
 		}
 		d.logger("scanner").WithError(err).WithFields(logrus.Fields{"device": device, "code": wxpay.MaskCode(code)}).Warn("scan refused")
@@ -456,15 +458,14 @@ func (d *Daemon) startHTTP(p daemonParts) error {
 		Location:       d.db.Location(),
 		Logger:         d.logger("ui"),
 		Health:         func() any { return h.Check(context.Background()) },
-		Devices: func() any {
-			return map[string]any{"scanners": d.scanners.Status(), "printer": d.spool.Status(), "certificates": d.certs()}
-		},
-		Alerts: d.alerts,
+		Devices:        func() ui.DeviceReport { return d.deviceReport(h) },
+		Alerts:         d.alerts,
 		Logs: func(level, grep string, n int) []ui.LogEntry {
 			return d.logs(level, grep, n)
 		},
 		Reconciliation: d.rec.Load,
 		Reconcile:      d.rec.RunDate,
+		ReconcileNext:  d.rec.NextTry,
 		Receipts: &ui.Receipts{
 			Recent:  d.recentReceipts,
 			Reprint: d.reprint,
@@ -477,7 +478,10 @@ func (d *Daemon) startHTTP(p daemonParts) error {
 		}
 	}
 	if p.demo {
-		opts.VirtualScan = func(ctx context.Context, code string) error { return d.scan(ctx, code, "virtual") }
+		opts.VirtualScan = func(ctx context.Context, code string) error {
+			d.vscans.add(time.Now())
+			return d.scan(ctx, code, "virtual")
+		}
 	}
 	var err error
 	d.ui, err = ui.New(opts)
@@ -556,21 +560,21 @@ func (d *Daemon) alerts() []ui.Alert {
 	var out []ui.Alert
 	for _, s := range d.scanners.Status() {
 		if !s.Connected {
-			out = append(out, ui.Alert{Code: "scanner_disconnected", Severity: "error", Message: "Scanner " + s.Name + " is not connected."})
+			out = append(out, ui.Alert{Code: ui.AlertScannerDisconnected, Severity: "error", Message: "Scanner " + s.Name + " is not connected."})
 		}
 	}
 	st := d.spool.Status()
 	switch st.State {
 	case "ready", "printing", "disabled":
 	case "paper out":
-		out = append(out, ui.Alert{Code: "printer_paper_out", Severity: "warning", Message: "The receipt printer is out of paper.", Count: st.Pending})
+		out = append(out, ui.Alert{Code: ui.AlertPrinterPaperOut, Severity: "warning", Message: "The receipt printer is out of paper.", Count: st.Pending})
 	default:
-		out = append(out, ui.Alert{Code: "printer_offline", Severity: "warning", Message: "The receipt printer is " + st.State + ".", Count: st.Pending})
+		out = append(out, ui.Alert{Code: ui.AlertPrinterOffline, Severity: "warning", Message: "The receipt printer is " + st.State + ".", Count: st.Pending})
 	}
 	now := time.Now()
 	for _, c := range d.certs() {
 		if days := c.DaysLeft(now); days < 30 {
-			out = append(out, ui.Alert{Code: "cert_expiring", Severity: "warning", Message: fmt.Sprintf("Certificate %s expires in %d days.", c.Key, days)})
+			out = append(out, ui.Alert{Code: ui.AlertCertExpiring, Severity: "warning", Message: fmt.Sprintf("Certificate %s expires in %d days.", c.Key, days)})
 		}
 	}
 	return out
