@@ -30,6 +30,41 @@ type endpoint struct {
 
 type route map[string]endpoint
 
+// apiRoute is one path of the local API and its methods. docs/openapi.yaml documents
+// exactly these (TestOpenAPI_MatchesRoutes).
+type apiRoute struct {
+	path    string
+	methods route
+}
+
+func (s *Server) apiRoutes() []apiRoute {
+	return []apiRoute{
+		{"/api/v1/sales", route{"GET": {h: s.listSales}, "POST": {h: s.openSale}}},
+		{"/api/v1/sales/{id}", route{"GET": {h: s.getSale}}},
+		{"/api/v1/sales/{id}/cancel", route{"POST": {h: s.cancelSale}}},
+		{"/api/v1/sales/{id}/pay", route{"POST": {h: s.paySale}}},
+		{"/api/v1/sales/{id}/refunds", route{"POST": {h: s.refundSale, manager: true}}},
+		{"/api/v1/sales/{id}/reprint", route{"POST": {h: s.reprint}}},
+		{"/api/v1/scan", route{"POST": {h: s.virtualScan}}},
+		{"/api/v1/events", route{"GET": {h: s.events}}},
+		{"/api/v1/status", route{"GET": {h: s.status}}},
+		{"/api/v1/demo", route{"GET": {h: s.demo}}},
+		{"/api/v1/receipts", route{"GET": {h: s.receipts}}},
+		{"/api/v1/receipts/{file}", route{"GET": {h: s.receiptPNG}}},
+		{"/api/v1/jobs", route{"GET": {h: s.jobs, manager: true}}},
+		{"/api/v1/logs", route{"GET": {h: s.logs, manager: true}}},
+		{"/api/v1/devices", route{"GET": {h: s.devices, manager: true}}},
+		{"/api/v1/reports/day", route{"GET": {h: s.dayReport, manager: true}}},
+		{"/api/v1/reports/day/print", route{"POST": {h: s.printDayReport, manager: true}}},
+		{"/api/v1/reports/reconciliation", route{
+			"GET": {h: s.reconciliation, manager: true}, "POST": {h: s.reconcileNow, manager: true}}},
+		{"/api/v1/export/journal", route{"GET": {h: s.exportJournal, manager: true}}},
+	}
+}
+
+// uiRoutes are the page's session calls, outside /api/v1, with their one method.
+var uiRoutes = map[string]string{"/ui/session": "GET", "/ui/login": "POST", "/ui/logout": "POST"}
+
 func (s *Server) routes() {
 	m := s.mux
 	m.HandleFunc("/{$}", s.handleIndex)
@@ -37,27 +72,9 @@ func (s *Server) routes() {
 	m.HandleFunc("/ui/session", s.handleSession)
 	m.HandleFunc("/ui/login", s.handleLogin)
 	m.HandleFunc("/ui/logout", s.handleLogout)
-
-	m.HandleFunc("/api/v1/sales", s.api(route{"GET": {h: s.listSales}, "POST": {h: s.openSale}}))
-	m.HandleFunc("/api/v1/sales/{id}", s.api(route{"GET": {h: s.getSale}}))
-	m.HandleFunc("/api/v1/sales/{id}/cancel", s.api(route{"POST": {h: s.cancelSale}}))
-	m.HandleFunc("/api/v1/sales/{id}/pay", s.api(route{"POST": {h: s.paySale}}))
-	m.HandleFunc("/api/v1/sales/{id}/refunds", s.api(route{"POST": {h: s.refundSale, manager: true}}))
-	m.HandleFunc("/api/v1/sales/{id}/reprint", s.api(route{"POST": {h: s.reprint}}))
-	m.HandleFunc("/api/v1/scan", s.api(route{"POST": {h: s.virtualScan}}))
-	m.HandleFunc("/api/v1/events", s.api(route{"GET": {h: s.events}}))
-	m.HandleFunc("/api/v1/status", s.api(route{"GET": {h: s.status}}))
-	m.HandleFunc("/api/v1/demo", s.api(route{"GET": {h: s.demo}}))
-	m.HandleFunc("/api/v1/receipts", s.api(route{"GET": {h: s.receipts}}))
-	m.HandleFunc("/api/v1/receipts/{file}", s.api(route{"GET": {h: s.receiptPNG}}))
-	m.HandleFunc("/api/v1/jobs", s.api(route{"GET": {h: s.jobs, manager: true}}))
-	m.HandleFunc("/api/v1/logs", s.api(route{"GET": {h: s.logs, manager: true}}))
-	m.HandleFunc("/api/v1/devices", s.api(route{"GET": {h: s.devices, manager: true}}))
-	m.HandleFunc("/api/v1/reports/day", s.api(route{"GET": {h: s.dayReport, manager: true}}))
-	m.HandleFunc("/api/v1/reports/day/print", s.api(route{"POST": {h: s.printDayReport, manager: true}}))
-	m.HandleFunc("/api/v1/reports/reconciliation", s.api(route{
-		"GET": {h: s.reconciliation, manager: true}, "POST": {h: s.reconcileNow, manager: true}}))
-	m.HandleFunc("/api/v1/export/journal", s.api(route{"GET": {h: s.exportJournal, manager: true}}))
+	for _, r := range s.apiRoutes() {
+		m.HandleFunc(r.path, s.api(r.methods))
+	}
 	m.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, errNotFound("No such API call: "+r.URL.Path))
 	})

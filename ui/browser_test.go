@@ -129,8 +129,8 @@ func (s *realStack) deviceReport() DeviceReport {
 		Printer:  &PrinterCard{Kind: "virtual", State: "ready", Since: since},
 		WeChat:   WeChatCard{Reachable: true, LastOK: since.Add(time.Hour)},
 		Storage:  StorageCard{OK: true},
-		Certificates: []CertCard{{Name: "wxpay.platform_certificates", NotAfter: since.AddDate(0, 0, 200), DaysLeft: 200},
-			{Name: "wxpay.merchant_cert_file", NotAfter: since.AddDate(0, 0, 20), DaysLeft: 20}},
+		Certificates: []CertCard{{Name: "wxpay.platform_certificates", Kind: "wechat_platform", NotAfter: since.AddDate(0, 0, 200), DaysLeft: 200},
+			{Name: "wxpay.client_cert_file", Kind: "merchant", NotAfter: since.AddDate(0, 0, 20), DaysLeft: 20}},
 		Details: map[string]any{"health": map[string]any{"status": "ok", "version": "1.4.0"}}}
 }
 
@@ -752,7 +752,7 @@ func TestBrowser_Till(t *testing.T) {
 		scans := st.scans
 		st.mu.Unlock()
 		for _, want := range []string{"Scanner virtual scanner", "Connected since 2026-11-25 09:00:00", fmt.Sprintf("%d codes scanned", scans),
-			"Ready, paper loaded", "Reachable", "200 days left", "20 days left"} {
+			"Ready, paper loaded", "Reachable", "WeChat Pay platform certificate: 200 days left", "WeChat Pay merchant certificate: 20 days left"} {
 			if !strings.Contains(got, want) {
 				t.Errorf("devices lack %q: %q", want, got)
 			}

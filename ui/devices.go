@@ -51,7 +51,8 @@ type StorageCard struct {
 
 // CertCard is one certificate the till relies on.
 type CertCard struct {
-	Name     string    `json:"name"`
+	Name     string    `json:"name"` // the config key naming it
+	Kind     string    `json:"kind"` // wechat_platform, merchant (WeChat Pay client certificate) or https`
 	NotAfter time.Time `json:"not_after"`
 	DaysLeft int       `json:"days_left"`
 }

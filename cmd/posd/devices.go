@@ -70,7 +70,14 @@ func (d *Daemon) deviceReport(h *HealthSources) ui.DeviceReport {
 		r.Details["printer"] = st
 	}
 	for _, c := range d.certs() {
-		r.Certificates = append(r.Certificates, ui.CertCard{Name: c.Key, NotAfter: c.NotAfter, DaysLeft: c.DaysLeft(now)})
+		kind := "https"
+		switch {
+		case strings.HasPrefix(c.Key, "wxpay.platform"):
+			kind = "wechat_platform"
+		case strings.HasPrefix(c.Key, "wxpay."):
+			kind = "merchant"
+		}
+		r.Certificates = append(r.Certificates, ui.CertCard{Name: c.Key, Kind: kind, NotAfter: c.NotAfter, DaysLeft: c.DaysLeft(now)})
 	}
 	return r
 }

@@ -180,6 +180,7 @@
     document.querySelectorAll("[data-i18n-ph]").forEach((el) => el.setAttribute("placeholder", t(el.dataset.i18nPh)));
     document.querySelectorAll("[data-i18n-title]").forEach((el) => el.setAttribute("title", t(el.dataset.i18nTitle)));
     $("btn-lang").textContent = t("lang_switch");
+    $("toast").className = ""; // a message in the other language is gone
     renderCashier();
     renderAlerts();
     if (S.view === "manager") loadTab();
@@ -1063,7 +1064,7 @@
         "div",
         { class: "cards" },
         card(t("day_paid"), money(r.paid.amount, r.currency), t("count") + " " + r.paid.count),
-        card(t("day_refunds"), money(r.refunds.amount, r.currency), t("count") + " " + r.refunds.count),
+        card(t("day_refunds"), money(r.refunds.amount, r.currency), t("count") + " " + r.refunds.count + (r.refunds_open && r.refunds_open.count ? " · " + t("day_refunds_open", { amount: money(r.refunds_open.amount, r.currency) }) : "")),
         card(t("day_net"), money(r.net, r.currency)),
         card(t("day_unresolved"), String(r.unresolved))
       ),
@@ -1224,9 +1225,10 @@
     const certs = dev.certificates || [];
     if (certs.length) {
       cards.append(
-        devCard("certs", t("dev_certs"), certs.every((c) => c.days_left > 30), certs.map((c) =>
-          c.days_left < 0 ? t("dev_cert_expired", { name: c.name, date: fmtDate(c.not_after) }) : t("dev_cert_days", { name: c.name, n: c.days_left, date: fmtDate(c.not_after) })
-        ))
+        devCard("certs", t("dev_certs"), certs.every((c) => c.days_left > 30), certs.map((c) => {
+          const name = has("cert_" + c.kind) ? t("cert_" + c.kind) : c.name;
+          return c.days_left < 0 ? t("dev_cert_expired", { name, date: fmtDate(c.not_after) }) : t("dev_cert_days", { name, n: c.days_left, date: fmtDate(c.not_after) });
+        }))
       );
     }
     box.append(cards);

@@ -293,7 +293,11 @@ window.POSD_I18N =
   "err.wx_refund_account": "The customer's WeChat account is closed: refund another way.",
   "err.wx_refund_retry": "The refund is not finished at WeChat Pay: posd retries it with the same refund number.",
   "err.wx_refund_fail": "WeChat Pay refused the refund: check the amount and the sale, then call support.",
-  "err.wx_other": "WeChat Pay refused this payment."
+  "err.wx_other": "WeChat Pay refused this payment.",
+  "cert_wechat_platform": "WeChat Pay platform certificate",
+  "cert_merchant": "WeChat Pay merchant certificate",
+  "cert_https": "Till's HTTPS certificate",
+  "day_refunds_open": "{amount} in progress"
  },
  "zh-Hant": {
   "title": "微信支付",
@@ -572,7 +576,11 @@ window.POSD_I18N =
   "err.wx_refund_account": "顧客的微信帳戶已停用：請以其他方式退款。",
   "err.wx_refund_retry": "微信支付尚未完成退款：posd 會以同一退款編號重試。",
   "err.wx_refund_fail": "微信支付拒絕退款：請核對金額及交易，然後聯絡技術支援。",
-  "err.wx_other": "微信支付拒絕了此付款。"
+  "err.wx_other": "微信支付拒絕了此付款。",
+  "cert_wechat_platform": "微信支付平台證書",
+  "cert_merchant": "微信支付商戶證書",
+  "cert_https": "收銀機 HTTPS 證書",
+  "day_refunds_open": "處理中 {amount}"
  },
  "codes": {
   "AUTHCODEEXPIRE": "wx_code",
