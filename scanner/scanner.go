@@ -211,6 +211,7 @@ type DeviceStatus struct {
 	Kind        string    `json:"kind"`
 	Device      string    `json:"device,omitempty"` // what is open now (path), if connected
 	Connected   bool      `json:"connected"`
+	Since       time.Time `json:"since,omitzero"` // when Connected last changed
 	LastError   string    `json:"last_error,omitempty"`
 	LastErrorAt time.Time `json:"last_error_at,omitzero"`
 	LastScan    time.Time `json:"last_scan,omitzero"`

@@ -163,7 +163,7 @@ func (s *Supervisor) supervise(ctx context.Context, i int) {
 			path = p.Path()
 		}
 		s.update(i, func(st *DeviceStatus) {
-			st.Connected, st.Device = true, path
+			st.Connected, st.Device, st.Since = true, path, s.opts.Now()
 			if !first {
 				st.Reopens++
 			}
@@ -177,7 +177,7 @@ func (s *Supervisor) supervise(ctx context.Context, i int) {
 			scan, err := src.Next(ctx)
 			if err != nil {
 				src.Close()
-				s.update(i, func(st *DeviceStatus) { st.Connected, st.Device = false, "" })
+				s.update(i, func(st *DeviceStatus) { st.Connected, st.Device, st.Since = false, "", s.opts.Now() })
 				if ctx.Err() != nil {
 					return
 				}

@@ -74,6 +74,24 @@ type Alert struct {
 	Count    int    `json:"count,omitempty"`
 }
 
+// Alert codes. The page has a sentence for each (tested against AlertCodes).
+const (
+	AlertScannerDisconnected = "scanner_disconnected"
+	AlertPrinterPaperOut     = "printer_paper_out"
+	AlertPrinterOffline      = "printer_offline"
+	AlertCertExpiring        = "cert_expiring"
+	AlertWeChatUnreachable   = "wechat_unreachable"
+	AlertQueueWaiting        = "queue_waiting"
+	AlertAttention           = "attention"
+	AlertNotReady            = "not_ready"
+)
+
+// AlertCodes lists every Alert.Code posd raises.
+func AlertCodes() []string {
+	return []string{AlertScannerDisconnected, AlertPrinterPaperOut, AlertPrinterOffline, AlertCertExpiring,
+		AlertWeChatUnreachable, AlertQueueWaiting, AlertAttention, AlertNotReady}
+}
+
 // Options are the UI's dependencies. Only Till is required.
 type Options struct {
 	Till Till
@@ -109,14 +127,17 @@ type Options struct {
 	Logs func(level, grep string, n int) []LogEntry
 	// Health is the /healthz document, shown in the manager's device view.
 	Health func() any
-	// Devices describes scanners, printer and certificates for the manager's device view.
-	Devices func() any
+	// Devices describes scanners, printer, WeChat Pay, the journal and certificates for
+	// the manager's Devices tab.
+	Devices func() DeviceReport
 	// Alerts are device problems for the cashier (the engine's are added by the UI).
 	Alerts func() []Alert
 	// Reconciliation returns a day's stored reconciliation result (nil when none yet);
 	// Reconcile runs it now. Either may be nil.
 	Reconciliation func(date string) (*report.Result, error)
 	Reconcile      func(ctx context.Context, date string) (report.Result, error)
+	// ReconcileNext is when the day will be reconciled by itself (zero: it will not).
+	ReconcileNext func(date string) time.Time
 	// PrintDayReport prints the day (Z) report on the receipt printer. Nil: no button.
 	PrintDayReport func(ctx context.Context, r report.DayReport) error
 
@@ -261,7 +282,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("Referrer-Policy", "no-referrer")
 	if !s.hostAllowed(r.Host) {
-		writeError(w, &apiError{Status: http.StatusMisdirectedRequest, Code: "bad_host",
+		writeError(w, &apiError{Status: http.StatusMisdirectedRequest, Code: CodeBadHost,
 			Message: "This till does not answer to that host name"})
 		return
 	}

@@ -51,6 +51,20 @@ type TillConfig struct {
 	StoreID      string `toml:"store_id"`
 	TillID       string `toml:"till_id"`
 	MerchantName string `toml:"merchant_name"`
+	// TimeZone is the shop's zone (IANA name, default Asia/Hong_Kong): every time a
+	// person reads (screen, receipts, reports, logs) and the journal's day index use it.
+	TimeZone string `toml:"time_zone"`
+}
+
+// Location is the till's time zone (till.time_zone; Asia/Hong_Kong when empty or
+// unknown, which Validate reports).
+func (t TillConfig) Location() *time.Location {
+	if t.TimeZone != "" && t.TimeZone != "Asia/Hong_Kong" {
+		if loc, err := time.LoadLocation(t.TimeZone); err == nil {
+			return loc
+		}
+	}
+	return engine.HongKong()
 }
 
 // StorageConfig is the journal.
@@ -146,7 +160,7 @@ func DefaultConfig() Config {
 // Location is the till's time zone: sales belong to the day they were made on in it,
 // receipts and reports print its time. The daemon opens the journal with it, and every
 // other part takes it from the journal.
-func (c *Config) Location() *time.Location { return engine.HongKong() }
+func (c *Config) Location() *time.Location { return c.Till.Location() }
 
 // firstDir takes the first of systemd's colon-separated directory list.
 func firstDir(s string) string {
@@ -233,6 +247,11 @@ func (c *Config) Validate() []Problem {
 
 func (t TillConfig) problems() []Problem {
 	var p check.List
+	if t.TimeZone != "" {
+		if _, err := time.LoadLocation(t.TimeZone); err != nil {
+			p.Add("till.time_zone", "unknown time zone %q (an IANA name such as Asia/Hong_Kong)", t.TimeZone)
+		}
+	}
 	// out_trade_no carries store and till ids and is at most 32 characters.
 	if p.Required("till.store_id", t.StoreID) && !idRE.MatchString(t.StoreID) {
 		p.Add("till.store_id", "1 to 8 letters or digits (it is part of out_trade_no)")

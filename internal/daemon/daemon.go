@@ -56,6 +56,8 @@ type Daemon struct {
 
 	// demo extras
 	virtual *printer.Virtual
+	demo    bool
+	vscans  virtualScans // codes typed into the demo's virtual-scanner field
 	onClose []func()
 
 	ctx      context.Context // cancelled by Shutdown: every background goroutine's
@@ -89,7 +91,7 @@ func Start(p Parts) (d *Daemon, err error) {
 	if err := checkExposure(p); err != nil {
 		return nil, err
 	}
-	d = &Daemon{cfg: p.Config, secrets: p.Secrets, logging: p.Logging, virtual: p.Virtual, onClose: p.OnClose, startAt: time.Now()}
+	d = &Daemon{cfg: p.Config, secrets: p.Secrets, logging: p.Logging, virtual: p.Virtual, demo: p.Demo, onClose: p.OnClose, startAt: time.Now()}
 	d.log = p.Logging.Logger.WithField("component", "posd")
 	d.ctx, d.cancel = context.WithCancel(context.Background())
 	d.reqCtx, d.reqStop = context.WithCancel(context.Background())
@@ -351,7 +353,7 @@ func (d *Daemon) goRun(name string, f func(ctx context.Context) error) {
 func (d *Daemon) handleScan(s scanner.Scan) {
 	if err := d.scan(d.ctx, s.Code, s.Device); err != nil {
 		var ee *engine.Error
-		msg, code := err.Error(), "scan_failed"
+		msg, code := err.Error(), ui.CodeScanFailed
 		if errors.As(err, &ee) {
 			msg, code = ee.Message, ee.Code
 		}
@@ -368,7 +370,7 @@ func (d *Daemon) scan(ctx context.Context, code, device string) error {
 	_, err := d.eng.Scan(ctx, code)
 	if err != nil {
 		var ee *engine.Error
-		if errors.As(err, &ee) && (ee.Code == "invalid_code" || ee.Code == "code_used") {
+		if errors.As(err, &ee) && (ee.Code == engine.CodeInvalidCode || ee.Code == engine.CodeCodeUsed) {
 			d.metrics.BadScan()
 		}
 		d.logger("scanner").WithError(err).WithFields(logrus.Fields{"device": device, "code": wxpay.MaskCode(code)}).Warn("scan refused")
@@ -499,15 +501,14 @@ func (d *Daemon) uiOptions(p Parts, h *monitor.HealthSources) (ui.Options, error
 		Location:     d.db.Location(),
 		Logger:       d.logger("ui"),
 		Health:       func() any { return h.Check(context.Background()) },
-		Devices: func() any {
-			return map[string]any{"scanners": d.scanners.Status(), "printer": d.spool.Status(), "printer_text": d.printText, "certificates": d.certs()}
-		},
-		Alerts: d.alerts,
+		Devices:      func() ui.DeviceReport { return d.deviceReport(h) },
+		Alerts:       d.alerts,
 		Logs: func(level, grep string, n int) []ui.LogEntry {
 			return d.logs(level, grep, n)
 		},
 		Reconciliation: d.rec.Load,
 		Reconcile:      d.rec.RunDate,
+		ReconcileNext:  d.rec.NextTry,
 		Receipts: &ui.Receipts{
 			Recent:  d.receipts.Recent,
 			Reprint: d.receipts.Reprint,
@@ -528,7 +529,10 @@ func (d *Daemon) uiOptions(p Parts, h *monitor.HealthSources) (ui.Options, error
 		}
 	}
 	if p.Demo {
-		opts.VirtualScan = func(ctx context.Context, code string) error { return d.scan(ctx, code, "virtual") }
+		opts.VirtualScan = func(ctx context.Context, code string) error {
+			d.vscans.add(time.Now())
+			return d.scan(ctx, code, "virtual")
+		}
 	}
 	return opts, nil
 }
