@@ -73,7 +73,7 @@ Usage:
   posd check-config [-config PATH]        validate the config and the files it names
   posd version                            version, commit, Go version
   posd devices                            list scanners and printers plugged in
-  posd logs [-level L] [-grep S] [-n N]   read the rotated log files
+  posd logs [-level L] [-grep S] [-n N]   read posd.log and logrotate's copies
   posd report -date YYYY-MM-DD            the day report (Z report)
   posd reconcile -date YYYY-MM-DD         reconcile the journal against WeChat's statement
   posd journal -date YYYY-MM-DD [-format csv|json]   export the day's journal
@@ -176,7 +176,7 @@ func (m *Main) checkConfigCmd(args []string) error {
 	return nil
 }
 
-// logsCmd prints the rotated log files, filtered.
+// logsCmd prints the log file and logrotate's copies, filtered.
 func (m *Main) logsCmd(args []string) error {
 	fs := m.newFlagSet("logs")
 	path := fs.String("config", DefaultConfigPath, "config file (for log.dir)")

@@ -97,9 +97,9 @@ type HTTPConfig struct {
 type LogConfig struct {
 	Level        string `toml:"level"`
 	Format       string `toml:"format"`
-	Dir          string `toml:"dir"`            // rotated log files; default $LOGS_DIRECTORY or /var/log/posd
-	FileMaxBytes int64  `toml:"file_max_bytes"` // rotate when the file would exceed this
-	FileKeep     int    `toml:"file_keep"`      // rotated files kept besides the current one
+	Dir          string `toml:"dir"`            // posd.log; default $LOGS_DIRECTORY or /var/log/posd
+	FileMaxBytes int64  `toml:"file_max_bytes"` // 0: no log file; logrotate rotates it (/etc/logrotate.d/posd)
+	FileKeep     int    `toml:"file_keep"`      // unused: logrotate's "rotate" keeps the copies
 	RingSize     int    `toml:"ring_size"`      // entries kept in memory for the UI
 }
 

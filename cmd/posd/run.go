@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"posd/scanner"
@@ -29,6 +31,7 @@ func (m *Main) runCmd(ctx context.Context, args []string) error {
 		logging.Logger.SetOutput(m.Stderr)
 	}
 	m.onClose(logging.Close)
+	reopenOnHUP(ctx, logging)
 	secrets, probs, warns := LoadSecrets(&cfg, time.Now())
 	for _, w := range warns {
 		logging.Logger.WithField("key", w.Key).Warn(w.Msg)
@@ -47,6 +50,28 @@ func (m *Main) runCmd(ctx context.Context, args []string) error {
 	<-ctx.Done()
 	d.Shutdown(context.Background())
 	return nil
+}
+
+// reopenOnHUP starts a new log file on SIGHUP, which logrotate's postrotate sends after
+// moving posd.log away (/etc/logrotate.d/posd). Until ctx ends.
+func reopenOnHUP(ctx context.Context, logging *Logging) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	go func() {
+		defer signal.Stop(hup)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				if err := logging.Reopen(); err != nil {
+					logging.Logger.WithError(err).Warn("cannot reopen the log file; still writing the old one")
+				} else {
+					logging.Logger.Info("log file reopened")
+				}
+			}
+		}
+	}()
 }
 
 // wxpayConfig maps [wxpay] and the loaded secrets to the client's Config.
