@@ -105,6 +105,8 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		return m.logsCmd(rest)
 	case "report", "reconcile", "journal":
 		return m.managerCmd(ctx, cmd, rest)
+	case "man": // hidden: generates docs/man (make man)
+		return m.manCmd(rest)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(m.Stdout, usage)
 		return nil
