@@ -129,6 +129,26 @@ func startDaemon(p daemonParts) (d *Daemon, err error) {
 		return d, fmt.Errorf("engine: %w", err)
 	}
 	d.metrics.RegisterEngine(d.eng.Status)
+	d.metrics.RegisterFleet(FleetSources{
+		StoreID: cfg.Till.StoreID, TillID: cfg.Till.TillID,
+		Version:          func() string { v, _, _ := versionInfo(); return v }(),
+		OldestUnresolved: d.oldestUnresolved,
+		JournalPath:      cfg.Storage.Path,
+		ScannersConfigured: func() int {
+			if d.scanners == nil {
+				return 0
+			}
+			return len(d.scanners.Status())
+		},
+		Printer: func() (bool, bool) {
+			if d.spool == nil {
+				return false, false
+			}
+			st := d.spool.Status()
+			return st.Healthy() || st.State == "disabled", strings.Contains(st.State, "paper out")
+		},
+		Reachable: func() bool { return d.eng.Status().WeChatReachable },
+	})
 
 	// Printer: jobs are durable in the journal's bbolt file, so a receipt survives a
 	// printer that is off, and the payment path never waits on paper.
@@ -731,6 +751,21 @@ func (d *Daemon) mainLoopHealthy(ctx context.Context, timeout time.Duration) err
 	case <-ctx.Done():
 		return errors.New("engine did not answer")
 	}
+}
+
+// oldestUnresolved is when the oldest unresolved attempt's job was queued (zero: none).
+func (d *Daemon) oldestUnresolved() time.Time {
+	jobs, err := d.eng.Jobs()
+	if err != nil {
+		return time.Time{}
+	}
+	var oldest time.Time
+	for _, j := range jobs {
+		if j.Kind == "resolve" && (oldest.IsZero() || j.CreatedAt.Before(oldest)) {
+			oldest = j.CreatedAt
+		}
+	}
+	return oldest
 }
 
 // URL is where the UI listens.
