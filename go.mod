@@ -5,6 +5,7 @@ go 1.26.0
 require (
 	github.com/BurntSushi/toml v1.6.0
 	github.com/chromedp/chromedp v0.23.0
+	github.com/coreos/go-systemd/v22 v22.7.0
 	github.com/creack/pty v1.1.24
 	github.com/karalabe/hid v1.0.1-0.20240306101548-573246063e52
 	github.com/prometheus/client_golang v1.25.0
@@ -12,9 +13,9 @@ require (
 	github.com/skip2/go-qrcode v0.0.0-20200617195104-da1b6568686e
 	go.bug.st/serial v1.8.0
 	go.etcd.io/bbolt v1.5.0
+	go.yaml.in/yaml/v3 v3.0.5
 	golang.org/x/image v0.46.0
 	golang.org/x/sys v0.48.0
-	go.yaml.in/yaml/v3 v3.0.5
 	golang.org/x/text v0.44.0
 	pgregory.net/rapid v1.3.0
 )

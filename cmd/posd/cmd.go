@@ -78,7 +78,7 @@ Usage:
   posd rotate-code-key [-config PATH]     new key for the payment codes' hashes (restart posd after)
   posd version                            version, commit, Go version
   posd devices                            list scanners and printers plugged in
-  posd logs [-level L] [-grep S] [-n N]   read the rotated log files
+  posd logs [-level L] [-grep S] [-n N]   read posd.log and logrotate's copies
   posd report -date YYYY-MM-DD            the day report (Z report)
   posd reconcile -date YYYY-MM-DD         reconcile the journal against WeChat's statement
   posd journal -date YYYY-MM-DD [-format csv|json]   export the day's journal
@@ -114,6 +114,8 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		return m.logsCmd(rest)
 	case "report", "reconcile", "journal":
 		return m.managerCmd(ctx, cmd, rest)
+	case "man": // hidden: generates docs/man (make man)
+		return m.manCmd(rest)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(m.Stdout, usage)
 		return nil
@@ -225,7 +227,7 @@ func (m *Main) rotateCodeKeyCmd(args []string) error {
 	return nil
 }
 
-// logsCmd prints the rotated log files, filtered.
+// logsCmd prints the log file and logrotate's copies, filtered.
 func (m *Main) logsCmd(args []string) error {
 	fs := m.newFlagSet("logs")
 	path := fs.String("config", config.DefaultConfigPath, "config file (for log.dir)")

@@ -32,6 +32,7 @@ func (m *Main) runCmd(ctx context.Context, args []string) error {
 		logs.Logger.SetOutput(m.Stderr)
 	}
 	m.onClose(logs.Close)
+	logs.ReopenOnHUP(ctx)
 	secrets, probs, warns := config.LoadSecrets(&cfg, time.Now())
 	for _, w := range warns {
 		logs.Logger.WithField("key", w.Key).Warn(w.Msg)

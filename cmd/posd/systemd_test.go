@@ -125,12 +125,18 @@ func TestDeb(t *testing.T) {
 		}
 	}
 	want := map[string]string{
-		"/usr/bin/posd":                    "-rwxr-xr-x root/root",
-		"/lib/systemd/system/posd.service": "-rw-r--r-- root/root",
-		"/usr/lib/sysusers.d/posd.conf":    "-rw-r--r-- root/root",
-		"/usr/lib/tmpfiles.d/posd.conf":    "-rw-r--r-- root/root",
-		"/etc/posd/posd.toml":              "-rw-r--r-- root/root",
-		"/usr/share/doc/posd/install.md":   "-rw-r--r-- root/root",
+		"/usr/bin/posd":                      "-rwxr-xr-x root/root",
+		"/lib/systemd/system/posd.service":   "-rw-r--r-- root/root",
+		"/usr/lib/sysusers.d/posd.conf":      "-rw-r--r-- root/root",
+		"/usr/lib/tmpfiles.d/posd.conf":      "-rw-r--r-- root/root",
+		"/etc/posd/posd.toml":                "-rw-r--r-- root/root",
+		"/usr/share/doc/posd/install.md":     "-rw-r--r-- root/root",
+		"/usr/share/doc/posd/copyright":      "-rw-r--r-- root/root",
+		"/usr/share/doc/posd/changelog.gz":   "-rw-r--r-- root/root",
+		"/etc/logrotate.d/posd":              "-rw-r--r-- root/root",
+		"/usr/share/man/man8/posd.8.gz":      "-rw-r--r-- root/root",
+		"/usr/share/man/man5/posd.toml.5.gz": "-rw-r--r-- root/root",
+		"/usr/share/lintian/overrides/posd":  "-rw-r--r-- root/root",
 	}
 	if _, err := os.Stat("../../systemd/60-posd-scanners.rules"); err == nil {
 		want["/lib/udev/rules.d/60-posd-scanners.rules"] = "-rw-r--r-- root/root"
@@ -152,14 +158,14 @@ func TestDeb(t *testing.T) {
 		}
 	}
 	conf, err := exec.Command(dd, "-I", deb, "conffiles").CombinedOutput()
-	if err != nil || strings.TrimSpace(string(conf)) != "/etc/posd/posd.toml" {
+	if err != nil || strings.TrimSpace(string(conf)) != "/etc/posd/posd.toml\n/etc/logrotate.d/posd" {
 		t.Errorf("conffiles = %q, %v", conf, err)
 	}
 	post, err := exec.Command(dd, "-I", deb, "postinst").CombinedOutput()
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, w := range []string{"systemd-sysusers", "udevadm trigger", "systemctl daemon-reload"} {
+	for _, w := range []string{"systemd-sysusers", "systemd-tmpfiles", "udevadm trigger", "daemon-reload", "deb-systemd-helper enable"} {
 		if !strings.Contains(string(post), w) {
 			t.Errorf("postinst lacks %q", w)
 		}
@@ -210,6 +216,54 @@ func TestSysusersTmpfiles(t *testing.T) {
 		fi, err := os.Stat(filepath.Join(root, p))
 		if err != nil || fi.Mode().Perm() != mode {
 			t.Errorf("/%s: %v %v, want mode %04o", p, fi, err, mode)
+		}
+	}
+}
+
+// TestManPages: docs/man/posd.8 and posd.toml.5 are what `posd man` generates from the
+// usage text, every command's -h and configs/posd.toml; regenerate with `make man`.
+func TestManPages(t *testing.T) {
+	pages, err := ManPages("../../configs/posd.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range pages {
+		got, err := os.ReadFile("../../docs/man/" + name)
+		if err != nil || string(got) != string(want) {
+			t.Errorf("docs/man/%s is out of step with -h or configs/posd.toml (%v): run `make man`", name, err)
+		}
+	}
+	p8 := string(pages["posd.8"])
+	// Every command of the usage text and every flag -h prints is in posd(8).
+	for _, c := range usageCommands() {
+		if !strings.Contains(p8, roffEscape(c.synopsis)) {
+			t.Errorf("posd.8 lacks %q", c.synopsis)
+		}
+		fh, _ := flagHelp(strings.Fields(c.synopsis)[1])
+		for _, m := range regexp.MustCompile(`(?m)^  -([a-z-]+)`).FindAllStringSubmatch(fh, -1) {
+			if !strings.Contains(p8, `\fB\-`+roffEscape(m[1])+`\fR`) {
+				t.Errorf("posd.8 lacks flag -%s of %s", m[1], c.synopsis)
+			}
+		}
+	}
+	if len(usageCommands()) < 9 {
+		t.Errorf("usage parsed into %d commands", len(usageCommands()))
+	}
+	// Every key of the example config is in posd.toml(5).
+	ex, _ := os.ReadFile("../../configs/posd.toml")
+	for _, m := range regexp.MustCompile(`(?m)^([a-z_0-9]+)\s*=`).FindAllStringSubmatch(string(ex), -1) {
+		if !strings.Contains(string(pages["posd.toml.5"]), `\fB`+roffEscape(m[1])+`\fR`) {
+			t.Errorf("posd.toml.5 lacks key %s", m[1])
+		}
+	}
+	if mn, err := exec.LookPath("man"); err == nil {
+		for name := range pages {
+			var stderr strings.Builder
+			cmd := exec.Command(mn, "--warnings", "-l", "../../docs/man/"+name)
+			cmd.Stderr = &stderr
+			if err := cmd.Run(); err != nil || stderr.Len() > 0 {
+				t.Errorf("man --warnings %s: %v\n%s", name, err, stderr.String())
+			}
 		}
 	}
 }

@@ -182,6 +182,27 @@ func (d *Daemon) openPayments(p Parts) (err error) {
 		return fmt.Errorf("engine: %w", err)
 	}
 	d.metrics.RegisterEngine(d.eng.Status)
+	d.metrics.RegisterFleet(monitor.FleetSources{
+		StoreID: cfg.Till.StoreID, TillID: cfg.Till.TillID,
+		Version:          p.Version,
+		OldestUnresolved: d.oldestUnresolved,
+		JournalPath:      cfg.Storage.Path,
+		ScannersConfigured: func() int {
+			if d.scanners == nil {
+				return 0
+			}
+			return len(d.scanners.Status())
+		},
+		Printer: func() (bool, bool) {
+			if d.spool == nil {
+				return false, false
+			}
+			st := d.spool.Status()
+			held := st.HeldBy()
+			return st.Healthy() || st.State == printer.SpoolDisabled, held != nil && held.PaperOut
+		},
+		Reachable: func() bool { return d.eng.Status().WeChatReachable },
+	})
 	return nil
 }
 
@@ -694,6 +715,21 @@ func (d *Daemon) mainLoopHealthy(ctx context.Context, timeout time.Duration) err
 	case <-ctx.Done():
 		return errors.New("engine did not answer")
 	}
+}
+
+// oldestUnresolved is when the oldest unresolved attempt's job was queued (zero: none).
+func (d *Daemon) oldestUnresolved() time.Time {
+	jobs, err := d.eng.Jobs()
+	if err != nil {
+		return time.Time{}
+	}
+	var oldest time.Time
+	for _, j := range jobs {
+		if j.Kind == "resolve" && (oldest.IsZero() || j.CreatedAt.Before(oldest)) {
+			oldest = j.CreatedAt
+		}
+	}
+	return oldest
 }
 
 // URL is where the UI listens.

@@ -2,10 +2,13 @@ package logging
 
 import (
 	"bytes"
+	"compress/gzip"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -14,28 +17,30 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/coreos/go-systemd/v22/journal"
 	"github.com/sirupsen/logrus"
 
 	"posd/internal/check"
 	"posd/wxpay"
 )
 
-// Logging is the daemon's logger and where its entries go: stderr (journald under systemd),
-// a size-rotated file under the logs directory, and an in-memory ring for the web UI.
+// Logging is the daemon's logger and where its entries go: the journal (natively, with
+// structured fields, when stderr is journald's stream) or stderr, the log file under the
+// logs directory (rotated by logrotate), and an in-memory ring for the web UI.
 type Logging struct {
 	Logger   *logrus.Logger
 	Ring     *Ring
 	Redactor *Redactor
-	file     *RotatingFile
+	file     *LogFile
 }
 
 // Config is the [log] section of posd.toml.
 type Config struct {
 	Level        string `toml:"level"`
 	Format       string `toml:"format"`
-	Dir          string `toml:"dir"`            // rotated log files; default $LOGS_DIRECTORY or /var/log/posd
-	FileMaxBytes int64  `toml:"file_max_bytes"` // rotate when the file would exceed this
-	FileKeep     int    `toml:"file_keep"`      // rotated files kept besides the current one
+	Dir          string `toml:"dir"`            // posd.log; default $LOGS_DIRECTORY or /var/log/posd
+	FileMaxBytes int64  `toml:"file_max_bytes"` // 0: no log file; logrotate rotates it (/etc/logrotate.d/posd)
+	FileKeep     int    `toml:"file_keep"`      // unused: logrotate's "rotate" keeps the copies
 	RingSize     int    `toml:"ring_size"`      // entries kept in memory for the UI
 }
 
@@ -59,11 +64,20 @@ func (c Config) Problems() []check.Problem {
 	return p
 }
 
-// LogFileName is the current log file in the logs directory; rotated ones get .1, .2, ...
+// LogFileName is the log file in the logs directory; logrotate's copies are .1, .2.gz, ...
 const LogFileName = "posd.log"
 
-// NewLogging builds the logger. stderr receives the console/journal stream; journal says
-// whether that stream is journald's (then no timestamps and <N> priority prefixes).
+// journalSend writes one entry to journald; journalEnabled says whether its socket
+// answers. Variables so tests can stand in for journald.
+var (
+	journalSend    = journal.Send
+	journalEnabled = journal.Enabled
+)
+
+// NewLogging builds the logger. stderr receives the console stream; journal says whether
+// that stream is journald's: then entries go to the journal natively (fields SALE_ID,
+// OUT_TRADE_NO, PRIORITY, ... for `journalctl -u posd OUT_TRADE_NO=...`), and stderr gets
+// "<N>"-prefixed lines without timestamps only if the journal socket does not answer.
 func NewLogging(cfg Config, stderr io.Writer, journal bool) (*Logging, error) {
 	lv, err := logrus.ParseLevel(cfg.Level)
 	if err != nil {
@@ -77,12 +91,16 @@ func NewLogging(cfg Config, stderr io.Writer, journal bool) (*Logging, error) {
 	l := &Logging{Logger: lg, Redactor: NewRedactor()}
 	// The redactor runs first: every later hook and the console see the masked entry.
 	lg.AddHook(l.Redactor)
+	if journal && journalEnabled() {
+		lg.AddHook(&journalHook{send: journalSend, fallback: stderr, fmt: lg.Formatter})
+		lg.SetOutput(io.Discard) // the hook writes the entry (or its fallback line)
+	}
 	if cfg.RingSize > 0 {
 		l.Ring = NewRing(cfg.RingSize)
 		lg.AddHook(l.Ring)
 	}
 	if cfg.FileMaxBytes > 0 && cfg.Dir != "" {
-		f, err := OpenRotatingFile(filepath.Join(cfg.Dir, LogFileName), cfg.FileMaxBytes, cfg.FileKeep)
+		f, err := OpenLogFile(filepath.Join(cfg.Dir, LogFileName))
 		if err != nil {
 			// A full or read-only log disk must not stop payments: say so and go on.
 			lg.WithError(err).Warn("log file unavailable; logging to the console only")
@@ -94,12 +112,97 @@ func NewLogging(cfg Config, stderr io.Writer, journal bool) (*Logging, error) {
 	return l, nil
 }
 
-// Close flushes and closes the log file.
+// Reopen starts a new log file after logrotate moved the old one away (SIGHUP).
+func (l *Logging) Reopen() error {
+	if l.file == nil {
+		return nil
+	}
+	return l.file.Reopen()
+}
+
+// Close closes the log file.
 func (l *Logging) Close() error {
 	if l.file != nil {
 		return l.file.Close()
 	}
 	return nil
+}
+
+// journalHook writes entries to journald natively: MESSAGE, PRIORITY, SYSLOG_IDENTIFIER
+// and every field as an upper-case journal field, posd's ids under fixed names (SALE_ID,
+// OUT_TRADE_NO) so IT can follow one payment with `journalctl -u posd OUT_TRADE_NO=...`
+// across restarts. It runs after the redactor: a payment code never reaches the journal.
+type journalHook struct {
+	send     func(msg string, p journal.Priority, vars map[string]string) error
+	fallback io.Writer
+	fmt      logrus.Formatter
+}
+
+func (h *journalHook) Levels() []logrus.Level { return logrus.AllLevels }
+
+func (h *journalHook) Fire(e *logrus.Entry) error {
+	if err := h.send(e.Message, journal.Priority(syslogPriority(e.Level)), journalFields(e)); err != nil {
+		// journald gone (restarting, socket full): the stream still reaches it.
+		if b, ferr := h.fmt.Format(e); ferr == nil {
+			_, _ = h.fallback.Write(b)
+		}
+	}
+	return nil
+}
+
+// journalKeys are posd's field names with a fixed journal name.
+var journalKeys = map[string]string{
+	"sale": "SALE_ID", "sale_id": "SALE_ID", "out_trade_no": "OUT_TRADE_NO",
+	"out_refund_no": "OUT_REFUND_NO", "error": "ERROR", "component": "POSD_COMPONENT",
+}
+
+// journalFields turns an entry's fields into journal variables.
+func journalFields(e *logrus.Entry) map[string]string {
+	vars := make(map[string]string, len(e.Data)+1)
+	vars["SYSLOG_IDENTIFIER"] = "posd"
+	for k, v := range e.Data {
+		name, ok := journalKeys[k]
+		if !ok {
+			name = journalFieldName(k)
+		}
+		if name == "" {
+			continue
+		}
+		switch x := v.(type) {
+		case error:
+			vars[name] = x.Error()
+		default:
+			vars[name] = fmt.Sprint(x)
+		}
+	}
+	return vars
+}
+
+// journalFieldName maps a logrus key to a valid journal field name: upper-case letters,
+// digits and "_", not starting with "_" (trusted fields) or a digit; at most 64 bytes.
+// Names journald reserves for itself (MESSAGE, PRIORITY, ...) get a POSD_ prefix.
+func journalFieldName(k string) string {
+	var b strings.Builder
+	for _, r := range strings.ToUpper(k) {
+		switch {
+		case r >= 'A' && r <= 'Z', r >= '0' && r <= '9':
+			b.WriteRune(r)
+		default:
+			b.WriteByte('_')
+		}
+	}
+	n := strings.TrimLeft(b.String(), "_0123456789")
+	switch n {
+	case "", "MESSAGE", "PRIORITY", "SYSLOG_IDENTIFIER", "MESSAGE_ID", "CODE_FILE", "CODE_LINE", "CODE_FUNC", "ERRNO", "SYSLOG_FACILITY", "SYSLOG_PID":
+		if n == "" {
+			return ""
+		}
+		n = "POSD_" + n
+	}
+	if len(n) > 64 {
+		n = n[:64]
+	}
+	return n
 }
 
 // consoleFormatter picks the stderr format.
@@ -371,9 +474,9 @@ func (e LogEntry) String() string {
 	return b.String()
 }
 
-// fileHook writes JSON lines to the rotating file.
+// fileHook writes JSON lines to the log file.
 type fileHook struct {
-	f   *RotatingFile
+	f   *LogFile
 	fmt logrus.Formatter
 }
 
@@ -388,92 +491,77 @@ func (h *fileHook) Fire(e *logrus.Entry) error {
 	return nil
 }
 
-// RotatingFile is an append-only file that rotates by size: path, path.1 (newest) ...
-// path.N. Each Write is one whole line, so a rotated file never splits an entry.
-type RotatingFile struct {
-	mu       sync.Mutex
-	path     string
-	max      int64
-	keep     int
-	f        *os.File
-	size     int64
-	disabled bool
+// LogFile is the append-only posd.log. posd never rotates it: logrotate does, the Debian
+// way (/etc/logrotate.d/posd renames it to posd.log.1, compresses older ones, then sends
+// SIGHUP), and Reopen starts a new posd.log. Each Write is one whole line.
+type LogFile struct {
+	mu   sync.Mutex
+	path string
+	f    *os.File
 }
 
-// OpenRotatingFile opens (creating) path for appending.
-func OpenRotatingFile(path string, max int64, keep int) (*RotatingFile, error) {
+// OpenLogFile opens (creating) path for appending.
+func OpenLogFile(path string) (*LogFile, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return nil, fmt.Errorf("create log directory: %w", err)
 	}
-	r := &RotatingFile{path: path, max: max, keep: keep}
-	if err := r.open(); err != nil {
+	l := &LogFile{path: path}
+	if err := l.open(); err != nil {
 		return nil, err
 	}
-	return r, nil
+	return l, nil
 }
 
-func (r *RotatingFile) open() error {
-	f, err := os.OpenFile(r.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
+func (l *LogFile) open() error {
+	f, err := os.OpenFile(l.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
 	if err != nil {
 		return fmt.Errorf("open log file: %w", err)
 	}
-	fi, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return fmt.Errorf("stat log file: %w", err)
-	}
-	r.f, r.size = f, fi.Size()
+	l.f = f
 	return nil
 }
 
-// Write appends p, rotating first if p would push the file past max.
-func (r *RotatingFile) Write(p []byte) (int, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.f == nil {
+// Write appends p.
+func (l *LogFile) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.f == nil {
 		return 0, os.ErrClosed
 	}
-	if r.size > 0 && r.size+int64(len(p)) > r.max {
-		if err := r.rotate(); err != nil {
-			return 0, err
-		}
-	}
-	n, err := r.f.Write(p)
-	r.size += int64(n)
-	return n, err
+	return l.f.Write(p)
 }
 
-func (r *RotatingFile) rotate() error {
-	r.f.Close()
-	r.f = nil
-	if r.keep == 0 {
-		os.Remove(r.path)
-	} else {
-		os.Remove(fmt.Sprintf("%s.%d", r.path, r.keep))
-		for i := r.keep - 1; i >= 1; i-- {
-			os.Rename(fmt.Sprintf("%s.%d", r.path, i), fmt.Sprintf("%s.%d", r.path, i+1))
-		}
-		if err := os.Rename(r.path, r.path+".1"); err != nil && !os.IsNotExist(err) {
-			return fmt.Errorf("rotate log file: %w", err)
-		}
+// Reopen closes the file and opens path again: after logrotate moved it away, a new one.
+// If the new one cannot be opened the old descriptor is kept, so no line is lost.
+func (l *LogFile) Reopen() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.f == nil {
+		return os.ErrClosed
 	}
-	return r.open()
+	old := l.f
+	if err := l.open(); err != nil {
+		l.f = old
+		return err
+	}
+	return old.Close()
 }
 
 // Close closes the file.
-func (r *RotatingFile) Close() error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.f == nil {
+func (l *LogFile) Close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.f == nil {
 		return nil
 	}
-	err := r.f.Close()
-	r.f = nil
+	err := l.f.Close()
+	l.f = nil
 	return err
 }
 
-// ReadLogFiles reads the rotated JSON log files in dir, oldest first, and filters them.
-// Lines that are not posd's JSON are skipped.
+// ReadLogFiles reads the JSON log files in dir, oldest first, and filters them: posd.log
+// and what logrotate made of it (posd.log.1, posd.log.2.gz, ...). Lines that are not
+// posd's JSON are skipped.
 func ReadLogFiles(dir string, f LogFilter) ([]LogEntry, error) {
 	base := filepath.Join(dir, LogFileName)
 	matches, _ := filepath.Glob(base + ".*")
@@ -483,7 +571,7 @@ func ReadLogFiles(dir string, f LogFilter) ([]LogEntry, error) {
 	}
 	var files []numbered
 	for _, m := range matches {
-		if n, err := strconv.Atoi(strings.TrimPrefix(m, base+".")); err == nil {
+		if n, err := strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(m, base+"."), ".gz")); err == nil {
 			files = append(files, numbered{n, m})
 		}
 	}
@@ -492,7 +580,7 @@ func ReadLogFiles(dir string, f LogFilter) ([]LogEntry, error) {
 	var all []LogEntry
 	found := false
 	for _, nf := range files {
-		b, err := os.ReadFile(nf.path)
+		b, err := readMaybeGzip(nf.path)
 		if err != nil {
 			if os.IsNotExist(err) {
 				continue
@@ -510,6 +598,24 @@ func ReadLogFiles(dir string, f LogFilter) ([]LogEntry, error) {
 		return nil, fmt.Errorf("no log file in %s", dir)
 	}
 	return filterTail(all, LogFilter{MinLevel: logrus.TraceLevel, N: f.N}), nil
+}
+
+// readMaybeGzip reads a file, gunzipping one whose name ends in .gz.
+func readMaybeGzip(path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if err != nil || !strings.HasSuffix(path, ".gz") {
+		return b, err
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(b))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	defer zr.Close()
+	out, err := io.ReadAll(zr)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return out, nil
 }
 
 // parseLogLine decodes one JSON line written by the file hook.
@@ -544,4 +650,26 @@ func parseLogLine(line []byte) (LogEntry, bool) {
 		}
 	}
 	return e, true
+}
+
+// ReopenOnHUP starts a new log file on SIGHUP, which logrotate's postrotate sends after
+// moving posd.log away (/etc/logrotate.d/posd). Until ctx ends.
+func (logs *Logging) ReopenOnHUP(ctx context.Context) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	go func() {
+		defer signal.Stop(hup)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				if err := logs.Reopen(); err != nil {
+					logs.Logger.WithError(err).Warn("cannot reopen the log file; still writing the old one")
+				} else {
+					logs.Logger.Info("log file reopened")
+				}
+			}
+		}
+	}()
 }

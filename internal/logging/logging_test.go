@@ -2,13 +2,19 @@ package logging
 
 import (
 	"bytes"
+	"compress/gzip"
+	"context"
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/coreos/go-systemd/v22/journal"
 	"github.com/sirupsen/logrus"
 )
 
@@ -75,6 +81,10 @@ func TestLogging_RedactsEveryOutput(t *testing.T) {
 }
 
 func TestLogging_Journal(t *testing.T) {
+	// The stream only (no journal socket to write to natively).
+	old := journalEnabled
+	t.Cleanup(func() { journalEnabled = old })
+	journalEnabled = func() bool { return false }
 	l, out := newTestLogging(t, Config{Level: "debug", Format: "text"}, true)
 	l.Logger.WithField("component", "printer").Error("paper out")
 	l.Logger.Info("ready")
@@ -137,22 +147,38 @@ func TestRing(t *testing.T) {
 	}
 }
 
-func TestRotatingFile(t *testing.T) {
+// TestLogFile_Logrotate rotates posd.log the way /etc/logrotate.d/posd does (rename,
+// SIGHUP, compress the older copies): no line is lost, and `posd logs` reads across
+// posd.log, posd.log.1 and posd.log.2.gz, oldest first.
+func TestLogFile_Logrotate(t *testing.T) {
 	dir := t.TempDir()
 	l, _ := newTestLogging(t, Config{Level: "info", Format: "text", Dir: dir, FileMaxBytes: 64 << 10, FileKeep: 2}, false)
+	base := filepath.Join(dir, LogFileName)
 	for i := range 3000 {
-		l.Logger.WithField("i", i).Info("a line that takes some room in the rotated log file")
+		if i == 1000 || i == 2000 {
+			// logrotate: posd.log.1 → posd.log.2.gz, posd.log → posd.log.1, then SIGHUP.
+			if b, err := os.ReadFile(base + ".1"); err == nil {
+				var z bytes.Buffer
+				zw := gzip.NewWriter(&z)
+				zw.Write(b)
+				zw.Close()
+				writeFile(t, base+".2.gz", z.String(), 0o640)
+				os.Remove(base + ".1")
+			}
+			if err := os.Rename(base, base+".1"); err != nil {
+				t.Fatal(err)
+			}
+			l.Logger.WithField("i", -i).Info("written to the renamed file before the reopen")
+			if err := l.Reopen(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		l.Logger.WithField("i", i).Info("a line that takes some room in the log file")
 	}
 	l.Logger.Warn("the last word")
 	names, _ := filepath.Glob(filepath.Join(dir, "posd.log*"))
 	if len(names) != 3 {
-		t.Fatalf("want posd.log, .1, .2; got %v", names)
-	}
-	for _, n := range names {
-		fi, _ := os.Stat(n)
-		if fi.Size() > 64<<10 {
-			t.Errorf("%s is %d bytes, over the limit", n, fi.Size())
-		}
+		t.Fatalf("want posd.log, .1, .2.gz; got %v", names)
 	}
 	got, err := ReadLogFiles(dir, LogFilter{MinLevel: logrus.InfoLevel, N: 5})
 	if err != nil {
@@ -165,8 +191,11 @@ func TestRotatingFile(t *testing.T) {
 	if len(w) != 1 {
 		t.Fatalf("warn: %+v", w)
 	}
-	// Entries come oldest first across files.
+	// Every line is somewhere, oldest first across files.
 	all, _ := ReadLogFiles(dir, LogFilter{MinLevel: logrus.TraceLevel})
+	if len(all) != 3000+2+1 {
+		t.Fatalf("%d entries, want %d", len(all), 3003)
+	}
 	for i := 1; i < len(all); i++ {
 		if all[i].Time.Before(all[i-1].Time) {
 			t.Fatalf("out of order at %d", i)
@@ -174,6 +203,112 @@ func TestRotatingFile(t *testing.T) {
 	}
 	if _, err := ReadLogFiles(t.TempDir(), LogFilter{}); err == nil {
 		t.Fatal("empty directory: want an error")
+	}
+}
+
+// TestLogrotateConfig runs the packaged /etc/logrotate.d/posd with logrotate itself on a
+// scratch directory: posd.log is rotated and, after the postrotate SIGHUP (sent to this
+// process, where reopenOnHUP listens), new lines land in a new posd.log.
+func TestLogrotateConfig(t *testing.T) {
+	lr := needTool(t, "logrotate")
+	dir := t.TempDir()
+	l, _ := newTestLogging(t, Config{Level: "info", Format: "text", Dir: dir, FileMaxBytes: 1, FileKeep: 2}, false)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	reopened := make(chan struct{}, 1)
+	l.Logger.AddHook(hookFunc(func(e *logrus.Entry) {
+		if e.Message == "log file reopened" {
+			reopened <- struct{}{}
+		}
+	}))
+	l.ReopenOnHUP(ctx)
+	l.Logger.Info("before the rotation")
+	conf, err := os.ReadFile("../../systemd/posd.logrotate")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := strings.ReplaceAll(string(conf), "/var/log/posd/", dir+"/")
+	// The packaged postrotate signals the unit's main process; here that is this test.
+	c = regexp.MustCompile(`(?m)^\s*systemctl kill .*$`).ReplaceAllString(c, fmt.Sprintf("\t\tkill -HUP %d", os.Getpid()))
+	c = regexp.MustCompile(`(?m)^\s*(su|create) .*$`).ReplaceAllString(c, "")
+	if !strings.Contains(c, "kill -HUP") {
+		t.Fatalf("no postrotate to adapt in:\n%s", conf)
+	}
+	cp := filepath.Join(t.TempDir(), "posd")
+	writeFile(t, cp, c, 0o644)
+	out, err := exec.Command(lr, "-f", "-s", filepath.Join(t.TempDir(), "state"), cp).CombinedOutput()
+	if err != nil {
+		t.Fatalf("logrotate: %v\n%s\n%s", err, out, c)
+	}
+	select {
+	case <-reopened:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no reopen after logrotate's SIGHUP")
+	}
+	l.Logger.Info("after the rotation")
+	old, _ := os.ReadFile(filepath.Join(dir, LogFileName+".1"))
+	cur, _ := os.ReadFile(filepath.Join(dir, LogFileName))
+	if !strings.Contains(string(old), "before the rotation") || !strings.Contains(string(cur), "after the rotation") || strings.Contains(string(cur), "before the rotation") {
+		t.Fatalf("posd.log.1:\n%s\nposd.log:\n%s", old, cur)
+	}
+}
+
+type hookFunc func(*logrus.Entry)
+
+func (hookFunc) Levels() []logrus.Level       { return logrus.AllLevels }
+func (f hookFunc) Fire(e *logrus.Entry) error { f(e); return nil }
+
+// TestLogging_JournalNative: under journald, entries are sent with structured fields
+// (SALE_ID, OUT_TRADE_NO, PRIORITY by level), masked, and not written to stderr; when the
+// journal socket refuses, the stderr stream still carries the line.
+func TestLogging_JournalNative(t *testing.T) {
+	type sent struct {
+		msg  string
+		p    journal.Priority
+		vars map[string]string
+	}
+	var got []sent
+	fail := false
+	oldSend, oldEnabled := journalSend, journalEnabled
+	t.Cleanup(func() { journalSend, journalEnabled = oldSend, oldEnabled })
+	journalEnabled = func() bool { return true }
+	journalSend = func(msg string, p journal.Priority, vars map[string]string) error {
+		if fail {
+			return errors.New("journal socket refused")
+		}
+		got = append(got, sent{msg, p, vars})
+		return nil
+	}
+	l, stderr := newTestLogging(t, Config{Level: "debug", Format: "text"}, true)
+	code := "134567890123456789"
+	l.Logger.WithFields(logrus.Fields{"component": "engine", "sale": "S-261126-0001", "out_trade_no": "HK001_T01_261126000001",
+		"code": code, "error": errors.New("refused " + code), "9 odd-key": 1}).Warn("attempt unresolved for " + code)
+	l.Logger.Info("ready")
+	if len(got) != 2 || stderr.Len() != 0 {
+		t.Fatalf("sent %+v, stderr %q", got, stderr.String())
+	}
+	v := got[0].vars
+	if got[0].p != journal.PriWarning || got[1].p != journal.PriInfo {
+		t.Errorf("priorities %d, %d", got[0].p, got[1].p)
+	}
+	for k, want := range map[string]string{"SALE_ID": "S-261126-0001", "OUT_TRADE_NO": "HK001_T01_261126000001",
+		"POSD_COMPONENT": "engine", "SYSLOG_IDENTIFIER": "posd", "CODE": "13************6789", "ODD_KEY": "1"} {
+		if v[k] != want {
+			t.Errorf("%s = %q, want %q (all: %v)", k, v[k], want, v)
+		}
+	}
+	for k, val := range v {
+		if strings.Contains(val, code) || !regexp.MustCompile(`^[A-Z][A-Z0-9_]{0,63}$`).MatchString(k) {
+			t.Errorf("field %s=%q", k, val)
+		}
+	}
+	if strings.Contains(got[0].msg, code) {
+		t.Errorf("message carries the code: %q", got[0].msg)
+	}
+	fail = true
+	l.Logger.Error("paper out")
+	if !strings.HasPrefix(stderr.String(), "<3>") || !strings.Contains(stderr.String(), "paper out") {
+		t.Fatalf("fallback line %q", stderr.String())
 	}
 }
 
@@ -185,4 +320,25 @@ func BenchmarkLogging_Redact(b *testing.B) {
 		buf.Reset()
 		l.Logger.WithField("component", "engine").WithField("out_trade_no", "HK001T01000001").Info("attempt paid")
 	}
+}
+
+func writeFile(t testing.TB, path, data string, mode os.FileMode) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(data), mode); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// needTool returns the path of a tool the test needs: .ci/run installs it (apt); on a
+// developer machine without it the test is skipped, in CI it fails.
+func needTool(t *testing.T, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("%s is required in CI", name)
+		}
+		t.Skipf("%s not installed", name)
+	}
+	return p
 }

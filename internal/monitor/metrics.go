@@ -2,8 +2,11 @@ package monitor
 
 import (
 	"errors"
+	"math"
 	"net/url"
+	"path/filepath"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -102,6 +105,9 @@ func NewMetrics() *Metrics {
 	}
 	for _, r := range []string{"ok", "wrong", "locked"} {
 		m.logins.WithLabelValues("pin", r) // an alert on wrong PINs works from the first scrape
+	}
+	for _, s := range []string{"success", "failed"} {
+		m.refunds.WithLabelValues(s)
 	}
 	return m
 }
@@ -238,4 +244,98 @@ func (m *Metrics) RegisterEngine(status func() engine.Status) {
 			return float64(t.UnixNano()) / 1e9
 		}),
 	)
+}
+
+// FleetSources are what the fleet's alert rules and dashboard need beyond the engine's
+// counts, read at scrape time. Nil functions are not exported.
+type FleetSources struct {
+	StoreID, TillID, Version string
+	// OldestUnresolved is when the oldest attempt still unresolved went to the durable
+	// queue (zero: none).
+	OldestUnresolved func() time.Time
+	// JournalPath is the journal file; its filesystem's free and total bytes are exported.
+	JournalPath        string
+	ScannersConfigured func() int
+	Printer            func() (up, paperOut bool)
+	Reachable          func() bool
+	Now                func() time.Time
+}
+
+// RegisterFleet exports the gauges of FleetSources.
+func (m *Metrics) RegisterFleet(f FleetSources) {
+	now := f.Now
+	if now == nil {
+		now = time.Now
+	}
+	b := func(v bool) float64 {
+		if v {
+			return 1
+		}
+		return 0
+	}
+	info := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "posd_till_info",
+		Help: "Always 1; the till's store and till ids and posd's version, for joins and dashboards.",
+	}, []string{"store_id", "till_id", "version"})
+	info.WithLabelValues(f.StoreID, f.TillID, f.Version).Set(1)
+	m.Registry.MustRegister(info)
+	if f.OldestUnresolved != nil {
+		m.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "posd_oldest_unresolved_age_seconds",
+			Help: "Age of the oldest payment attempt still unresolved, since it went to the durable queue (0 = none).",
+		}, func() float64 {
+			t := f.OldestUnresolved()
+			if t.IsZero() {
+				return 0
+			}
+			return now().Sub(t).Seconds()
+		}))
+	}
+	if f.JournalPath != "" {
+		dir := filepath.Dir(f.JournalPath)
+		stat := func(free bool) float64 {
+			var st syscall.Statfs_t
+			if err := syscall.Statfs(dir, &st); err != nil {
+				return math.NaN()
+			}
+			if free {
+				return float64(st.Bavail) * float64(st.Bsize) // what posd (not root) may use
+			}
+			return float64(st.Blocks) * float64(st.Bsize)
+		}
+		m.Registry.MustRegister(
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Name: "posd_journal_filesystem_avail_bytes",
+				Help: "Bytes available to posd on the journal's filesystem.",
+			}, func() float64 { return stat(true) }),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Name: "posd_journal_filesystem_size_bytes",
+				Help: "Size of the journal's filesystem in bytes.",
+			}, func() float64 { return stat(false) }),
+		)
+	}
+	if f.ScannersConfigured != nil {
+		m.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "posd_scanners_configured",
+			Help: "Scanners in the configuration (compare with posd_scanners_connected).",
+		}, func() float64 { return float64(f.ScannersConfigured()) }))
+	}
+	if f.Printer != nil {
+		m.Registry.MustRegister(
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Name: "posd_printer_up",
+				Help: "1 when the receipt printer is ready (or none is configured), 0 when it is offline, unreachable, out of paper or open.",
+			}, func() float64 { up, _ := f.Printer(); return b(up) }),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Name: "posd_printer_paper_out",
+				Help: "1 when the receipt printer reports paper out.",
+			}, func() float64 { _, po := f.Printer(); return b(po) }),
+		)
+	}
+	if f.Reachable != nil {
+		m.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "posd_wechat_reachable",
+			Help: "1 when the last WeChat Pay call got an answer, 0 when it did not.",
+		}, func() float64 { return b(f.Reachable()) }))
+	}
 }

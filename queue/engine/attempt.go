@@ -448,6 +448,9 @@ func (r *runner) query() bool {
 		}
 	default:
 		// Unknown (system error, no answer) or a refusal of the query itself.
+		if r.queued && frequencyLimited(o.Error) {
+			return r.limited(o.Error)
+		}
 		if r.t.reverseClaimed {
 			r.t.mustQuery = true // the reverse is still to be confirmed
 		}
@@ -530,6 +533,9 @@ func (r *runner) reverse() bool {
 		return r.unresolveAttention("WeChat Pay refused to cancel the order (" + describe(res.Error) + "). Check the till's API certificate, then look the order up in the WeChat Pay merchant platform.")
 	default:
 		r.lastErr = describe(res.Error)
+		if r.queued && frequencyLimited(res.Error) {
+			return r.limited(res.Error)
+		}
 		if r.t.reverseTries >= reverseTries {
 			r.unresolve()
 			return true
@@ -728,7 +734,7 @@ func (r *runner) toQueue(advice string) {
 		}
 		if advice != "" {
 			j.Attention, j.Advice = true, advice
-			j.Due = now.Add(attentionRetry)
+			j.Due = now.Add(backoff(attentionRetry, attentionRetry, 0)) // ±20%: tills flagged together do not retry together
 		}
 		return tx.putJob(j)
 	})

@@ -3,6 +3,7 @@ package engine_test
 import (
 	"context"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -379,5 +380,66 @@ func TestSlowSubscriberCoalesces(t *testing.T) {
 	}
 	if len(got) > 2 || got[len(got)-1].State != engine.SalePaid {
 		t.Fatalf("%d deliveries for %d versions: want the one in hand and the newest", len(got), s.Version)
+	}
+}
+
+// After an outage WeChat answers the durable queue "too many requests" (the merchant's
+// limit, shared by every till): the attempt goes back to the queue with backoff instead of
+// asking again in 2 s or reversing, and settles once WeChat takes requests again.
+func TestQueueBacksOffOnFrequencyLimit(t *testing.T) {
+	for _, limitedErr := range []*wxpay.Error{
+		{Code: "FREQUENCY_LIMITED", Message: "busy", HTTP: 200},  // v2
+		{Code: "RATELIMIT_EXCEEDED", Message: "busy", HTTP: 429}, // v3
+	} {
+		t.Run(limitedErr.Code, func(t *testing.T) {
+			h := newHarness(t)
+			var mu sync.Mutex
+			var limitedAt []time.Time
+			var up atomic.Bool
+			h.wx.OnMicroPay = func(wxpay.PayRequest) wxpay.Order { return enginetest.Silent() }
+			h.wx.OnQuery = func(string, int) wxpay.Order {
+				mu.Lock()
+				defer mu.Unlock()
+				switch {
+				case !up.Load():
+					return enginetest.Silent()
+				case len(limitedAt) < 3:
+					limitedAt = append(limitedAt, h.clk.Now())
+					return wxpay.Order{Outcome: wxpay.Unknown, Error: limitedErr}
+				}
+				return enginetest.Paid()
+			}
+			s := h.pay(700)
+			h.drive(s.ID, 1, time.Minute, unresolved)
+			h.runQueue()
+			up.Store(true)
+			s = h.drive(s.ID, 1, 2*time.Hour, final)
+			if lastAttempt(s).State != engine.AttemptPaid {
+				t.Fatalf("attempt %+v", lastAttempt(s))
+			}
+			if n := len(h.wx.CallsOf("reverse")); n != 0 {
+				t.Fatalf("%d reverses after too-frequent answers", n)
+			}
+			if len(limitedAt) != 3 {
+				t.Fatalf("the limit was answered %d times", len(limitedAt))
+			}
+			// Each too-frequent answer is followed by the job's backoff (≥ 4 s), never the
+			// 2 s of an ordinary unknown answer.
+			qs := h.wx.CallsOf("query")
+			for _, at := range limitedAt {
+				for _, q := range qs {
+					if q.At.After(at) {
+						if gap := q.At.Sub(at); gap < 4*time.Second {
+							t.Errorf("asked again %v after a too-frequent answer", gap)
+						}
+						break
+					}
+				}
+			}
+			jobs, _ := h.e.Jobs()
+			if len(jobs) != 0 {
+				t.Fatalf("jobs left: %+v", jobs)
+			}
+		})
 	}
 }

@@ -162,7 +162,7 @@ func (e *Engine) refundResult(saleID, no string, res wxpay.Refund, job *Job) (*S
 				j.Attention = true
 				j.Advice = fmt.Sprintf("The refund %s (%s %s) of sale %s has no answer from WeChat Pay after %d tries; posd keeps trying with the same refund number. Check the network, or look it up in the WeChat Pay merchant platform.",
 					no, s.Currency, formatAmount(rf.Amount), saleID, j.Tries)
-				j.Due = now.Add(attentionRetry)
+				j.Due = now.Add(backoff(attentionRetry, attentionRetry, 0))
 			}
 		}
 		rf.UpdatedAt, s.UpdatedAt = now, now

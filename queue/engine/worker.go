@@ -5,9 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net/http"
 	"sort"
 	"sync"
 	"time"
+
+	"posd/wxpay"
 )
 
 // limiter spaces the durable queue's WeChat calls (Config.QueueRate per second) on the
@@ -43,6 +46,43 @@ func (l *limiter) wait(ctx context.Context, e *Engine) bool {
 	l.mu.Unlock()
 	_, ok := e.wait(ctx, t.Sub(now), nil)
 	return ok
+}
+
+// hold keeps this till's durable queue quiet for d: WeChat answered "too many requests",
+// and the limit is the merchant's, shared with every other till of the chain.
+func (l *limiter) hold(now time.Time, d time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if t := now.Add(d); t.After(l.next) { // now: e.mono(), the axis wait uses
+		l.next = t
+	}
+}
+
+// frequencyLimited reports WeChat's "too many requests" answer (v2 FREQUENCY_LIMITED,
+// v3 HTTP 429 RATELIMIT_EXCEEDED): the request was not carried out.
+func frequencyLimited(err *wxpay.Error) bool {
+	if err == nil {
+		return false
+	}
+	switch err.Code {
+	case "FREQUENCY_LIMITED", "RATELIMIT_EXCEEDED", "RATE_LIMITED":
+		return true
+	}
+	return err.HTTP == http.StatusTooManyRequests
+}
+
+// limitedHold is how long a till's durable queue pauses after a "too many requests"
+// answer (with jitter, so the tills that were refused in the same second spread out).
+const limitedHold = 2 * time.Second
+
+// limited ends a durable-queue runner that WeChat answered "too many requests": the
+// attempt goes back to the queue with the job's backoff and jitter, and the till's queue
+// pauses, instead of asking again in 2 s (or reversing) and feeding the merchant's limit.
+func (r *runner) limited(err *wxpay.Error) bool {
+	r.lastErr = describe(err)
+	r.e.limiter.hold(r.e.mono(), backoff(limitedHold, limitedHold, 0))
+	r.unresolve()
+	return true
 }
 
 // wakeQueue tells the queue worker to look for work now. Only when Run is working: the

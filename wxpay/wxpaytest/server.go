@@ -61,6 +61,13 @@ type Options struct {
 	// FaultSlowUplink holds a request on its way in. Default: a real timer. With a fake
 	// Now, pass a function that advances that clock: time passes while the request travels.
 	Sleep func(ctx context.Context, d time.Duration) bool
+	// RateLimits are the merchant's requests per second by endpoint, on the sim clock (one
+	// window per calendar second). All tills of a merchant share them; the simulator serves
+	// one merchant, so these are its limits. A request over the limit is not carried out
+	// and is answered v2 FREQUENCY_LIMITED / v3 429 RATELIMIT_EXCEEDED, as WeChat does
+	// (Request.Fault "ratelimit@<endpoint>"). Nil: no limits. WeChatRateLimits are the
+	// published ones.
+	RateLimits map[Endpoint]int
 	// OnRequest, if set, is called after each request is recorded (from the handler
 	// goroutine, without locks held), e.g. for `posd demo` to show WeChat's side live.
 	OnRequest func(Request)
@@ -99,6 +106,33 @@ type Server struct {
 	stmtCurr   map[string]string
 	stmtReady  map[string]time.Time
 	panics     []string
+	rateWin    time.Time // the second RateLimits are counted in
+	rateCount  map[Endpoint]int
+}
+
+// WeChatRateLimits are WeChat Pay's published per-merchant limits (wxpay-v2.md §10,
+// wxpay-v3.md): query 300/s, micropay and reverse 150/s (v3 Multi-Wallet), refund 150/s,
+// refund query 300/s.
+var WeChatRateLimits = map[Endpoint]int{
+	EPMicroPay: 150, EPQuery: 300, EPReverse: 150, EPRefund: 150, EPRefundQuery: 300,
+}
+
+// overLimit counts a request to ep against Options.RateLimits and reports whether it is
+// one too many for this second. Caller holds s.mu.
+func (s *Server) overLimit(ep Endpoint) bool {
+	limit, ok := s.opts.RateLimits[ep]
+	if !ok {
+		return false
+	}
+	win := s.opts.Now().Truncate(time.Second)
+	if !win.Equal(s.rateWin) {
+		s.rateWin, s.rateCount = win, map[Endpoint]int{}
+	}
+	if s.rateCount[ep] >= limit {
+		return true
+	}
+	s.rateCount[ep]++
+	return false
 }
 
 // New starts a simulator and panics on failure (like httptest.NewServer). Close it when done.
@@ -466,6 +500,9 @@ func (s *Server) scriptFor(outTradeNo, authCode string) *script {
 // takeMicroPay returns the order-shaping faults and at most one transport fault for a
 // micropay. Caller holds s.mu.
 func (s *Server) takeMicroPay(r payReq) (behaviour []Fault, transport *Fault) {
+	if s.overLimit(EPMicroPay) {
+		return nil, &Fault{Kind: FaultRateLimit, Endpoint: EPMicroPay}
+	}
 	sc := s.scriptFor(r.outTradeNo, r.authCode)
 	if sc == nil && s.opts.AmountDriven && s.orders[r.outTradeNo] == nil {
 		if c, ok := amountCase(r.amount); ok {
@@ -513,6 +550,9 @@ func (s *Server) takeMicroPay(r payReq) (behaviour []Fault, transport *Fault) {
 
 // takeFault returns the fault for a non-micropay request. Caller holds s.mu.
 func (s *Server) takeFault(ep Endpoint, outTradeNo string) *Fault {
+	if s.overLimit(ep) {
+		return &Fault{Kind: FaultRateLimit, Endpoint: ep}
+	}
 	if sc := s.scriptFor(outTradeNo, ""); sc != nil {
 		if f, ok := sc.take(ep); ok {
 			return &f

@@ -820,3 +820,51 @@ func TestFaultSlowUplinkClientGivesUp(t *testing.T) {
 		t.Fatal("an order was created for a request that never arrived")
 	}
 }
+
+// Options.RateLimits: per second of the sim clock, requests over the merchant's limit are
+// answered FREQUENCY_LIMITED (v3 429 RATELIMIT_EXCEEDED) and not carried out; the next
+// second has a fresh budget; endpoints count separately.
+func TestRateLimits(t *testing.T) {
+	forDialects(t, Options{RateLimits: map[Endpoint]int{EPQuery: 2, EPMicroPay: 1}}, func(t *testing.T, s *Server, clk *fakeClock, d driver) {
+		limitedCode := "FREQUENCY_LIMITED"
+		_, v3 := d.(v3driver)
+		if v3 {
+			limitedCode = "RATELIMIT_EXCEEDED"
+		}
+		if r := d.pay("T-rl-1", newCode(), 1000); r.outcome != "SUCCESS" {
+			t.Fatalf("first pay: %+v", r)
+		}
+		if r := d.pay("T-rl-2", newCode(), 1000); r.outcome != limitedCode {
+			t.Fatalf("second pay in the same second: %+v, want %s", r, limitedCode)
+		}
+		if _, ok := s.Order("T-rl-2"); ok {
+			t.Fatal("a rate-limited micropay created an order")
+		}
+		clk.Advance(1500 * time.Millisecond)
+		for i, want := range []string{"SUCCESS", d.code("ORDERNOTEXIST"), limitedCode} {
+			no := "T-rl-1"
+			if i == 1 {
+				no = "nope"
+			}
+			if r := d.query(no); r.outcome != want {
+				t.Fatalf("query %d: %+v, want %s", i, r, want)
+			}
+		}
+		clk.Advance(time.Second)
+		if r := d.query("nope"); r.outcome != d.code("ORDERNOTEXIST") {
+			t.Fatalf("query in the next second: %+v", r)
+		}
+		limited := 0
+		for _, r := range s.Requests() {
+			if strings.HasPrefix(r.Fault, "ratelimit@") {
+				limited++
+				if v3 && r.Status != 429 {
+					t.Errorf("v3 rate-limited answer status %d", r.Status)
+				}
+			}
+		}
+		if limited != 2 {
+			t.Fatalf("%d rate-limited requests, want 2: %+v", limited, s.Requests())
+		}
+	})
+}
