@@ -41,7 +41,7 @@ for p in posd.8:man8 posd.toml.5:man5; do
 done
 # The fleet monitoring kit: Prometheus rules and tests, Grafana dashboard.
 if [ -d "$root/monitoring" ]; then
-	for f in "$root"/monitoring/*; do
+	for f in "$root"/configs/monitoring/*; do
 		case $f in *_test.go) continue ;; esac
 		install -D -m 0644 "$f" "$stage/usr/share/posd/$(basename "$f")"
 	done

@@ -15,7 +15,7 @@ import (
 	"time"
 )
 
-// The monitoring kit (monitoring/, installed under /usr/share/posd/) must only name metrics
+// The monitoring kit (configs/monitoring/, installed under /usr/share/posd/) must only name metrics
 // posd exports. TestMonitoringKit scrapes a running `posd demo` after one payment and fails
 // on any posd_, process_ or go_ metric that a rule, a rule test or a dashboard panel names
 // and /metrics lacks; then promtool checks the rules, runs their unit tests and checks the
@@ -79,7 +79,7 @@ func TestMonitoringKit(t *testing.T) {
 		t.Fatalf("scrape lacks expected metrics:\n%s", body)
 	}
 
-	files, _ := filepath.Glob("../../monitoring/*")
+	files, _ := filepath.Glob("../../configs/monitoring/*")
 	if len(files) < 4 {
 		t.Fatalf("monitoring kit: %v", files)
 	}
@@ -120,7 +120,7 @@ func TestMonitoringKit(t *testing.T) {
 			} `json:"targets"`
 		} `json:"panels"`
 	}
-	b, err := os.ReadFile("../../monitoring/grafana-posd.json")
+	b, err := os.ReadFile("../../configs/monitoring/grafana-posd.json")
 	if err != nil || json.Unmarshal(b, &dash) != nil {
 		t.Fatalf("grafana-posd.json: %v", err)
 	}
@@ -138,8 +138,8 @@ func TestMonitoringKit(t *testing.T) {
 	}
 
 	// Every alert has a unit test, and promtool agrees.
-	rules, _ := os.ReadFile("../../monitoring/posd-alerts.yml")
-	tests, _ := os.ReadFile("../../monitoring/posd-alerts.test.yml")
+	rules, _ := os.ReadFile("../../configs/monitoring/posd-alerts.yml")
+	tests, _ := os.ReadFile("../../configs/monitoring/posd-alerts.test.yml")
 	for _, m := range regexp.MustCompile(`(?m)^\s+- alert: (\w+)`).FindAllStringSubmatch(string(rules), -1) {
 		if !regexp.MustCompile(`alertname: ` + m[1] + `\n\s+exp_alerts:\n\s+- exp_labels`).Match(tests) {
 			t.Errorf("alert %s has no test where it fires", m[1])
@@ -155,8 +155,8 @@ func TestMonitoringKit(t *testing.T) {
 	}
 	// The example scrape config, with its paths pointed at this checkout.
 	dir := t.TempDir()
-	cfg, _ := os.ReadFile("../../monitoring/prometheus-posd.yml")
-	abs, _ := filepath.Abs("../../monitoring/posd-alerts.yml")
+	cfg, _ := os.ReadFile("../../configs/monitoring/prometheus-posd.yml")
+	abs, _ := filepath.Abs("../../configs/monitoring/posd-alerts.yml")
 	c := strings.ReplaceAll(string(cfg), "/usr/share/posd/posd-alerts.yml", abs)
 	c = strings.ReplaceAll(c, "/etc/prometheus/posd-tills-ca.pem", filepath.Join(dir, "ca.pem"))
 	writeFile(t, filepath.Join(dir, "ca.pem"), "", 0o644)
