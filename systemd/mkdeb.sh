@@ -40,7 +40,7 @@ for p in posd.8:man8 posd.toml.5:man5; do
 	chmod 0644 "$stage/usr/share/man/${p#*:}/${p%%:*}.gz"
 done
 # The fleet monitoring kit: Prometheus rules and tests, Grafana dashboard.
-if [ -d "$root/monitoring" ]; then
+if [ -d "$root/configs/monitoring" ]; then
 	for f in "$root"/configs/monitoring/*; do
 		case $f in *_test.go) continue ;; esac
 		install -D -m 0644 "$f" "$stage/usr/share/posd/$(basename "$f")"
