@@ -78,6 +78,7 @@ type Server struct {
 	platforms  []platformCert // every platform certificate issued; the last one signs
 	orders     map[string]*Order
 	byTxID     map[string]*Order
+	byCodeURL  map[string]*Order
 	order      []string // out_trade_nos in creation order
 	codes      map[string]string
 	lastQuery  map[string]time.Time
@@ -132,6 +133,7 @@ func Start(opts Options) (*Server, error) {
 		closed:     make(chan struct{}),
 		orders:     map[string]*Order{},
 		byTxID:     map[string]*Order{},
+		byCodeURL:  map[string]*Order{},
 		codes:      map[string]string{},
 		lastQuery:  map[string]time.Time{},
 		refunds:    map[string]*Refund{},
