@@ -18,6 +18,7 @@ import (
 	"posd/printer"
 	"posd/queue/engine"
 	"posd/scanner"
+	"posd/wxpay"
 )
 
 // DefaultConfigPath is where `posd run` looks when -config is not given (interfaces.md).
@@ -53,26 +54,29 @@ type TillConfig struct {
 
 // WxPayConfig is the WeChat Pay account and dialect.
 type WxPayConfig struct {
-	API                  string   `toml:"api"`
-	BaseURL              string   `toml:"base_url"`
-	BackupBaseURL        string   `toml:"backup_base_url"`
-	CAFile               string   `toml:"ca_file"`
-	Currency             string   `toml:"currency"`
-	MerchantCategoryCode string   `toml:"merchant_category_code"`
-	AppID                string   `toml:"appid"`
-	MchID                string   `toml:"mch_id"`
-	SubMchID             string   `toml:"sub_mch_id"`
-	SubAppID             string   `toml:"sub_appid"`
-	APIKeyFile           string   `toml:"api_key_file"`
-	SignType             string   `toml:"sign_type"`
-	ClientCertFile       string   `toml:"client_cert_file"`
-	ClientKeyFile        string   `toml:"client_key_file"`
-	PrivateKeyFile       string   `toml:"private_key_file"`
-	MerchantSerialNo     string   `toml:"merchant_serial_no"`
-	APIv3KeyFile         string   `toml:"apiv3_key_file"`
-	PlatformCertFiles    []string `toml:"platform_cert_files"`
-	PublicKeyFile        string   `toml:"public_key_file"`
-	PublicKeyID          string   `toml:"public_key_id"`
+	API                  string `toml:"api"`
+	BaseURL              string `toml:"base_url"`
+	BackupBaseURL        string `toml:"backup_base_url"`
+	CAFile               string `toml:"ca_file"`
+	Currency             string `toml:"currency"`
+	MerchantCategoryCode string `toml:"merchant_category_code"`
+	// NotifyURL is sent on QR Code Payment orders only because WeChat requires it; posd
+	// polls and never listens there. Empty: the till offers no QR Code Payment.
+	NotifyURL         string   `toml:"notify_url"`
+	AppID             string   `toml:"appid"`
+	MchID             string   `toml:"mch_id"`
+	SubMchID          string   `toml:"sub_mch_id"`
+	SubAppID          string   `toml:"sub_appid"`
+	APIKeyFile        string   `toml:"api_key_file"`
+	SignType          string   `toml:"sign_type"`
+	ClientCertFile    string   `toml:"client_cert_file"`
+	ClientKeyFile     string   `toml:"client_key_file"`
+	PrivateKeyFile    string   `toml:"private_key_file"`
+	MerchantSerialNo  string   `toml:"merchant_serial_no"`
+	APIv3KeyFile      string   `toml:"apiv3_key_file"`
+	PlatformCertFiles []string `toml:"platform_cert_files"`
+	PublicKeyFile     string   `toml:"public_key_file"`
+	PublicKeyID       string   `toml:"public_key_id"`
 }
 
 // StorageConfig is the journal.
@@ -288,6 +292,11 @@ func (c *Config) Validate() []Problem {
 	}
 	if w.BackupBaseURL != "" {
 		checkURL("wxpay.backup_base_url", w.BackupBaseURL)
+	}
+	if w.NotifyURL != "" {
+		if err := wxpay.CheckNotifyURL(w.NotifyURL); err != nil {
+			bad("wxpay.notify_url", "%v", err)
+		}
 	}
 	if !currencyRE.MatchString(w.Currency) {
 		bad("wxpay.currency", "a 3-letter ISO 4217 code such as HKD (got %q)", w.Currency)

@@ -103,6 +103,7 @@ func demoConfig(sim *wxpaytest.Server, dir, listen, level string) (Config, *Secr
 	cfg.WxPay.MchID = creds.MchID
 	cfg.WxPay.AppID = creds.AppID
 	cfg.WxPay.MerchantSerialNo = creds.MerchantSerial
+	cfg.WxPay.NotifyURL = wxpaytest.NotifyURL
 	cfg.Storage.Path = filepath.Join(dir, "posd.db")
 	cfg.HTTP.Listen = listen
 	cfg.Log.Level = level

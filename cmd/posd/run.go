@@ -59,6 +59,7 @@ func wxpayConfig(cfg *Config, s *Secrets) wxpay.Config {
 		RootCAs:              s.RootCAs,
 		Currency:             w.Currency,
 		MerchantCategoryCode: w.MerchantCategoryCode,
+		NotifyURL:            w.NotifyURL,
 		AppID:                w.AppID,
 		MchID:                w.MchID,
 		SubMchID:             w.SubMchID,
