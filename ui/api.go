@@ -58,6 +58,7 @@ func (s *Server) routes() {
 	m.HandleFunc("/api/v1/reports/reconciliation", s.api(route{
 		"GET": {h: s.reconciliation, manager: true}, "POST": {h: s.reconcileNow, manager: true}}))
 	m.HandleFunc("/api/v1/export/journal", s.api(route{"GET": {h: s.exportJournal, manager: true}}))
+	s.customerRoutes()
 	m.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, errNotFound("No such API call: "+r.URL.Path))
 	})

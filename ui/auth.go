@@ -338,6 +338,8 @@ type sessionInfo struct {
 	TokenLogin   bool      `json:"token_login"`
 	PINLogin     bool      `json:"pin_login"`
 	PrintReport  bool      `json:"print_report"`
+	QR           bool      `json:"qr"`            // the till takes QR Code Payment ("Show QR")
+	DemoCustomer bool      `json:"demo_customer"` // the demo's simulated customer can pay a QR code
 }
 
 func (s *Server) info(sess *session) sessionInfo {
@@ -345,7 +347,8 @@ func (s *Server) info(sess *session) sessionInfo {
 	in := sessionInfo{Role: "none", Demo: s.opt.Demo, StoreID: s.opt.StoreID, TillID: s.opt.TillID,
 		Merchant: s.opt.MerchantName, Currency: s.opt.Currency, Today: now.In(s.opt.Location).Format(time.DateOnly),
 		ServerTime: now, TokenLogin: s.opt.Token != "", PINLogin: s.opt.ManagerPIN != "",
-		PrintReport: s.opt.PrintDayReport != nil}
+		PrintReport: s.opt.PrintDayReport != nil, QR: s.qrTill() != nil,
+		DemoCustomer: s.opt.Demo && s.opt.DemoCustomerPays != nil}
 	_, in.TZOffset = now.In(s.opt.Location).Zone()
 	if sess != nil {
 		in.Role, in.CSRF = "cashier", sess.csrf

@@ -366,7 +366,20 @@
       } else if (sale.state === "paying") {
         cls = "paying";
         const phase = (a && a.phase) || "sending";
-        if (a && a.state === "unresolved") {
+        if (a && a.kind === "qr" && a.state !== "unresolved") {
+          // QR Code Payment: the customer display shows the code until it expires.
+          const left = a.expires_at ? new Date(a.expires_at).getTime() - now() : 0;
+          cls = "scan";
+          if (!a.code_url) ttl = t("qr_creating");
+          else if (left > 0 && phase !== "reversing") {
+            ttl = t("qr_shown");
+            det = t("qr_shown_hint");
+            tm = t("qr_time_left", { s: secondsLeft(a.expires_at) });
+            const start = new Date(a.started_at).getTime();
+            const end = new Date(a.expires_at).getTime();
+            if (end > start) progress = Math.min(1, Math.max(0, (now() - start) / (end - start)));
+          } else ttl = t("qr_checking");
+        } else if (a && a.state === "unresolved") {
           ttl = t("unresolved");
           det = t("unresolved_hint");
           cls = "unresolved";
@@ -374,7 +387,7 @@
           ttl = t(phase) || phase;
           det = phase === "waiting_customer" ? t("waiting_customer_hint") : "";
         }
-        if (a && a.deadline && a.started_at) {
+        if (a && a.kind !== "qr" && a.deadline && a.started_at) {
           const start = new Date(a.started_at).getTime();
           const end = new Date(a.deadline).getTime();
           if (phase === "reversing" && a.reverse_after && new Date(a.reverse_after).getTime() > now()) {
@@ -433,6 +446,8 @@
     $("btn-charge").hidden = !!active || (done && S.digits === "");
     $("btn-charge").disabled = S.busy || amount <= 0;
     $("btn-cancel").hidden = !active;
+    $("btn-qr").hidden = !(sale && sale.state === "awaiting_scan" && S.session && S.session.qr);
+    $("btn-qr").disabled = S.busy;
     $("btn-new").hidden = !(done && S.digits === "");
     $("btn-reprint").hidden = !(sale && sale.state === "paid" && S.digits === "");
     document.querySelectorAll("#keypad button").forEach((b) => (b.disabled = !!active));
@@ -461,6 +476,22 @@
       const sale = await api("POST", "/api/v1/sales", { amount, currency: S.session.currency });
       S.sale = sale;
       S.digits = "";
+    } catch (e) {
+      toast(errText(e), "error");
+    } finally {
+      S.busy = false;
+      renderCashier();
+    }
+  }
+
+  // showQR starts a QR Code Payment: the customer display shows the code to scan.
+  async function showQR() {
+    if (!S.sale || S.busy) return;
+    S.busy = true;
+    renderCashier();
+    try {
+      S.sale = await api("POST", "/api/v1/sales/" + encodeURIComponent(S.sale.id) + "/qr");
+      S.notice = null;
     } catch (e) {
       toast(errText(e), "error");
     } finally {
@@ -1098,6 +1129,7 @@
     document.querySelectorAll("#keypad button").forEach((b) => b.addEventListener("click", () => keypad(b.dataset.key)));
     $("btn-charge").addEventListener("click", charge);
     $("btn-cancel").addEventListener("click", cancelSale);
+    $("btn-qr").addEventListener("click", showQR);
     $("btn-new").addEventListener("click", newSale);
     $("btn-reprint").addEventListener("click", () => S.sale && reprint(S.sale.id));
     $("scan-form").addEventListener("submit", (ev) => {
