@@ -75,7 +75,9 @@ type daemonParts struct {
 	extraScan []scanner.Device
 	demo      bool
 	amounts   any
-	onClose   []func()
+	// customerPays is the demo's simulated customer paying a QR code (the simulator).
+	customerPays func(ctx context.Context, codeURL string) error
+	onClose      []func()
 }
 
 // startDaemon opens everything, recovers unfinished attempts, starts listening and only
@@ -440,22 +442,23 @@ func (d *Daemon) startHTTP(p daemonParts) error {
 		prom.ServeHTTP(w, r)
 	})
 	opts := ui.Options{
-		Till:           d.eng,
-		Token:          d.secrets.APIToken,
-		ManagerPIN:     d.secrets.ManagerPIN,
-		CashierNoLogin: true,
-		AllowedHosts:   d.cfg.HTTP.AllowedHosts,
-		Demo:           p.demo,
-		AmountTable:    p.amounts,
-		Healthz:        h,
-		Metrics:        metricsHandler,
-		StoreID:        d.cfg.Till.StoreID,
-		TillID:         d.cfg.Till.TillID,
-		MerchantName:   d.cfg.Till.MerchantName,
-		Currency:       d.cfg.WxPay.Currency,
-		Location:       d.db.Location(),
-		Logger:         d.logger("ui"),
-		Health:         func() any { return h.Check(context.Background()) },
+		Till:             d.eng,
+		Token:            d.secrets.APIToken,
+		ManagerPIN:       d.secrets.ManagerPIN,
+		CashierNoLogin:   true,
+		AllowedHosts:     d.cfg.HTTP.AllowedHosts,
+		Demo:             p.demo,
+		AmountTable:      p.amounts,
+		DemoCustomerPays: p.customerPays,
+		Healthz:          h,
+		Metrics:          metricsHandler,
+		StoreID:          d.cfg.Till.StoreID,
+		TillID:           d.cfg.Till.TillID,
+		MerchantName:     d.cfg.Till.MerchantName,
+		Currency:         d.cfg.WxPay.Currency,
+		Location:         d.db.Location(),
+		Logger:           d.logger("ui"),
+		Health:           func() any { return h.Check(context.Background()) },
 		Devices: func() any {
 			return map[string]any{"scanners": d.scanners.Status(), "printer": d.spool.Status(), "certificates": d.certs()}
 		},

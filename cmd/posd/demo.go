@@ -75,6 +75,10 @@ func (m *Main) demoCmd(ctx context.Context, args []string) error {
 		extraScan: []scanner.Device{fake.Device()},
 		demo:      true,
 		amounts:   wxpaytest.AmountTable(),
+		customerPays: func(_ context.Context, codeURL string) error {
+			_, err := sim.PayCodeURL(codeURL)
+			return err
+		},
 	})
 	if err != nil {
 		return err

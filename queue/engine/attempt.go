@@ -23,6 +23,7 @@ type runner struct {
 	saleID string
 	otn    string
 	code   string // the full payment code, for the micropay only; never journaled
+	create bool   // a just-journaled QR attempt: the native order leaves first
 	queued bool
 	job    Job // the durable-queue job (queued runners)
 
@@ -30,6 +31,9 @@ type runner struct {
 	currency string
 	t0       time.Time
 	txID     string // WeChat's transaction id once seen (needed to refund)
+	// expiresAt is a QR attempt's time_expire, sent again unchanged when the native order
+	// is re-sent (WeChat refuses a change of it).
+	expiresAt time.Time
 
 	t        track
 	phase    string // as journaled
@@ -82,6 +86,10 @@ func (e *Engine) newRunner(s *Sale, a *Attempt, queued bool) *runner {
 	}
 	r.t.deadline, r.t.reverseAfter = deadline, reverseAfter
 	r.t.cancelled = s.State == SaleCancelled || s.State == SalePaid
+	if a.Kind == AttemptKindQR {
+		r.t.qr, r.t.needCode = true, a.CodeURL == ""
+		r.expiresAt = a.ExpiresAt
+	}
 	for _, ev := range a.Events {
 		if ev.Call == "query" && ev.At.After(r.t.lastQuery) && !ev.At.After(now) {
 			r.t.lastQuery = ev.At
@@ -153,6 +161,10 @@ func (r *runner) run() {
 		if r.micropay() {
 			return
 		}
+	} else if r.create {
+		if r.native() {
+			return
+		}
 	} else {
 		// Resumed (restart or durable queue): whether or not the micropay left, and
 		// whatever happened since, the first request is a query.
@@ -193,6 +205,8 @@ func (r *runner) run() {
 			done = r.refund()
 		case actQueryRefund:
 			done = r.queryRefund()
+		case actNative:
+			done = r.native()
 		}
 		if done || r.ctx.Err() != nil {
 			return
@@ -321,9 +335,12 @@ func (r *runner) query() bool {
 			r.t.nextReverse = now.Add(backoff(reverseBackoff, maxReverseBackoff, r.t.reverseTries))
 		}
 		r.t.nextQuery = now.Add(pollEvery)
-		if o.Outcome == wxpay.Pending {
+		switch {
+		case o.Outcome == wxpay.Pending:
 			r.setPhase(PhaseWaitingCustomer)
-		} else {
+		case r.t.qr && !r.t.needCode && !r.t.cancelled && now.Before(r.t.deadline):
+			r.setPhase(PhaseShowingQR) // the code is on the customer display
+		default:
 			r.setPhase(PhaseQuerying)
 		}
 	default:
@@ -343,6 +360,9 @@ func (r *runner) query() bool {
 // reverse closes the order at WeChat (or, for a paid order within 7 days, gives the money
 // back); every reverse is confirmed by a query.
 func (r *runner) reverse() bool {
+	if r.t.qr {
+		return r.close()
+	}
 	now := r.e.now()
 	r.reverses++
 	r.t.reverseTries++
@@ -488,7 +508,8 @@ func (r *runner) paid(o wxpay.Order) bool {
 		// Not for this sale any more: give it back.
 		r.t.cancelled = true
 		if r.t.undo != undoRefund {
-			if now.Sub(r.t0) >= reverseWindow {
+			if r.t.qr || now.Sub(r.t0) >= reverseWindow {
+				// A paid QR order cannot be reversed (reverse is for Quick Pay): refund it.
 				r.t.undo, r.t.nextRefund = undoRefund, now
 			} else {
 				r.t.undo = undoReverse
@@ -509,6 +530,9 @@ func (r *runner) paid(o wxpay.Order) bool {
 // reversed ends the attempt with no money kept.
 func (r *runner) reversed() bool {
 	msg := &ErrorInfo{Code: "REVERSED", Message: "Not paid: the payment was cancelled at WeChat Pay. Ask the customer to scan again or pay another way"}
+	if r.t.qr {
+		msg = &ErrorInfo{Code: "QR_EXPIRED", Message: "Not paid: the QR code expired and was closed. Show a new QR code or scan the customer's code"}
+	}
 	if r.t.cancelled {
 		msg = &ErrorInfo{Code: "CANCELLED", Message: "Sale cancelled: no money was kept"}
 	}
