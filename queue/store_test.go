@@ -532,3 +532,35 @@ func TestPrune_KeepsOpenJobbedAndRecent(t *testing.T) {
 		t.Errorf("second prune: %d, %v", n, err)
 	}
 }
+
+// TestPutJob_IndexWriteFailureFailsTheWrite: a job whose index entry cannot be written
+// (here: an id that fits bbolt's key limit on its own but not with the due time in front)
+// must fail the whole write. Before, the index error was shadowed and the job committed
+// without an index entry, so DueJobs never found it.
+func TestPutJob_IndexWriteFailureFailsTheWrite(t *testing.T) {
+	db := mustOpen(t)
+	id := "resolve:" + strings.Repeat("9", bolt.MaxKeySize-len("resolve:")-timeKeyLen+1)
+	for _, tc := range []struct {
+		name string
+		job  engine.Job
+	}{
+		{"due", engine.Job{ID: id, Kind: "resolve", SaleID: "s1", Due: t0}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := db.Update(func(tx engine.Tx) error { return tx.PutJob(tc.job) })
+			if err == nil {
+				t.Fatal("PutJob with an unwritable due index entry returned nil")
+			}
+			var all []engine.Job
+			if err := db.View(func(tx engine.ReadTx) (err error) { all, err = tx.Jobs(); return err }); err != nil {
+				t.Fatal(err)
+			}
+			if len(all) != 0 {
+				t.Errorf("jobs after a failed write: %d, want 0", len(all))
+			}
+			if err := db.Check(); err != nil {
+				t.Errorf("store inconsistent after a failed PutJob: %v", err)
+			}
+		})
+	}
+}

@@ -344,7 +344,10 @@ func (t *tx) PutJob(j engine.Job) (err error) {
 	if err := t.DeleteJob(j.ID); err != nil {
 		return err
 	}
-	jb, _ := t.bucket(bJobs)
+	jb, err := t.bucket(bJobs)
+	if err != nil {
+		return err
+	}
 	val, err := encodeJob(&j)
 	if err != nil {
 		return err
@@ -352,20 +355,17 @@ func (t *tx) PutJob(j engine.Job) (err error) {
 	if err := jb.Put([]byte(j.ID), val); err != nil {
 		return fmt.Errorf("put job %s: %w", j.ID, err)
 	}
+	// One err for both branches: an index write that fails must fail the whole write, or
+	// the job is committed where DueJobs never finds it.
+	idx, key := bJobsDue, dueKey(j.Due, j.ID)
 	if j.Attention {
-		b, err := t.bucket(bJobsAttn)
-		if err != nil {
-			return err
-		}
-		err = b.Put([]byte(j.ID), emptyValue)
-	} else {
-		b, err := t.bucket(bJobsDue)
-		if err != nil {
-			return err
-		}
-		err = b.Put(dueKey(j.Due, j.ID), emptyValue)
+		idx, key = bJobsAttn, []byte(j.ID)
 	}
+	b, err := t.bucket(idx)
 	if err != nil {
+		return err
+	}
+	if err := b.Put(key, emptyValue); err != nil {
 		return fmt.Errorf("put job %s: index: %w", j.ID, err)
 	}
 	return nil

@@ -12,6 +12,9 @@ import (
 	"time"
 
 	"github.com/sirupsen/logrus"
+
+	"posd/internal/config"
+	"posd/internal/logging"
 )
 
 // Main is the program: it parses a command line and runs one command. The end-to-end tests
@@ -45,7 +48,7 @@ func ExitCode(err error, stderr io.Writer) int {
 		return 0
 	}
 	var ue *UsageError
-	var ce *ConfigError
+	var ce *config.ConfigError
 	var pr *errPrinted
 	code := 1
 	switch {
@@ -157,20 +160,20 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 // naming its key. Warnings (such as a key readable by others) are printed but pass.
 func (m *Main) checkConfigCmd(args []string) error {
 	fs := m.newFlagSet("check-config")
-	path := fs.String("config", DefaultConfigPath, "config file")
+	path := fs.String("config", config.DefaultConfigPath, "config file")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	cfg, err := ReadConfigFile(*path)
+	cfg, err := config.ReadConfigFile(*path)
 	if err != nil {
 		return err
 	}
-	_, probs, warns := LoadSecrets(&cfg, time.Now())
+	_, probs, warns := config.LoadSecrets(&cfg, time.Now())
 	for _, w := range warns {
 		fmt.Fprintln(m.Stderr, "warning: "+w.String())
 	}
 	if len(probs) > 0 {
-		return &ConfigError{probs}
+		return &config.ConfigError{Problems: probs}
 	}
 	fmt.Fprintf(m.Stdout, "%s: ok\n", *path)
 	return nil
@@ -179,7 +182,7 @@ func (m *Main) checkConfigCmd(args []string) error {
 // logsCmd prints the rotated log files, filtered.
 func (m *Main) logsCmd(args []string) error {
 	fs := m.newFlagSet("logs")
-	path := fs.String("config", DefaultConfigPath, "config file (for log.dir)")
+	path := fs.String("config", config.DefaultConfigPath, "config file (for log.dir)")
 	dir := fs.String("dir", "", "log directory (default: log.dir of the config, or $LOGS_DIRECTORY, or /var/log/posd)")
 	level := fs.String("level", "info", "lowest level shown: debug, info, warn, error")
 	grep := fs.String("grep", "", "only entries containing this text (case-insensitive)")
@@ -193,13 +196,13 @@ func (m *Main) logsCmd(args []string) error {
 	}
 	d := *dir
 	if d == "" {
-		if cfg, err := ReadConfigFile(*path); err == nil {
+		if cfg, err := config.ReadConfigFile(*path); err == nil {
 			d = cfg.Log.Dir
 		} else {
-			d = DefaultConfig().Log.Dir
+			d = config.DefaultConfig().Log.Dir
 		}
 	}
-	entries, err := ReadLogFiles(d, LogFilter{MinLevel: lv, Grep: *grep, N: *n})
+	entries, err := logging.ReadLogFiles(d, logging.LogFilter{MinLevel: lv, Grep: *grep, N: *n})
 	if err != nil {
 		return err
 	}

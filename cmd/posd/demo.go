@@ -14,6 +14,9 @@ import (
 	"os"
 	"path/filepath"
 
+	"posd/internal/config"
+	"posd/internal/daemon"
+	"posd/internal/logging"
 	"posd/printer"
 	"posd/scanner"
 	"posd/wxpay/wxpaytest"
@@ -36,7 +39,7 @@ func (m *Main) demoCmd(ctx context.Context, args []string) error {
 	if err != nil {
 		return &UsageError{fmt.Sprintf("-listen %q: want host:port such as 127.0.0.1:8080", *listen)}
 	}
-	if !isLoopback(host) {
+	if !config.IsLoopback(host) {
 		return &UsageError{fmt.Sprintf("-listen %q: the demo listens on loopback only (it has no TLS)", *listen)}
 	}
 
@@ -59,23 +62,24 @@ func (m *Main) demoCmd(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	logging, err := NewLogging(cfg.Log, m.Stderr, false)
+	logs, err := logging.NewLogging(cfg.Log, m.Stderr, false)
 	if err != nil {
 		return err
 	}
-	m.onClose(logging.Close)
+	m.onClose(logs.Close)
 
 	virtual := printer.NewVirtual(200)
 	fake := scanner.NewFake("virtual scanner")
-	d, err := startDaemon(daemonParts{
-		cfg: cfg, secrets: secrets, logging: logging,
-		gwConfig:  wxpayConfig(&cfg, secrets),
-		printer:   virtual,
-		virtual:   virtual,
-		extraScan: []scanner.Device{fake.Device()},
-		demo:      true,
-		amounts:   wxpaytest.AmountTable(),
-		customerPays: func(_ context.Context, codeURL string) error {
+	d, err := daemon.Start(daemon.Parts{
+		Config: cfg, Secrets: secrets, Logging: logs,
+		GWConfig:  wxpayConfig(&cfg, secrets),
+		Printer:   virtual,
+		Virtual:   virtual,
+		ExtraScan: []scanner.Device{fake.Device()},
+		Demo:      true,
+		Amounts:   wxpaytest.AmountTable(),
+		Version:   version(),
+		CustomerPays: func(_ context.Context, codeURL string) error {
 			_, err := sim.PayCodeURL(codeURL)
 			return err
 		},
@@ -98,10 +102,10 @@ func (m *Main) demoCmd(ctx context.Context, args []string) error {
 
 // demoConfig is the demo till's configuration: the simulator's throwaway credentials, a
 // fresh API token and manager PIN.
-func demoConfig(sim *wxpaytest.Server, dir, listen, level string) (Config, *Secrets, error) {
+func demoConfig(sim *wxpaytest.Server, dir, listen, level string) (config.Config, *config.Secrets, error) {
 	creds := sim.Credentials()
-	cfg := DefaultConfig()
-	cfg.Till = TillConfig{StoreID: "DEMO", TillID: "T01", MerchantName: "posd demo store"}
+	cfg := config.DefaultConfig()
+	cfg.Till = config.TillConfig{StoreID: "DEMO", TillID: "T01", MerchantName: "posd demo store"}
 	cfg.WxPay.API = "v3-global"
 	cfg.WxPay.BaseURL = sim.URL()
 	cfg.WxPay.MchID = creds.MchID
@@ -114,7 +118,7 @@ func demoConfig(sim *wxpaytest.Server, dir, listen, level string) (Config, *Secr
 	cfg.Log.Dir = filepath.Join(dir, "logs")
 	cfg.Printer.Kind = "none" // the virtual printer is passed in directly
 
-	s := &Secrets{APIv3Key: creds.APIv3Key, RootCAs: sim.CertPool()}
+	s := &config.Secrets{APIv3Key: creds.APIv3Key, RootCAs: sim.CertPool()}
 	key, err := parseRSAKeyPEM(creds.MerchantKeyPEM)
 	if err != nil {
 		return cfg, nil, fmt.Errorf("demo merchant key: %w", err)

@@ -29,6 +29,7 @@ import (
 
 	"github.com/creack/pty"
 
+	"posd/internal/monitor"
 	"posd/queue/engine"
 	"posd/wxpay/wxpaytest"
 )
@@ -500,7 +501,7 @@ func TestE2E_Sales(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer resp.Body.Close()
-		var h Health
+		var h monitor.Health
 		json.NewDecoder(resp.Body).Decode(&h)
 		if resp.StatusCode != 200 || !h.Ready || !h.Storage.OK || len(h.Certificates) == 0 {
 			t.Fatalf("healthz %d %+v", resp.StatusCode, h)

@@ -16,8 +16,9 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"posd/internal/config"
+	"posd/internal/daemon"
 	"posd/queue"
-	"posd/queue/engine"
 	"posd/queue/report"
 	"posd/wxpay"
 )
@@ -27,13 +28,13 @@ import (
 // API with the token and the manager PIN from the config.
 func (m *Main) managerCmd(ctx context.Context, cmd string, args []string) error {
 	fs := m.newFlagSet(cmd)
-	path := fs.String("config", DefaultConfigPath, "config file")
+	path := fs.String("config", config.DefaultConfigPath, "config file")
 	date := fs.String("date", "", "day YYYY-MM-DD in Hong Kong time (default: today; reconcile: yesterday)")
 	format := fs.String("format", "", "journal: csv (default) or json; report and reconcile print JSON")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	cfg, err := ReadConfigFile(*path)
+	cfg, err := config.ReadConfigFile(*path)
 	if err != nil {
 		return err
 	}
@@ -66,15 +67,7 @@ func (m *Main) managerCmd(ctx context.Context, cmd string, args []string) error 
 		return fmt.Errorf("open journal: %w", err)
 	}
 	defer db.Close()
-	sales := func(day string) ([]*engine.Sale, error) {
-		var out []*engine.Sale
-		err := db.View(func(tx engine.ReadTx) error {
-			var err error
-			out, err = tx.SalesByDay(day)
-			return err
-		})
-		return out, err
-	}
+	sales := daemon.SalesByDay(db)
 	switch cmd {
 	case "journal":
 		ss, err := sales(*date)
@@ -89,9 +82,9 @@ func (m *Main) managerCmd(ctx context.Context, cmd string, args []string) error 
 		}
 		return m.writeResult(report.Day(*date, cfg.Till.StoreID, cfg.Till.TillID, cfg.WxPay.Currency, ss, time.Now()), *format)
 	default: // reconcile
-		secrets, probs, _ := LoadSecrets(&cfg, time.Now())
+		secrets, probs, _ := config.LoadSecrets(&cfg, time.Now())
 		if len(probs) > 0 {
-			return &ConfigError{probs}
+			return &config.ConfigError{Problems: probs}
 		}
 		quiet := logrus.New()
 		quiet.SetOutput(io.Discard)
@@ -101,11 +94,7 @@ func (m *Main) managerCmd(ctx context.Context, cmd string, args []string) error 
 		if err != nil {
 			return fmt.Errorf("wechat pay client: %w", err)
 		}
-		rec := &report.Reconciler{
-			Statements: gw, Sales: sales, Store: db, Location: db.Location(),
-			Filter: reconcileFilter(&cfg), SaleByOutTradeNo: saleByOutTradeNo(db),
-		}
-		res, err := rec.RunDate(ctx, *date)
+		res, err := daemon.NewReconciler(&cfg, gw, db).RunDate(ctx, *date)
 		if werr := m.writeResult(res, *format); werr != nil && err == nil {
 			err = werr
 		}
@@ -116,11 +105,6 @@ func (m *Main) managerCmd(ctx context.Context, cmd string, args []string) error 
 	}
 }
 
-// reconcileFilter keeps this till's rows of the merchant-wide statement.
-func reconcileFilter(cfg *Config) report.Filter {
-	return report.Filter{DeviceID: cfg.Till.TillID, Prefix: cfg.Till.StoreID + "_" + cfg.Till.TillID + "_"}
-}
-
 func (m *Main) writeResult(v any, _ string) error {
 	enc := json.NewEncoder(m.Stdout)
 	enc.SetIndent("", "  ")
@@ -128,11 +112,11 @@ func (m *Main) writeResult(v any, _ string) error {
 }
 
 // managerViaAPI asks the running daemon.
-func (m *Main) managerViaAPI(ctx context.Context, cfg *Config, cmd, date, format string) error {
-	secrets, probs, _ := LoadSecrets(cfg, time.Now())
+func (m *Main) managerViaAPI(ctx context.Context, cfg *config.Config, cmd, date, format string) error {
+	secrets, probs, _ := config.LoadSecrets(cfg, time.Now())
 	for _, p := range probs {
 		if strings.HasPrefix(p.Key, "http.") {
-			return &ConfigError{probs}
+			return &config.ConfigError{Problems: probs}
 		}
 	}
 	scheme := "http"
@@ -203,18 +187,4 @@ func tlsTransportFor(leaf *x509.Certificate) *http.Transport {
 		},
 		MinVersion: tls.VersionTLS12,
 	}}
-}
-
-// saleByOutTradeNo looks a sale up in the journal by an attempt's out_trade_no: the
-// reconciliation finds the sale of a refund older than the days it reads.
-func saleByOutTradeNo(db *queue.DB) func(string) (*engine.Sale, error) {
-	return func(no string) (*engine.Sale, error) {
-		var s *engine.Sale
-		err := db.View(func(tx engine.ReadTx) error {
-			var err error
-			s, err = tx.SaleByOutTradeNo(no)
-			return err
-		})
-		return s, err
-	}
 }

@@ -6,6 +6,9 @@ import (
 	"os"
 	"time"
 
+	"posd/internal/config"
+	"posd/internal/daemon"
+	"posd/internal/logging"
 	"posd/scanner"
 	"posd/wxpay"
 )
@@ -13,35 +16,35 @@ import (
 // runCmd is `posd run`: the daemon, until SIGTERM.
 func (m *Main) runCmd(ctx context.Context, args []string) error {
 	fs := m.newFlagSet("run")
-	path := fs.String("config", DefaultConfigPath, "config file")
+	path := fs.String("config", config.DefaultConfigPath, "config file")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	cfg, err := ReadConfigFile(*path)
+	cfg, err := config.ReadConfigFile(*path)
 	if err != nil {
 		return err
 	}
-	logging, err := NewLogging(cfg.Log, os.Stderr, StderrIsJournal(os.Stderr))
+	logs, err := logging.NewLogging(cfg.Log, os.Stderr, logging.StderrIsJournal(os.Stderr))
 	if err != nil {
-		return &ConfigError{[]Problem{{"log.level", err.Error()}}}
+		return &config.ConfigError{Problems: []config.Problem{{Key: "log.level", Msg: err.Error()}}}
 	}
 	if m.Stderr != os.Stderr {
-		logging.Logger.SetOutput(m.Stderr)
+		logs.Logger.SetOutput(m.Stderr)
 	}
-	m.onClose(logging.Close)
-	secrets, probs, warns := LoadSecrets(&cfg, time.Now())
+	m.onClose(logs.Close)
+	secrets, probs, warns := config.LoadSecrets(&cfg, time.Now())
 	for _, w := range warns {
-		logging.Logger.WithField("key", w.Key).Warn(w.Msg)
+		logs.Logger.WithField("key", w.Key).Warn(w.Msg)
 	}
 	if len(probs) > 0 {
-		return &ConfigError{probs}
+		return &config.ConfigError{Problems: probs}
 	}
-	d, err := startDaemon(daemonParts{
-		cfg: cfg, secrets: secrets, logging: logging,
-		gwConfig: wxpayConfig(&cfg, secrets),
+	d, err := daemon.Start(daemon.Parts{
+		Config: cfg, Secrets: secrets, Logging: logs,
+		GWConfig: wxpayConfig(&cfg, secrets), Version: version(),
 	})
 	if err != nil {
-		logging.Logger.WithError(err).Error("posd failed to start")
+		logs.Logger.WithError(err).Error("posd failed to start")
 		return err
 	}
 	<-ctx.Done()
@@ -50,7 +53,7 @@ func (m *Main) runCmd(ctx context.Context, args []string) error {
 }
 
 // wxpayConfig maps [wxpay] and the loaded secrets to the client's Config.
-func wxpayConfig(cfg *Config, s *Secrets) wxpay.Config {
+func wxpayConfig(cfg *config.Config, s *config.Secrets) wxpay.Config {
 	w := &cfg.WxPay
 	return wxpay.Config{
 		API:                  w.API,
@@ -88,7 +91,7 @@ func (m *Main) devicesCmd(_ context.Context, args []string) error {
 	}
 	var configured []scanner.Config
 	if *path != "" {
-		cfg, err := ReadConfigFile(*path)
+		cfg, err := config.ReadConfigFile(*path)
 		if err != nil {
 			return err
 		}

@@ -13,6 +13,10 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"posd/internal/config"
+	"posd/internal/daemon"
+	"posd/internal/logging"
+	"posd/internal/monitor"
 	"posd/queue/engine"
 	"posd/wxpay"
 )
@@ -24,7 +28,7 @@ const secCode = "134567890123456789"
 func TestSecurity_LogsNeverCarryFullCode(t *testing.T) {
 	for _, format := range []string{"text", "json"} {
 		dir := t.TempDir()
-		l, console := newTestLogging(t, LogConfig{Level: "trace", Format: format, Dir: dir, FileMaxBytes: 1 << 20, FileKeep: 2, RingSize: 50}, false)
+		l, console := newTestLogging(t, logging.Config{Level: "trace", Format: format, Dir: dir, FileMaxBytes: 1 << 20, FileKeep: 2, RingSize: 50}, false)
 		l.Logger.ExitFunc = func(int) {} // Fatal must not end the test
 		l.Redactor.AddSecret("TOKEN-0123456789abcdef", strings.Repeat("k", 32))
 		wxErr := &wxpay.Error{Code: "AUTH_CODE_INVALID", Message: "auth_code " + secCode + " invalid",
@@ -43,11 +47,11 @@ func TestSecurity_LogsNeverCarryFullCode(t *testing.T) {
 			log(lv)
 		}
 		l.Logger.WithError(engErr).Fatal("fatal path")
-		file, err := os.ReadFile(filepath.Join(dir, LogFileName))
+		file, err := os.ReadFile(filepath.Join(dir, logging.LogFileName))
 		if err != nil {
 			t.Fatal(err)
 		}
-		ring := fmt.Sprintf("%+v", l.Ring.Entries(LogFilter{MinLevel: logrus.TraceLevel}))
+		ring := fmt.Sprintf("%+v", l.Ring.Entries(logging.LogFilter{MinLevel: logrus.TraceLevel}))
 		for name, out := range map[string]string{"console": console.String(), "file": string(file), "ring": ring} {
 			if strings.Contains(out, secCode) || strings.Contains(out, "TOKEN-0123456789abcdef") || strings.Contains(out, strings.Repeat("k", 32)) {
 				t.Errorf("%s %s leaks: %s", format, name, out)
@@ -92,11 +96,11 @@ func TestSecurity_SecretProblemsDoNotEchoValues(t *testing.T) {
 	cfg.WxPay.APIv3KeyFile = filepath.Join(dir, "apiv3")
 	cfg.HTTP.APITokenFile = filepath.Join(dir, "token")
 	cfg.HTTP.ManagerPINFile = filepath.Join(dir, "pin")
-	_, probs, warns := LoadSecrets(&cfg, now)
+	_, probs, warns := config.LoadSecrets(&cfg, now)
 	v2 := cfg
 	v2.WxPay.API = "v2"
 	v2.WxPay.APIKeyFile = filepath.Join(dir, "apikey")
-	_, probs2, _ := LoadSecrets(&v2, now)
+	_, probs2, _ := config.LoadSecrets(&v2, now)
 	all := fmt.Sprint(append(append(probs, probs2...), warns...))
 	if len(probs) < 4 || len(warns) == 0 {
 		t.Fatalf("want problems for key, apiv3, token, pin and a mode warning: %s", all)
@@ -128,7 +132,7 @@ func TestSecurity_BlankTokenRefused(t *testing.T) {
 		}
 		c := cfg
 		c.HTTP.APITokenFile = p
-		s, probs, _ := LoadSecrets(&c, time.Now())
+		s, probs, _ := config.LoadSecrets(&c, time.Now())
 		found := false
 		for _, pr := range probs {
 			found = found || pr.Key == "http.api_token_file"
@@ -158,12 +162,14 @@ func TestSecurity_NonLoopbackListenNeedsTLS(t *testing.T) {
 // reports an error that contains one.
 func TestSecurity_HealthzNoCode(t *testing.T) {
 	now := time.Now()
-	h := &HealthSources{
-		Status:   func() engine.Status { return engine.Status{Ready: true} },
-		Storage:  func(context.Context) error { return errors.New("read " + secCode) },
-		Now:      func() time.Time { return now },
-		Scanners: func() []ScannerHealth { return []ScannerHealth{{Name: "s0", Error: "bad frame " + secCode + "\r"}} },
-		Printer:  func() PrinterHealth { return PrinterHealth{Kind: "tcp", Error: "job " + secCode} },
+	h := &monitor.HealthSources{
+		Status:  func() engine.Status { return engine.Status{Ready: true} },
+		Storage: func(context.Context) error { return errors.New("read " + secCode) },
+		Now:     func() time.Time { return now },
+		Scanners: func() []monitor.ScannerHealth {
+			return []monitor.ScannerHealth{{Name: "s0", Error: "bad frame " + secCode + "\r"}}
+		},
+		Printer: func() monitor.PrinterHealth { return monitor.PrinterHealth{Kind: "tcp", Error: "job " + secCode} },
 	}
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, httptest.NewRequest("GET", "/healthz", nil))
@@ -179,15 +185,15 @@ func TestSecurity_DaemonRefusesPlainNonLoopbackAndNoToken(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, _ := newTestLogging(t, LogConfig{Level: "info", Format: "text"}, false)
+	l, _ := newTestLogging(t, logging.Config{Level: "info", Format: "text"}, false)
 	cfg.HTTP.Listen = "0.0.0.0:0"
-	_, err = startDaemon(daemonParts{cfg: cfg, secrets: &Secrets{APIToken: "0123456789abcdef0123"}, logging: l})
+	_, err = daemon.Start(daemon.Parts{Config: cfg, Secrets: &config.Secrets{APIToken: "0123456789abcdef0123"}, Logging: l})
 	if err == nil || !strings.Contains(err.Error(), "is not a loopback address: set http.tls_cert_file and http.tls_key_file") {
 		t.Fatalf("plain HTTP on 0.0.0.0: %v", err)
 	}
 	cfg.HTTP.Listen = "127.0.0.1:0"
 	for _, tok := range []string{"", "  "} {
-		_, err = startDaemon(daemonParts{cfg: cfg, secrets: &Secrets{APIToken: tok}, logging: l})
+		_, err = daemon.Start(daemon.Parts{Config: cfg, Secrets: &config.Secrets{APIToken: tok}, Logging: l})
 		if err == nil || !strings.Contains(err.Error(), "no API token") {
 			t.Fatalf("token %q: %v", tok, err)
 		}
@@ -197,7 +203,7 @@ func TestSecurity_DaemonRefusesPlainNonLoopbackAndNoToken(t *testing.T) {
 // Metrics labels are states, endpoints and hosts: a sale whose attempt and WeChat error
 // carry a full code (an upstream bug) puts nothing of it into /metrics.
 func TestSecurity_MetricsNoCode(t *testing.T) {
-	m := NewMetrics()
+	m := monitor.NewMetrics()
 	now := time.Now()
 	s := &engine.Sale{ID: "S1", Attempts: []engine.Attempt{{OutTradeNo: "A1", State: "paid", Code: secCode, UpdatedAt: now,
 		Error: &engine.ErrorInfo{Code: "X", Message: secCode}}},

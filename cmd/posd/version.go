@@ -39,6 +39,9 @@ func versionInfo() (version, commit, goVersion string) {
 	return version, commit, runtime.Version()
 }
 
+// version is this binary's version alone, for /healthz.
+func version() string { v, _, _ := versionInfo(); return v }
+
 func printVersion(w io.Writer) {
 	v, c, g := versionInfo()
 	fmt.Fprintf(w, "posd %s\ncommit %s\n%s %s/%s\n", v, c, g, runtime.GOOS, runtime.GOARCH)

@@ -8,6 +8,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"posd/internal/config"
+	"posd/internal/daemon"
+	"posd/internal/logging"
 )
 
 // TestDaemon_Watchdog starts the daemon in-process with a 200 ms watchdog: it pings while
@@ -25,21 +29,21 @@ func TestDaemon_Watchdog(t *testing.T) {
 	t.Setenv("WATCHDOG_USEC", "200000")
 	t.Setenv("WATCHDOG_PID", "")
 
-	cfg, err := ReadConfigFile(tl.cfgPath)
+	cfg, err := config.ReadConfigFile(tl.cfgPath)
 	if err != nil {
 		t.Fatal(err)
 	}
-	secrets, probs, _ := LoadSecrets(&cfg, time.Now())
+	secrets, probs, _ := config.LoadSecrets(&cfg, time.Now())
 	if len(probs) > 0 {
 		t.Fatal(probs)
 	}
 	var logs syncBuffer
-	logging, err := NewLogging(cfg.Log, &logs, false)
+	lg, err := logging.NewLogging(cfg.Log, &logs, false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer logging.Close()
-	d, err := startDaemon(daemonParts{cfg: cfg, secrets: secrets, logging: logging, gwConfig: wxpayConfig(&cfg, secrets)})
+	defer lg.Close()
+	d, err := daemon.Start(daemon.Parts{Config: cfg, Secrets: secrets, Logging: lg, GWConfig: wxpayConfig(&cfg, secrets)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +67,7 @@ func TestDaemon_Watchdog(t *testing.T) {
 		}
 	}
 	// The journal stops answering (as if its disk went away).
-	d.db.Close()
+	d.Journal().Close()
 	for read(300*time.Millisecond) != "" { // drain a ping that was already on its way
 	}
 	if m := read(time.Second); m != "" {
@@ -79,11 +83,11 @@ func TestDaemon_Watchdog(t *testing.T) {
 // measures the whole, exec included, against the 200 ms budget).
 func BenchmarkDaemon_StartReady(b *testing.B) {
 	tl := newTill(b, tillOptions{noDevices: true})
-	base, err := ReadConfigFile(tl.cfgPath)
+	base, err := config.ReadConfigFile(tl.cfgPath)
 	if err != nil {
 		b.Fatal(err)
 	}
-	secrets, probs, _ := LoadSecrets(&base, time.Now())
+	secrets, probs, _ := config.LoadSecrets(&base, time.Now())
 	if len(probs) > 0 {
 		b.Fatal(probs)
 	}
@@ -94,11 +98,11 @@ func BenchmarkDaemon_StartReady(b *testing.B) {
 		cfg.Storage.Path = filepath.Join(b.TempDir(), "posd.db") // empty store every time
 		cfg.HTTP.Listen = "127.0.0.1:0"
 		cfg.Log.FileMaxBytes = 0
-		logging, err := NewLogging(cfg.Log, &sink, false)
+		lg, err := logging.NewLogging(cfg.Log, &sink, false)
 		if err != nil {
 			b.Fatal(err)
 		}
-		d, err := startDaemon(daemonParts{cfg: cfg, secrets: secrets, logging: logging, gwConfig: wxpayConfig(&cfg, secrets)})
+		d, err := daemon.Start(daemon.Parts{Config: cfg, Secrets: secrets, Logging: lg, GWConfig: wxpayConfig(&cfg, secrets)})
 		if err != nil {
 			b.Fatal(err)
 		}

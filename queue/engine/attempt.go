@@ -29,7 +29,10 @@ type runner struct {
 
 	amount   int64
 	currency string
-	t0       time.Time
+	t0       time.Time // on the engine's monotonic axis (Engine.mono), as are all of t
+	t1       time.Time // wall time the micropay call ended, for the journal
+	t1Mono   time.Duration
+	t1Known  bool   // t1 is known (journaled or just measured); see run
 	txID     string // WeChat's transaction id once seen (needed to refund)
 	// expiresAt is a QR attempt's time_expire, sent again unchanged when the native order
 	// is re-sent (WeChat refuses a change of it).
@@ -62,37 +65,64 @@ func findAttempt(s *Sale, otn string) *Attempt {
 	return nil
 }
 
-// newRunner builds a runner from the journal. Deadlines come from the journaled t0; if
-// the wall clock now reads earlier than t0 (it was set back), t0 is taken as now, so
-// the jump can delay a reverse but never bring one before t0 + ReverseFloor.
+// newRunner builds a runner from the journal, mapping its journaled times onto the
+// engine's monotonic axis (Engine.mono), on which the runner then waits:
+//   - same boot as the journaled readings: the real time since t0 and t1 is known
+//     exactly, whatever the wall clock did while posd was off;
+//   - another boot (or an attempt journaled without them): the wall clock is all there
+//     is. Set back, it is taken as no time passed (a jump can delay a reverse, never bring
+//     one early); it may also have jumped forward, so the reverse floor then counts from
+//     now: WeChat created the order before posd stopped, so that is always late enough.
+//
+// Deadlines keep their journaled t0 (payment-policy.md §4).
 func (e *Engine) newRunner(s *Sale, a *Attempt, queued bool) *runner {
-	now := e.now()
-	t0 := a.StartedAt
-	deadline, reverseAfter := a.Deadline, a.ReverseAfter
-	if deadline.IsZero() {
-		deadline = t0.Add(e.cfg.PollUntil)
+	now, nowM := e.now(), e.mono()
+	boot, since := e.monoReading()
+	sameBoot := a.Boot != "" && a.Boot == boot
+	onAxis := func(wall time.Time, mono time.Duration) time.Time {
+		if sameBoot {
+			return nowM.Add(mono - since)
+		}
+		elapsed := now.Sub(wall)
+		if elapsed < 0 {
+			elapsed = 0
+		}
+		return nowM.Add(-elapsed)
 	}
-	if reverseAfter.Before(t0.Add(e.cfg.ReverseFloor)) {
-		reverseAfter = t0.Add(e.cfg.ReverseFloor)
+	t0 := onAxis(a.StartedAt, a.MonoStarted)
+	pollUntil := e.cfg.PollUntil
+	if !a.Deadline.IsZero() && a.Deadline.After(a.StartedAt) {
+		pollUntil = a.Deadline.Sub(a.StartedAt)
 	}
-	if now.Before(t0) {
-		shift := now.Sub(t0)
-		t0, deadline, reverseAfter = now, deadline.Add(shift), reverseAfter.Add(shift)
+	deadline, reverseAfter := t0.Add(pollUntil), t0.Add(e.cfg.ReverseFloor)
+	var t1 time.Time
+	if !a.MicroPayEndedAt.IsZero() {
+		t1 = onAxis(a.MicroPayEndedAt, a.MonoEnded)
+		reverseAfter = later(reverseAfter, t1.Add(e.cfg.ReverseFloor+reverseMargin))
+	}
+	if !sameBoot {
+		reverseAfter = later(reverseAfter, nowM.Add(e.cfg.ReverseFloor+reverseMargin))
 	}
 	r := &runner{
 		e: e, saleID: s.ID, otn: a.OutTradeNo, queued: queued,
 		amount: s.Amount, currency: s.Currency, t0: t0, txID: a.TransactionID,
 		phase: a.Phase, wake: make(chan struct{}, 1),
 	}
+	if !t1.IsZero() {
+		r.t1, r.t1Known = a.MicroPayEndedAt, true
+	}
 	r.t.deadline, r.t.reverseAfter = deadline, reverseAfter
 	r.t.cancelled = s.State == SaleCancelled || s.State == SalePaid
 	if a.Kind == AttemptKindQR {
+		// The deadline is time_expire (journaled as Deadline); a close waits for WeChat's
+		// 5 minutes plus a margin.
 		r.t.qr, r.t.needCode = true, a.CodeURL == ""
 		r.expiresAt = a.ExpiresAt
+		r.t.reverseAfter = later(r.t.reverseAfter, t0.Add(qrCloseAfter))
 	}
 	for _, ev := range a.Events {
-		if ev.Call == "query" && ev.At.After(r.t.lastQuery) && !ev.At.After(now) {
-			r.t.lastQuery = ev.At
+		if ev.Call == "query" && !ev.At.After(now) {
+			r.t.lastQuery = later(r.t.lastQuery, nowM.Add(ev.At.Sub(now)))
 		}
 		// A "paid" refusal of the reverse survives the handoff to the durable queue and a
 		// restart: the resumed runner confirms by query instead of reversing again.
@@ -101,9 +131,12 @@ func (e *Engine) newRunner(s *Sale, a *Attempt, queued bool) *runner {
 		}
 	}
 	// Queries that changed nothing are not journaled, so one may have been made just
-	// before a crash: after a restart no order is queried within a second of it.
+	// before a crash: after a restart no order is queried within a second of it. Within
+	// the process the engine remembers each order's last query (a wall-clock jump makes
+	// the journaled times useless for this).
 	e.mu.Lock()
 	r.t.nextQuery = e.recovered.Add(pollEvery)
+	r.t.lastQuery = later(r.t.lastQuery, e.lastQuery[r.otn])
 	e.mu.Unlock()
 	return r
 }
@@ -169,12 +202,18 @@ func (r *runner) run() {
 		// Resumed (restart or durable queue): whether or not the micropay left, and
 		// whatever happened since, the first request is a query.
 		r.t.mustQuery = true
+		if !r.t1Known {
+			// The micropay's end was never journaled (posd stopped during the call): it
+			// may have run until it gave up, so WeChat may have created the order as late
+			// as t0 + the micropay timeout.
+			r.t.reverseAfter = later(r.t.reverseAfter, r.t0.Add(microPayTimeout+r.e.cfg.ReverseFloor+reverseMargin))
+		}
 	}
 	for {
 		if r.woken.Swap(false) {
 			r.t.cancelled = true
 		}
-		act, at := next(&r.t, r.e.now())
+		act, at := next(&r.t, r.e.mono())
 		if act == actUnresolve {
 			r.unresolve()
 			return
@@ -185,7 +224,7 @@ func (r *runner) run() {
 		if !r.sleepUntil(at) {
 			return
 		}
-		if r.woken.Load() || r.e.now().Before(at) {
+		if r.woken.Load() || r.e.mono().Before(at) {
 			// Cancelled while waiting: plan again. A cancel's wake token can also arrive
 			// after the top of the loop already saw the cancel; it then ends the sleep
 			// early, and acting now would query within a second or reverse before
@@ -216,7 +255,7 @@ func (r *runner) run() {
 
 // sleepUntil waits for the clock to reach at, a cancel, or the end of the engine.
 func (r *runner) sleepUntil(at time.Time) bool {
-	_, ok := r.e.wait(r.ctx, at.Sub(r.e.now()), r.wake)
+	_, ok := r.e.wait(r.ctx, at.Sub(r.e.mono()), r.wake)
 	return ok
 }
 
@@ -251,15 +290,21 @@ func (r *runner) micropay() bool {
 	ctx, cancel := context.WithTimeout(r.ctx, microPayTimeout)
 	o, err := r.e.gw.MicroPay(ctx, req)
 	cancel()
+	if err != nil && r.ctx.Err() != nil {
+		return true // closing: recovery will query
+	}
+	// t1: WeChat created the order (if at all) no later than now. Its 15 s floor counts
+	// from its own creation time, so ours counts from here, not from t0: on a slow link
+	// (or a certificate download before the send) the two are seconds apart.
+	r.t1, r.t1Known = r.e.now(), true
+	_, r.t1Mono = r.e.monoReading()
+	r.t.reverseAfter = later(r.t.reverseAfter, r.e.mono().Add(r.e.cfg.ReverseFloor+reverseMargin))
 	if err != nil {
-		if r.ctx.Err() != nil {
-			return true // closing: recovery will query
-		}
 		// The client refused to send it (bad input): no money can have moved.
 		r.callErr("micropay", err)
 		return r.finish(AttemptFailed, &ErrorInfo{Code: "NOT_SENT", Message: "The payment could not be sent to WeChat Pay: take another payment method and call support"})
 	}
-	now := r.e.now()
+	now := r.e.mono()
 	r.event("micropay", o.Outcome, o.Error, "")
 	switch {
 	case o.Outcome == wxpay.Paid && o.TransactionID == "":
@@ -289,8 +334,9 @@ func (r *runner) micropay() bool {
 
 // query asks WeChat about the order; it reports whether the attempt is finished.
 func (r *runner) query() bool {
-	now := r.e.now()
+	now := r.e.mono()
 	r.t.lastQuery = now
+	r.e.noteQuery(r.otn, now)
 	r.queries++
 	ctx, cancel := context.WithTimeout(r.ctx, callTimeout)
 	o, err := r.e.gw.QueryOrder(ctx, r.otn)
@@ -303,7 +349,7 @@ func (r *runner) query() bool {
 		r.t.silent, r.t.mustQuery, r.t.nextQuery = true, true, now.Add(unknownEvery)
 		return false
 	}
-	now = r.e.now()
+	now = r.e.mono()
 	r.event("query", o.Outcome, o.Error, o.TradeState)
 	r.t.silent = silent(o.Outcome, o.Error)
 	r.t.mustQuery = r.t.silent
@@ -363,7 +409,6 @@ func (r *runner) reverse() bool {
 	if r.t.qr {
 		return r.close()
 	}
-	now := r.e.now()
 	r.reverses++
 	r.t.reverseTries++
 	ctx, cancel := context.WithTimeout(r.ctx, callTimeout)
@@ -376,7 +421,7 @@ func (r *runner) reverse() bool {
 		r.callErr("reverse", err)
 		res = wxpay.ReverseResult{Outcome: wxpay.Unknown, Error: &wxpay.Error{Code: "NOT_SENT", Message: err.Error()}}
 	}
-	now = r.e.now()
+	now := r.e.mono()
 	detail := ""
 	if res.Recall {
 		detail = "recall=Y"
@@ -416,7 +461,6 @@ func (r *runner) reverse() bool {
 func refundNoForCancel(otn string) string { return otn + "C" }
 
 func (r *runner) refund() bool {
-	now := r.e.now()
 	r.t.refundTries++
 	req := wxpay.RefundRequest{OutTradeNo: r.otn, TransactionID: r.txID, OutRefundNo: refundNoForCancel(r.otn),
 		Amount: r.amount, Total: r.amount, Currency: r.currency, Reason: "sale cancelled"}
@@ -430,7 +474,7 @@ func (r *runner) refund() bool {
 		r.callErr("refund", err)
 		res = wxpay.Refund{Outcome: wxpay.Unknown, Error: &wxpay.Error{Code: "NOT_SENT", Message: err.Error()}}
 	}
-	now = r.e.now()
+	now := r.e.mono()
 	r.event("refund", res.Outcome, res.Error, string(res.State))
 	switch res.Outcome {
 	case wxpay.Paid, wxpay.Refunded:
@@ -464,7 +508,7 @@ func (r *runner) queryRefund() bool {
 		r.callErr("refundquery", err)
 		res = wxpay.Refund{Outcome: wxpay.Unknown}
 	}
-	now := r.e.now()
+	now := r.e.mono()
 	r.event("refundquery", res.Outcome, res.Error, string(res.State))
 	switch {
 	case res.State == wxpay.RefundSuccess:
@@ -508,9 +552,9 @@ func (r *runner) paid(o wxpay.Order) bool {
 		// Not for this sale any more: give it back.
 		r.t.cancelled = true
 		if r.t.undo != undoRefund {
-			if r.t.qr || now.Sub(r.t0) >= reverseWindow {
+			if m := r.e.mono(); r.t.qr || m.Sub(r.t0) >= reverseWindow {
 				// A paid QR order cannot be reversed (reverse is for Quick Pay): refund it.
-				r.t.undo, r.t.nextRefund = undoRefund, now
+				r.t.undo, r.t.nextRefund = undoRefund, m
 			} else {
 				r.t.undo = undoReverse
 			}
@@ -638,6 +682,10 @@ func (r *runner) save(fn func(s *Sale, a *Attempt), more ...func(tx *wtx, s *Sal
 			}
 			before = a.State
 			a.Events = appendEvents(a.Events, r.pending...)
+			if r.t1Known && a.MicroPayEndedAt.IsZero() {
+				a.MicroPayEndedAt, a.MonoEnded = r.t1, r.t1Mono
+				a.ReverseAfter = later(a.ReverseAfter, r.t1.Add(r.e.cfg.ReverseFloor+reverseMargin))
+			}
 			a.Queries += r.queries
 			a.Reverses += r.reverses
 			fn(s, a)
@@ -671,7 +719,7 @@ func (r *runner) save(fn func(s *Sale, a *Attempt), more ...func(tx *wtx, s *Sal
 			return err
 		}
 		r.e.log.WithError(err).WithField("out_trade_no", r.otn).Error("journal write failed; retrying")
-		if !r.sleepUntil(now.Add(time.Second)) {
+		if !r.sleepUntil(r.e.mono().Add(time.Second)) {
 			return err
 		}
 	}

@@ -12,7 +12,8 @@ import (
 )
 
 // Cancel while the customer is still confirming: the sale is cancelled at once, the
-// attempt is reversed at t0+15s (not earlier), confirmed, and ends reversed.
+// attempt is reversed at t1+15s plus the 1 s margin (t1 = t0 here: the micropay answered
+// at once), not earlier, confirmed, and ends reversed.
 func TestCancelDuringUserPaying(t *testing.T) {
 	h := newHarness(t)
 	h.wx.OnMicroPay = func(wxpay.PayRequest) wxpay.Order { return enginetest.Pending() }
@@ -35,7 +36,7 @@ func TestCancelDuringUserPaying(t *testing.T) {
 	}
 	a := lastAttempt(c)
 	if c.State != engine.SaleCancelled || a.State != engine.AttemptPaying || a.Phase != engine.PhaseReversing ||
-		!a.ReverseAfter.Equal(t0.Add(15*time.Second)) {
+		!a.ReverseAfter.Equal(t0.Add(16*time.Second)) {
 		t.Fatalf("after cancel: sale %s attempt %s/%s reverse after %v", c.State, a.State, a.Phase, a.ReverseAfter)
 	}
 	s = h.drive(s.ID, 1, time.Minute, final)
@@ -44,8 +45,8 @@ func TestCancelDuringUserPaying(t *testing.T) {
 		t.Fatalf("sale %s attempt %s", s.State, a.State)
 	}
 	rev := h.wx.CallsOf("reverse")
-	if len(rev) != 1 || rev[0].At.Sub(t0) != 15*time.Second {
-		t.Fatalf("reverse at %v, want exactly t0+15s", offsets(rev, t0))
+	if len(rev) != 1 || rev[0].At.Sub(t0) != 16*time.Second {
+		t.Fatalf("reverse at %v, want exactly t1+15s+1s", offsets(rev, t0))
 	}
 	checkQuerySpacing(t, h.wx.Calls())
 	// Cancel again: idempotent.

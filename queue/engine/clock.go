@@ -1,6 +1,19 @@
 package engine
 
-import "time"
+import (
+	"fmt"
+	"sync"
+	"time"
+)
+
+// MonoClock is a Clock with a reading that never jumps. Within one process every wait,
+// floor and deadline of an attempt is measured on it, so a wall-clock step (NTP, a dead
+// RTC) neither shortens nor stretches them. Mono returns the time since boot and an id
+// of that boot: two readings with the same boot subtract to the real time between them,
+// even across a restart of posd. A Clock without it is taken as monotonic itself.
+type MonoClock interface {
+	Mono() (boot string, sinceBoot time.Duration)
+}
 
 // TimerClock is a Clock whose timers can be released early. The engine uses it when the
 // injected Clock has it (RealClock and enginetest.FakeClock do): a runner woken by a
@@ -19,7 +32,22 @@ func RealClock() Clock { return realClock{} }
 
 type realClock struct{}
 
-func (realClock) Now() time.Time                         { return time.Now() }
+func (realClock) Now() time.Time { return time.Now() }
+
+// processStart anchors the fallback monotonic reading (Go's, for this process only).
+var (
+	processStart = time.Now()
+	processBoot  = sync.OnceValue(func() string { return fmt.Sprintf("process-%d", processStart.UnixNano()) })
+)
+
+// Mono reads CLOCK_BOOTTIME with the kernel's boot id; where that is not available, Go's
+// monotonic clock with an id of this process (readings then compare only within it).
+func (realClock) Mono() (string, time.Duration) {
+	if boot, d, ok := bootClock(); ok {
+		return boot, d
+	}
+	return processBoot(), time.Since(processStart)
+}
 func (realClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
 func (realClock) NewTimer(d time.Duration) (<-chan time.Time, func() bool) {
 	t := time.NewTimer(d)

@@ -178,6 +178,12 @@ type Engine struct {
 	attention int                     // jobs in e.jobs needing a person
 	lastOK    time.Time
 	reachable bool
+	lastQuery map[string]time.Time // out_trade_no → its last query (mono axis): ≥ 1 s apart across runners
+
+	// The monotonic axis (see mono): the wall time at New and the monotonic reading then.
+	monoWall time.Time
+	monoBase time.Duration
+	boot     string
 }
 
 // New builds an engine. Call Recover before taking sales and Run for the durable queue.
@@ -202,6 +208,7 @@ func New(cfg Config, gw wxpay.Client, st Store, clk Clock, log logrus.FieldLogge
 		ctx: ctx, cancel: cancel,
 		qwake:      make(chan struct{}, 1),
 		runners:    map[string]*runner{},
+		lastQuery:  map[string]time.Time{},
 		open:       map[string]AttemptState{},
 		jobs:       map[string]Job{},
 		reachable:  true,
@@ -209,7 +216,9 @@ func New(cfg Config, gw wxpay.Client, st Store, clk Clock, log logrus.FieldLogge
 		commitStop: make(chan struct{}),
 		commitDone: make(chan struct{}),
 	}
-	e.limiter.init(clk, cfg.QueueRate)
+	e.limiter.init(cfg.QueueRate)
+	e.monoWall = clk.Now()
+	e.boot, e.monoBase = e.monoReading()
 	go e.commitLoop()
 	return e, nil
 }
@@ -266,6 +275,26 @@ func (e *Engine) refuseNew() *Error {
 }
 
 func (e *Engine) now() time.Time { return e.clk.Now() }
+
+// mono is the time on the engine's monotonic axis: the wall time at New plus the real
+// time elapsed since, read from a clock that never jumps. Every wait, floor and deadline
+// of a runner lives on this axis; the journal keeps wall times (and monotonic readings,
+// see monoReading) and newRunner maps them onto it.
+func (e *Engine) mono() time.Time {
+	if _, ok := e.clk.(MonoClock); !ok {
+		return e.clk.Now()
+	}
+	_, d := e.monoReading()
+	return e.monoWall.Add(d - e.monoBase)
+}
+
+// monoReading is the clock's boot id and time since boot ("" and 0 without a MonoClock).
+func (e *Engine) monoReading() (string, time.Duration) {
+	if mc, ok := e.clk.(MonoClock); ok {
+		return mc.Mono()
+	}
+	return "", 0
+}
 
 // day returns the journal day of t.
 func (e *Engine) day(t time.Time) string { return t.In(e.cfg.Location).Format("2006-01-02") }
@@ -448,9 +477,10 @@ func (e *Engine) newAttempt(tx *wtx, s *Sale, code string, now time.Time) (*Atte
 	if err != nil {
 		return nil, err
 	}
+	boot, mono := e.monoReading()
 	s.Attempts = append(s.Attempts, Attempt{
 		OutTradeNo: otn, State: AttemptPaying, Code: wxpay.MaskCode(code), CodeHash: h,
-		Phase: PhaseSending, StartedAt: now,
+		Phase: PhaseSending, StartedAt: now, Boot: boot, MonoStarted: mono,
 		Deadline: now.Add(e.cfg.PollUntil), ReverseAfter: now.Add(e.cfg.ReverseFloor),
 		Events:    []Event{{At: now, Call: "state", Outcome: string(AttemptPaying)}},
 		UpdatedAt: now,
@@ -596,6 +626,20 @@ func (e *Engine) unsetJob(id string) {
 		}
 		delete(e.jobs, id)
 	}
+}
+
+// noteQuery remembers an order's last query (mono axis) for the next runner of it.
+func (e *Engine) noteQuery(otn string, at time.Time) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if len(e.lastQuery) >= 4096 {
+		for k, t := range e.lastQuery {
+			if at.Sub(t) > pollEvery {
+				delete(e.lastQuery, k)
+			}
+		}
+	}
+	e.lastQuery[otn] = at
 }
 
 // observe records whether a WeChat call got an answer, for Status.

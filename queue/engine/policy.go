@@ -35,6 +35,10 @@ const (
 	// reverseTries: reverses without a usable answer before the attempt goes to the
 	// durable queue.
 	reverseTries = 5
+	// reverseMargin is added to WeChat's 15 s floor, counted from t1: the till's and
+	// WeChat's clocks need not tick at exactly the same rate, and the answer took some
+	// time to come back after the order was created.
+	reverseMargin = time.Second
 	// reverseWindow: WeChat reverses orders up to 7 days old; later a paid order is
 	// refunded. An hour of margin keeps clocks and queues from straddling the limit.
 	reverseWindow = 7*24*time.Hour - time.Hour

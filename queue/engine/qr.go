@@ -103,9 +103,10 @@ func (e *Engine) newQRAttempt(tx *wtx, s *Sale, now time.Time) (string, error) {
 	// time_expire is sent in whole seconds: journal exactly what is sent, so a re-sent
 	// order carries the same value.
 	expires := now.Add(QRLifetime).Truncate(time.Second)
+	boot, mono := e.monoReading()
 	s.Attempts = append(s.Attempts, Attempt{
 		OutTradeNo: otn, Kind: AttemptKindQR, State: AttemptPaying,
-		Phase: PhaseCreatingQR, StartedAt: now, ExpiresAt: expires,
+		Phase: PhaseCreatingQR, StartedAt: now, Boot: boot, MonoStarted: mono, ExpiresAt: expires,
 		Deadline: expires, ReverseAfter: now.Add(qrCloseAfter),
 		Events:    []Event{{At: now, Call: "state", Outcome: string(AttemptPaying), Detail: "QR code"}},
 		UpdatedAt: now,
@@ -135,7 +136,7 @@ func (r *runner) native() bool {
 	ctx, cancel := context.WithTimeout(r.ctx, callTimeout)
 	n, err := nc.NativeOrder(ctx, req)
 	cancel()
-	now := r.e.now()
+	now := r.e.mono()
 	if err != nil {
 		if r.ctx.Err() != nil {
 			return true // closing: recovery queries
@@ -189,7 +190,6 @@ func (r *runner) native() bool {
 // close closes the QR attempt's order at WeChat once it allows it (the "reverse" of a QR
 // attempt); a query confirms every close.
 func (r *runner) close() bool {
-	now := r.e.now()
 	r.reverses++
 	r.t.reverseTries++
 	var res wxpay.CloseResult
@@ -209,7 +209,7 @@ func (r *runner) close() bool {
 			res = wxpay.CloseResult{Outcome: wxpay.Unknown, Error: &wxpay.Error{Code: "NOT_SENT", Message: err.Error()}}
 		}
 	}
-	now = r.e.now()
+	now := r.e.mono()
 	r.event("close", res.Outcome, res.Error, "")
 	switch res.Outcome {
 	case wxpay.Reversed, wxpay.NotFound:

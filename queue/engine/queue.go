@@ -16,15 +16,13 @@ import (
 // is waiting, and each is already held to one query per second.
 type limiter struct {
 	mu    sync.Mutex
-	clk   Clock
 	every time.Duration
 	burst time.Duration
 	next  time.Time // the next free slot
 	seen  time.Time // the clock at the last call, to notice it being set back
 }
 
-func (l *limiter) init(clk Clock, rate float64) {
-	l.clk = clk
+func (l *limiter) init(rate float64) {
 	l.every = time.Duration(float64(time.Second) / rate)
 	l.burst = l.every * time.Duration(math.Max(1, math.Ceil(rate/4)))
 }
@@ -32,7 +30,7 @@ func (l *limiter) init(clk Clock, rate float64) {
 // wait blocks until the next call may go; false when ctx ended first.
 func (l *limiter) wait(ctx context.Context, e *Engine) bool {
 	l.mu.Lock()
-	now := l.clk.Now()
+	now := e.mono() // spacing is real time, whatever the wall clock does
 	t := l.next
 	if min := now.Add(-l.burst); t.Before(min) {
 		t = min
@@ -320,7 +318,7 @@ func (e *Engine) Recover(ctx context.Context) error {
 	have := map[string]bool{}
 	now := e.now()
 	e.mu.Lock()
-	e.recovered = now
+	e.recovered = e.mono()
 	for _, j := range jobs {
 		have[j.ID] = true
 		e.setJob(j)

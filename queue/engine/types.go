@@ -72,14 +72,23 @@ type Attempt struct {
 	CodeHash      string       `json:"code_hash,omitempty"` // salted hash: refuses a code used before
 	// Phase says what the engine is doing now: sending, waiting_customer, querying,
 	// reversing, waiting_network, refunding (an attempt paid after its sale was cancelled).
-	Phase        string    `json:"phase,omitempty"`
-	StartedAt    time.Time `json:"started_at"`    // t0: journaled just before the micropay left
-	Deadline     time.Time `json:"deadline"`      // reverse if not final by then (t0 + 30..45 s)
-	ReverseAfter time.Time `json:"reverse_after"` // never reverse earlier (t0 + 15 s)
-	Queries      int       `json:"queries"`
-	Reverses     int       `json:"reverses"`
-	Events       []Event   `json:"events,omitempty"`
-	UpdatedAt    time.Time `json:"updated_at"`
+	Phase     string    `json:"phase,omitempty"`
+	StartedAt time.Time `json:"started_at"` // t0: journaled just before the micropay left
+	// MicroPayEndedAt is t1: when the micropay call ended (its answer came, or the call
+	// gave up). WeChat created the order no later than this, so its 15 s count from here.
+	MicroPayEndedAt time.Time `json:"micropay_ended_at,omitempty"`
+	// Boot, MonoStarted and MonoEnded are t0 and t1 on a clock that never jumps (time
+	// since boot) and the id of that boot: after a restart in the same boot they give the
+	// real time elapsed, whatever the wall clock did meanwhile.
+	Boot         string        `json:"boot,omitempty"`
+	MonoStarted  time.Duration `json:"mono_started,omitempty"`
+	MonoEnded    time.Duration `json:"mono_ended,omitempty"`
+	Deadline     time.Time     `json:"deadline"`      // reverse if not final by then (t0 + 30..45 s)
+	ReverseAfter time.Time     `json:"reverse_after"` // never reverse earlier (t1 + 15 s + a margin)
+	Queries      int           `json:"queries"`
+	Reverses     int           `json:"reverses"`
+	Events       []Event       `json:"events,omitempty"`
+	UpdatedAt    time.Time     `json:"updated_at"`
 }
 
 // Refund is a (partial) refund of a paid sale.

@@ -61,6 +61,12 @@ const (
 	FaultFail
 	// FaultMainlandWallet (micropay): paid by a mainland wallet in CNY at Options.CNYRate.
 	FaultMainlandWallet
+	// FaultSlowUplink (micropay): the request reaches WeChat Fault.Delay after it was sent
+	// (a congested 4G link, a slow handshake): the simulator waits Delay on its own clock
+	// (Options.Sleep) before it reads the time and creates the order. If the client gives
+	// up meanwhile, the request never arrived. The 15 s reverse floor counts from the
+	// order's creation, so a client counting from its own send breaks it.
+	FaultSlowUplink
 )
 
 var faultNames = map[FaultKind]string{
@@ -68,7 +74,7 @@ var faultNames = map[FaultKind]string{
 	FaultSystemError: "systemerror", FaultBankError: "bankerror", FaultLost: "lost",
 	FaultDrop: "drop", FaultHang: "hang", FaultSlow: "slow", FaultHTTP: "http",
 	FaultRateLimit: "ratelimit", FaultForged: "forged", FaultReverseRetry: "reverse-retry",
-	FaultFail: "fail", FaultMainlandWallet: "mainland-wallet",
+	FaultFail: "fail", FaultMainlandWallet: "mainland-wallet", FaultSlowUplink: "slow-uplink",
 }
 
 func (k FaultKind) String() string {
@@ -81,7 +87,7 @@ func (k FaultKind) String() string {
 // FaultKinds lists every kind, for property tests that draw faults at random.
 func FaultKinds() []FaultKind {
 	out := make([]FaultKind, 0, len(faultNames))
-	for k := FaultUserPaying; k <= FaultMainlandWallet; k++ {
+	for k := FaultUserPaying; k <= FaultSlowUplink; k++ {
 		out = append(out, k)
 	}
 	return out
@@ -111,7 +117,7 @@ type Fault struct {
 	Code string
 	// Status: FaultHTTP status code (default 503).
 	Status int
-	// Delay: FaultSlow real-time delay.
+	// Delay: FaultSlow real-time delay; FaultSlowUplink delay on the simulator clock.
 	Delay time.Duration
 }
 
@@ -134,6 +140,8 @@ func (f Fault) String() string {
 		s += "(" + f.Code + ")"
 	case FaultHTTP:
 		s += fmt.Sprintf("(%d)", f.Status)
+	case FaultSlowUplink:
+		s += fmt.Sprintf("(%s)", f.Delay)
 	}
 	if f.Processed {
 		s += "+processed"
@@ -226,6 +234,9 @@ func RandomFault(pick func(n int) int) Fault {
 	case FaultSlow:
 		f.Delay = time.Duration(pick(50)) * time.Millisecond
 		f.Endpoint = eps[pick(len(eps))]
+	case FaultSlowUplink:
+		// Real time by default (Options.Sleep): keep it short here.
+		f.Delay = time.Duration(pick(50)) * time.Millisecond
 	case FaultSystemError, FaultBankError, FaultHang, FaultForged:
 		f.Processed = pick(2) == 1
 		f.Endpoint = eps[pick(len(eps))]

@@ -2,6 +2,7 @@ package wxpaytest
 
 import (
 	"bytes"
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -56,6 +57,10 @@ type Options struct {
 	// 401 SIGN_ERROR. 0 means 300 s with the real clock and no check with an injected Now
 	// (so a fake sim clock does not break a client on the real clock); < 0 never checks.
 	RequestSkew time.Duration
+	// Sleep waits d on the simulator clock, or until ctx ends (then false): how
+	// FaultSlowUplink holds a request on its way in. Default: a real timer. With a fake
+	// Now, pass a function that advances that clock: time passes while the request travels.
+	Sleep func(ctx context.Context, d time.Duration) bool
 	// OnRequest, if set, is called after each request is recorded (from the handler
 	// goroutine, without locks held), e.g. for `posd demo` to show WeChat's side live.
 	OnRequest func(Request)
@@ -514,7 +519,7 @@ func processes(f *Fault) bool {
 		return true
 	}
 	switch f.Kind {
-	case FaultLost, FaultSlow:
+	case FaultLost, FaultSlow, FaultSlowUplink:
 		return true
 	case FaultDrop, FaultRateLimit, FaultReverseRetry:
 		return false
@@ -522,6 +527,32 @@ func processes(f *Fault) bool {
 		return f.Processed
 	}
 	return true
+}
+
+// uplink holds a request for the FaultSlowUplink delay and reports whether it arrived
+// (the client may give up first). It returns the simulator time of arrival.
+func (s *Server) uplink(r *http.Request, f *Fault, sent time.Time) (time.Time, bool) {
+	if f == nil || f.Kind != FaultSlowUplink || f.Delay <= 0 {
+		return sent, true
+	}
+	sleep := s.opts.Sleep
+	if sleep == nil {
+		sleep = func(ctx context.Context, d time.Duration) bool {
+			t := time.NewTimer(d)
+			defer t.Stop()
+			select {
+			case <-t.C:
+				return true
+			case <-ctx.Done():
+			case <-s.closed:
+			}
+			return false
+		}
+	}
+	if !sleep(r.Context(), f.Delay) || r.Context().Err() != nil {
+		return sent, false
+	}
+	return s.opts.Now(), true
 }
 
 // answer is a response about to be written.

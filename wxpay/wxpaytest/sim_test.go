@@ -767,3 +767,56 @@ func TestEveryFaultOnEveryEndpoint(t *testing.T) {
 		})
 	}
 }
+
+// A slow uplink: the micropay reaches WeChat 8 s after it was sent. The order is created
+// on arrival, and the 15 s reverse rule counts from there: a reverse 15 s after the send
+// is 7 s after the order (a violation); 15 s after the order is fine.
+func TestFaultSlowUplink(t *testing.T) {
+	for _, dialect := range []string{"v3-global", "v2-hmac"} {
+		t.Run(dialect, func(t *testing.T) {
+			t.Parallel()
+			clk := newClock()
+			s := New(Options{Now: clk.Now, Sleep: func(_ context.Context, d time.Duration) bool { clk.Advance(d); return true }})
+			t.Cleanup(s.Close)
+			var d driver = v2driver{newV2(t, s, signHMAC, true)}
+			if dialect == "v3-global" {
+				d = v3driver{newV3(t, s, "/v3/global", false)}
+			}
+			for i, tc := range []struct {
+				reverseAfterSend time.Duration
+				violation        bool
+			}{{15 * time.Second, true}, {23 * time.Second, false}} {
+				code := newCode()
+				s.Script(Match{AuthCode: code}, Fault{Kind: FaultSlowUplink, Delay: 8 * time.Second}, Fault{Kind: FaultUserPayingForever})
+				no := fmt.Sprintf("T-up-%d", i)
+				sent := clk.Now()
+				if r := d.pay(no, code, 1000); r.outcome != "USERPAYING" {
+					t.Fatalf("pay: %+v", r)
+				}
+				if o := mustOrder(t, s, no); !o.Created.Equal(sent.Add(8 * time.Second)) {
+					t.Fatalf("order created at send+%v, want +8s", o.Created.Sub(sent))
+				}
+				before := len(s.Violations())
+				clk.Advance(tc.reverseAfterSend - clk.Now().Sub(sent))
+				d.reverse(no)
+				if got := len(s.Violations()) > before && hasViolation(s, RuleReverseTooEarly); got != tc.violation {
+					t.Fatalf("reverse %v after the send: violation %v, want %v (%v)", tc.reverseAfterSend, got, tc.violation, s.Violations())
+				}
+			}
+		})
+	}
+}
+
+// A client that gives up while its request is on a slow uplink: the request never
+// arrived, so there is no order.
+func TestFaultSlowUplinkClientGivesUp(t *testing.T) {
+	s, _ := newSim(t, Options{})
+	c := newV2(t, s, signHMAC, true)
+	c.hc.Timeout = 100 * time.Millisecond
+	code := newCode()
+	s.Script(Match{AuthCode: code}, Fault{Kind: FaultSlowUplink, Delay: 5 * time.Second})
+	c.pay("T-up-gone", code, 1000)
+	if _, ok := s.Order("T-up-gone"); ok {
+		t.Fatal("an order was created for a request that never arrived")
+	}
+}

@@ -336,6 +336,14 @@ func (c *v2Call) micropay() (answer, *Fault) {
 		amount: amount, currency: nz(q["fee_type"], "CNY"), description: q["body"], attach: q["attach"], deviceID: q["device_info"]}
 	s.mu.Lock()
 	behaviour, f := s.takeMicroPay(req)
+	s.mu.Unlock()
+	now, arrived := s.uplink(c.r, f, c.now)
+	if !arrived {
+		c.rec.Outcome = "client gave up on a slow uplink"
+		return answer{}, f // never arrived: no order, the connection is dropped
+	}
+	c.now, c.rec.Time = now, now
+	s.mu.Lock()
 	var out outcome
 	if processes(f) {
 		out = s.pay(req, behaviour, c.now)

@@ -449,6 +449,14 @@ func (c *v3Call) micropay() (answer, *Fault) {
 		attach: b.Attach, deviceID: b.SceneInfo.DeviceID}
 	s.mu.Lock()
 	behaviour, f := s.takeMicroPay(req)
+	s.mu.Unlock()
+	now, arrived := s.uplink(c.r, f, c.now)
+	if !arrived {
+		c.rec.Outcome = "client gave up on a slow uplink"
+		return answer{}, f // never arrived: no order, the connection is dropped
+	}
+	c.now, c.rec.Time = now, now
+	s.mu.Lock()
 	var out outcome
 	if processes(f) {
 		out = s.pay(req, behaviour, c.now)

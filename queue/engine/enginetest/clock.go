@@ -4,6 +4,7 @@
 package enginetest
 
 import (
+	"fmt"
 	"sort"
 	"sync"
 	"time"
@@ -12,13 +13,16 @@ import (
 // FakeClock is a Clock (and engine.TimerClock) whose time moves only when a test says so.
 //
 // It keeps two times, like the real clock: the wall time that Now reports, and a
-// monotonic time that timers run on. Advance moves both; Set moves only the wall time,
-// the way NTP or a wrong RTC does, so a test can check that a clock jump does not fire
-// (or delay) a timer.
+// monotonic time that timers run on and Mono reports (engine.MonoClock). Advance moves
+// both; Set (and Jump) move only the wall time, the way NTP or a wrong RTC does, so a
+// test can check that a clock jump neither fires nor delays a timer, nor moves a floor.
+// Reboot starts a new boot: monotonic readings of the old one no longer compare.
 type FakeClock struct {
 	mu      sync.Mutex
 	wall    time.Time
 	mono    time.Duration
+	boot    int
+	booted  time.Duration // mono when the current boot started
 	timers  []*fakeTimer
 	changed chan struct{} // closed (and replaced) whenever the set of timers changes
 }
@@ -119,6 +123,38 @@ func (c *FakeClock) AdvanceToNext() (time.Duration, bool) {
 	c.mu.Unlock()
 	c.Advance(d)
 	return d, true
+}
+
+// Mono returns the current boot and the monotonic time since it started (engine.MonoClock).
+func (c *FakeClock) Mono() (boot string, sinceBoot time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return fmt.Sprintf("fake-boot-%d", c.boot), c.mono - c.booted
+}
+
+// Elapsed is the monotonic time since NewFakeClock, across reboots: the real time an
+// outside observer (WeChat) measures.
+func (c *FakeClock) Elapsed() time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.mono
+}
+
+// Reboot starts a new boot of the machine: Mono's readings start again from zero under a
+// new boot id. Timers keep running (the engine under test is restarted by the test).
+func (c *FakeClock) Reboot() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.boot++
+	c.booted = c.mono
+}
+
+// Jump moves the wall clock by d (forward or back) without moving timers or Mono.
+func (c *FakeClock) Jump(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.wall = c.wall.Add(d)
+	c.notifyLocked()
 }
 
 // Set jumps the wall clock to t without moving timers: what NTP or a wrong RTC does.

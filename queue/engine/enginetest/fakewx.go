@@ -17,6 +17,9 @@ type Call struct {
 	RefundNo   string
 	Amount     int64
 	At         time.Time // on the clock given to NewFakeWx
+	// Mono is that clock's monotonic reading (engine.MonoClock), zero without one: what
+	// WeChat's clock would say, which a till's wall-clock jump does not move.
+	Mono time.Duration
 }
 
 // FakeWx is a scriptable wxpay.Client for table tests. Each method answers through its
@@ -51,6 +54,11 @@ func (f *FakeWx) record(c Call, key string) int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	c.At = f.clk.Now()
+	if ec, ok := f.clk.(interface{ Elapsed() time.Duration }); ok {
+		c.Mono = ec.Elapsed()
+	} else if mc, ok := f.clk.(engine.MonoClock); ok {
+		_, c.Mono = mc.Mono()
+	}
 	f.calls = append(f.calls, c)
 	f.count[c.Method+"|"+key]++
 	return f.count[c.Method+"|"+key]

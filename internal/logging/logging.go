@@ -1,4 +1,4 @@
-package main
+package logging
 
 import (
 	"bytes"
@@ -28,12 +28,22 @@ type Logging struct {
 	file     *RotatingFile
 }
 
+// Config is the [log] section of posd.toml.
+type Config struct {
+	Level        string `toml:"level"`
+	Format       string `toml:"format"`
+	Dir          string `toml:"dir"`            // rotated log files; default $LOGS_DIRECTORY or /var/log/posd
+	FileMaxBytes int64  `toml:"file_max_bytes"` // rotate when the file would exceed this
+	FileKeep     int    `toml:"file_keep"`      // rotated files kept besides the current one
+	RingSize     int    `toml:"ring_size"`      // entries kept in memory for the UI
+}
+
 // LogFileName is the current log file in the logs directory; rotated ones get .1, .2, ...
 const LogFileName = "posd.log"
 
 // NewLogging builds the logger. stderr receives the console/journal stream; journal says
 // whether that stream is journald's (then no timestamps and <N> priority prefixes).
-func NewLogging(cfg LogConfig, stderr io.Writer, journal bool) (*Logging, error) {
+func NewLogging(cfg Config, stderr io.Writer, journal bool) (*Logging, error) {
 	lv, err := logrus.ParseLevel(cfg.Level)
 	if err != nil {
 		return nil, fmt.Errorf("log.level: %w", err)

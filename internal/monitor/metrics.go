@@ -1,4 +1,4 @@
-package main
+package monitor
 
 import (
 	"errors"
@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"posd/internal/config"
 	"posd/queue/engine"
 	"posd/queue/report"
 	"posd/wxpay"
@@ -177,7 +178,7 @@ func (m *Metrics) SetScanners(n int) { m.scanners.Set(float64(n)) }
 
 // SetCertificates exports days left for each certificate key; several certificates under
 // one key (a bundle) report the soonest expiry.
-func (m *Metrics) SetCertificates(certs []CertInfo, now time.Time) {
+func (m *Metrics) SetCertificates(certs []config.CertInfo, now time.Time) {
 	soonest := map[string]int{}
 	for _, c := range certs {
 		if d, ok := soonest[c.Key]; !ok || c.DaysLeft(now) < d {

@@ -1,4 +1,4 @@
-package main
+package daemon
 
 import (
 	"context"
@@ -16,6 +16,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/sirupsen/logrus"
 
+	"posd/internal/config"
+	"posd/internal/logging"
+	"posd/internal/monitor"
+	"posd/internal/receipts"
 	"posd/printer"
 	"posd/queue"
 	"posd/queue/engine"
@@ -28,11 +32,11 @@ import (
 // Daemon is a running till: journal, engine, scanners, printer spool and the HTTP server.
 // run and demo build one; Shutdown takes it down in the order that keeps payments safe.
 type Daemon struct {
-	cfg     Config
-	secrets *Secrets
-	logging *Logging
+	cfg     config.Config
+	secrets *config.Secrets
+	logging *logging.Logging
 	log     *logrus.Entry
-	metrics *Metrics
+	metrics *monitor.Metrics
 
 	db       *queue.DB
 	gw       wxpay.Client
@@ -45,10 +49,7 @@ type Daemon struct {
 	srv      *http.Server
 	ln       net.Listener
 	url      string
-
-	renderMu    sync.Mutex
-	renderCache map[string]renderedReceipt // job id → text and PNG
-	renderOrder []string                   // FIFO bound on renderCache
+	receipts *receipts.Policy
 
 	// demo extras
 	virtual *printer.Virtual
@@ -64,36 +65,31 @@ type Daemon struct {
 	readyIn  time.Duration
 }
 
-// daemonParts are what differs between run and demo.
-type daemonParts struct {
-	cfg       Config
-	secrets   *Secrets
-	logging   *Logging
-	gwConfig  wxpay.Config
-	printer   printer.Printer // nil: printer.Open(cfg.Printer)
-	virtual   *printer.Virtual
-	extraScan []scanner.Device
-	demo      bool
-	amounts   any
-	// customerPays is the demo's simulated customer paying a QR code (the simulator).
-	customerPays func(ctx context.Context, codeURL string) error
-	onClose      []func()
+// Parts are what differs between run and demo.
+type Parts struct {
+	Config    config.Config
+	Secrets   *config.Secrets
+	Logging   *logging.Logging
+	GWConfig  wxpay.Config
+	Printer   printer.Printer // nil: printer.Open(cfg.Printer)
+	Virtual   *printer.Virtual
+	ExtraScan []scanner.Device
+	Demo      bool
+	Amounts   any
+	OnClose   []func()
+	Version   string // for /healthz
+	// CustomerPays is the demo's simulated customer paying a QR code (the simulator).
+	CustomerPays func(ctx context.Context, codeURL string) error
 }
 
-// startDaemon opens everything, recovers unfinished attempts, starts listening and only
+// Start opens everything, recovers unfinished attempts, starts listening and only
 // then tells systemd READY=1. On error everything opened so far is closed.
-func startDaemon(p daemonParts) (d *Daemon, err error) {
-	// ParseConfig and LoadSecrets refuse these already; startDaemon is also reached by the
-	// demo and tests, so the daemon itself never serves plain HTTP beyond loopback nor runs
-	// with an empty API token (security review).
-	if host, _, herr := net.SplitHostPort(p.cfg.HTTP.Listen); herr == nil && !isLoopback(host) && (p.secrets == nil || p.secrets.HTTPCert == nil) {
-		return nil, fmt.Errorf("http.listen: %q is not a loopback address: set http.tls_cert_file and http.tls_key_file, or listen on 127.0.0.1", p.cfg.HTTP.Listen)
+func Start(p Parts) (d *Daemon, err error) {
+	if err := checkExposure(p); err != nil {
+		return nil, err
 	}
-	if p.secrets == nil || strings.TrimSpace(p.secrets.APIToken) == "" {
-		return nil, errors.New("http.api_token_file: no API token loaded: posd does not start without one")
-	}
-	d = &Daemon{cfg: p.cfg, secrets: p.secrets, logging: p.logging, virtual: p.virtual, onClose: p.onClose, startAt: time.Now()}
-	d.log = p.logging.Logger.WithField("component", "posd")
+	d = &Daemon{cfg: p.Config, secrets: p.Secrets, logging: p.Logging, virtual: p.Virtual, onClose: p.OnClose, startAt: time.Now()}
+	d.log = p.Logging.Logger.WithField("component", "posd")
 	d.ctx, d.cancel = context.WithCancel(context.Background())
 	d.reqCtx, d.reqStop = context.WithCancel(context.Background())
 	defer func() {
@@ -101,21 +97,67 @@ func startDaemon(p daemonParts) (d *Daemon, err error) {
 			d.Shutdown(context.Background())
 		}
 	}()
-	cfg := &d.cfg
-	d.metrics = NewMetrics()
-	p.logging.Redactor.AddSecret(d.secrets.SecretValues()...)
+	d.metrics = monitor.NewMetrics()
+	p.Logging.Redactor.AddSecret(d.secrets.SecretValues()...)
 
-	d.db, err = queue.Open(cfg.Storage.Path, queue.Options{Logger: d.logger("queue")})
-	if err != nil {
-		return d, fmt.Errorf("open journal: %w", err)
+	// The order is the contract: the journal first, recovery before anything can take a
+	// sale, scanners last (a scan's refusal is shown through the UI, which exists by then).
+	steps := []func(Parts) error{
+		d.openJournal,
+		d.openPayments,
+		d.openPrinter,
+		d.recover,
+		d.startBackground,
+		d.openScanners,
+		d.startHTTP,
 	}
+	for _, step := range steps {
+		if err := step(p); err != nil {
+			return d, err
+		}
+	}
+	d.goRun("scanners", d.scanners.Run)
+	d.readyIn = time.Since(d.startAt)
+	if _, err := SdNotify(SdReady + "\nSTATUS=taking payments on " + d.url); err != nil {
+		d.log.WithError(err).Warn("sd_notify READY failed")
+	}
+	d.goRun("watchdog", d.watchdog)
+	d.log.WithFields(logrus.Fields{"url": d.url, "ready_in": d.readyIn.Round(time.Millisecond).String()}).Info("posd ready")
+	return d, nil
+}
 
-	gwc := p.gwConfig
+// checkExposure refuses what would expose the till. ParseConfig and LoadSecrets refuse
+// these already; Start is also reached by the demo and tests, so the daemon itself never
+// serves plain HTTP beyond loopback nor runs with an empty API token (security review).
+func checkExposure(p Parts) error {
+	if host, _, herr := net.SplitHostPort(p.Config.HTTP.Listen); herr == nil && !config.IsLoopback(host) && (p.Secrets == nil || p.Secrets.HTTPCert == nil) {
+		return fmt.Errorf("http.listen: %q is not a loopback address: set http.tls_cert_file and http.tls_key_file, or listen on 127.0.0.1", p.Config.HTTP.Listen)
+	}
+	if p.Secrets == nil || strings.TrimSpace(p.Secrets.APIToken) == "" {
+		return errors.New("http.api_token_file: no API token loaded: posd does not start without one")
+	}
+	return nil
+}
+
+// openJournal opens the bbolt file that holds sales, attempts, the retry queue and print
+// jobs.
+func (d *Daemon) openJournal(Parts) (err error) {
+	d.db, err = queue.Open(d.cfg.Storage.Path, queue.Options{Logger: d.logger("queue")})
+	if err != nil {
+		return fmt.Errorf("open journal: %w", err)
+	}
+	return nil
+}
+
+// openPayments builds the WeChat Pay client and the engine over it and the journal.
+func (d *Daemon) openPayments(p Parts) (err error) {
+	cfg := &d.cfg
+	gwc := p.GWConfig
 	gwc.Observer = d.metrics.ObserveWeChat
 	gwc.Logger = d.logger("wxpay")
 	d.gw, err = wxpay.New(gwc)
 	if err != nil {
-		return d, fmt.Errorf("wechat pay client: %w", err)
+		return fmt.Errorf("wechat pay client: %w", err)
 	}
 
 	d.eng, err = engine.New(engine.Config{
@@ -126,19 +168,26 @@ func startDaemon(p daemonParts) (d *Daemon, err error) {
 		ReverseFloor: cfg.Engine.ReverseFloor.Duration,
 		QueueRate:    cfg.Engine.QueueRate,
 		CheckCode:    checkCodeFor(cfg.WxPay.API),
+		// QR Code Payment needs a notify_url for WeChat's sake (posd polls).
+		QRCodePayment: cfg.WxPay.NotifyURL != "",
 	}, d.gw, d.db, engine.RealClock(), d.logger("engine"))
 	if err != nil {
-		return d, fmt.Errorf("engine: %w", err)
+		return fmt.Errorf("engine: %w", err)
 	}
 	d.metrics.RegisterEngine(d.eng.Status)
+	return nil
+}
 
-	// Printer: jobs are durable in the journal's bbolt file, so a receipt survives a
-	// printer that is off, and the payment path never waits on paper.
-	d.prn = p.printer
+// openPrinter opens the printer, its spool and the receipt policy. Jobs are durable in
+// the journal's bbolt file, so a receipt survives a printer that is off, and the payment
+// path never waits on paper.
+func (d *Daemon) openPrinter(p Parts) (err error) {
+	cfg := &d.cfg
+	d.prn = p.Printer
 	if d.prn == nil {
 		d.prn, err = printer.Open(cfg.Printer)
 		if err != nil {
-			return d, fmt.Errorf("printer: %w", err)
+			return fmt.Errorf("printer: %w", err)
 		}
 	}
 	d.spool, err = printer.NewSpool(d.db.Bolt(), d.prn, printer.SpoolOptions{
@@ -151,31 +200,46 @@ func startDaemon(p daemonParts) (d *Daemon, err error) {
 		},
 	})
 	if err != nil {
-		return d, fmt.Errorf("printer spool: %w", err)
+		return fmt.Errorf("printer spool: %w", err)
 	}
 
+	d.receipts = &receipts.Policy{
+		Spool:    d.spool,
+		Till:     printer.TillInfo{MerchantName: cfg.Till.MerchantName, StoreID: cfg.Till.StoreID, TillID: cfg.Till.TillID},
+		Format:   cfg.Printer.Format(),
+		Encoding: cfg.Printer.Encoding,
+		Enabled:  cfg.Printer.Kind != "none" || d.virtual != nil,
+		Sale:     d.eng.Sale,
+		Sales:    d.eng.Sales,
+		Failed:   d.metrics.PrintFailed,
+		Log:      d.logger("printer"),
+	}
+	return nil
+}
+
+// recover resumes every attempt left unfinished by a crash or a restart, before anything
+// can take a sale, then starts the engine and queues receipts a crash may have lost.
+func (d *Daemon) recover(Parts) error {
 	// Subscribe before recovery, so outcomes that recovery settles get their receipts.
 	sales, unsubscribe := d.eng.Subscribe()
 	d.goRun("receipts", func(ctx context.Context) error {
 		defer unsubscribe()
 		return d.followSales(ctx, sales)
 	})
-	// Recovery before anything can take a sale: every attempt left unfinished by a crash
-	// or a restart is resumed from the journal.
 	if err := d.eng.Recover(d.ctx); err != nil {
-		return d, fmt.Errorf("recover: %w", err)
+		return fmt.Errorf("recover: %w", err)
 	}
 	d.goRun("engine", func(ctx context.Context) error { return d.eng.Run(ctx) })
-	d.catchUpReceipts()
+	d.receipts.CatchUp()
+	return nil
+}
 
-	d.rec = &report.Reconciler{
-		Statements: d.gw, Sales: d.eng.Sales, Store: d.db, Location: d.db.Location(),
-		Filter:           reconcileFilter(cfg),
-		SaleByOutTradeNo: saleByOutTradeNo(d.db),
-		ReadyAfter:       cfg.Reconcile.ReadyAfter.Duration, Retry: cfg.Reconcile.Retry.Duration,
-		Log:      d.logger("reconcile"),
-		OnResult: d.metrics.Reconciled,
-	}
+// startBackground starts the daily work: reconciliation, pruning, certificate refresh.
+func (d *Daemon) startBackground(Parts) error {
+	cfg := &d.cfg
+	d.rec = NewReconciler(cfg, d.gw, d.db)
+	d.rec.Log = d.logger("reconcile")
+	d.rec.OnResult = d.metrics.Reconciled
 	if cfg.Reconcile.Auto {
 		d.goRun("reconcile", func(ctx context.Context) error {
 			// A tick every 5 minutes is enough to notice the statement time; Run checks
@@ -189,27 +253,20 @@ func startDaemon(p daemonParts) (d *Daemon, err error) {
 
 	d.goRun("prune", d.prune)
 	d.goRun("certificates", d.refreshCertificates)
+	return nil
+}
 
-	d.scanners, err = scanner.NewSupervisor(cfg.Scanner, scanner.Options{
+// openScanners builds the scanner supervisor; it runs once the UI is up.
+func (d *Daemon) openScanners(p Parts) (err error) {
+	d.scanners, err = scanner.NewSupervisor(d.cfg.Scanner, scanner.Options{
 		Handler: d.handleScan,
 		Logger:  d.logger("scanner"),
-		Extra:   p.extraScan,
+		Extra:   p.ExtraScan,
 	})
 	if err != nil {
-		return d, &ConfigError{[]Problem{{"scanner", err.Error()}}}
+		return &config.ConfigError{Problems: []config.Problem{{Key: "scanner", Msg: err.Error()}}}
 	}
-	if err := d.startHTTP(p); err != nil {
-		return d, err
-	}
-	// Scanners last: a scan's refusal is shown through the UI, which exists from here.
-	d.goRun("scanners", d.scanners.Run)
-	d.readyIn = time.Since(d.startAt)
-	if _, err := SdNotify(SdReady + "\nSTATUS=taking payments on " + d.url); err != nil {
-		d.log.WithError(err).Warn("sd_notify READY failed")
-	}
-	d.goRun("watchdog", d.watchdog)
-	d.log.WithFields(logrus.Fields{"url": d.url, "ready_in": d.readyIn.Round(time.Millisecond).String()}).Info("posd ready")
-	return d, nil
+	return nil
 }
 
 // prune deletes sales past the retention, a minute after start and then daily, in small
@@ -311,7 +368,6 @@ func (d *Daemon) scan(ctx context.Context, code, device string) error {
 // refunds and attempts reversed after a cancel. Enqueueing is idempotent (stable job ids),
 // so seeing the same change twice prints once.
 func (d *Daemon) followSales(ctx context.Context, ch <-chan *engine.Sale) error {
-	info := printer.TillInfo{MerchantName: d.cfg.Till.MerchantName, StoreID: d.cfg.Till.StoreID, TillID: d.cfg.Till.TillID}
 	for {
 		select {
 		case <-ctx.Done():
@@ -322,7 +378,7 @@ func (d *Daemon) followSales(ctx context.Context, ch <-chan *engine.Sale) error 
 			}
 			d.metrics.ObserveSale(s)
 			d.logSale(s)
-			d.printFor(s, info)
+			d.receipts.PrintFor(s)
 		}
 	}
 }
@@ -340,73 +396,32 @@ func (d *Daemon) logSale(s *engine.Sale) {
 	d.logger("engine").WithFields(f).Debug("sale changed")
 }
 
-// catchUpReceipts queues receipts for sales that changed in the last minutes before this
-// start: a crash between a sale's durable outcome and its print job must not leave the
-// customer without proof of payment. Older sales are not printed again on a restart.
-func (d *Daemon) catchUpReceipts() {
-	sales, err := d.eng.Sales("")
-	if err != nil {
-		d.logger("printer").WithError(err).Warn("cannot read today's sales for missed receipts")
-		return
-	}
-	info := printer.TillInfo{MerchantName: d.cfg.Till.MerchantName, StoreID: d.cfg.Till.StoreID, TillID: d.cfg.Till.TillID}
-	cutoff := time.Now().Add(-10 * time.Minute)
-	for _, s := range sales {
-		if s.UpdatedAt.After(cutoff) {
-			d.printFor(s, info)
-		}
-	}
-}
-
-// printFor enqueues the receipts a sale change calls for.
-func (d *Daemon) printFor(s *engine.Sale, info printer.TillInfo) {
-	if d.cfg.Printer.Kind == "none" && d.virtual == nil {
-		return
-	}
-	enqueue := func(kind printer.Kind, ref string) {
-		r, err := printer.ReceiptFromSale(s, info, kind, ref)
-		if err != nil {
-			if !errors.Is(err, printer.ErrNothingToPrint) {
-				d.logger("printer").WithError(err).WithField("sale", s.ID).Warn("no receipt")
-			}
-			return
-		}
-		if _, err := d.spool.Job(r.JobID()); err == nil {
-			return // already queued or printed: no write transaction for nothing
-		}
-		if _, err := d.spool.Enqueue(r); err != nil {
-			d.metrics.PrintFailed()
-			d.logger("printer").WithError(err).WithField("sale", s.ID).Error("cannot queue receipt")
-		}
-	}
-	for _, a := range s.Attempts {
-		switch {
-		case a.State == engine.AttemptPaid:
-			enqueue(printer.KindSale, a.OutTradeNo)
-		case a.State == engine.AttemptReversed && s.State == engine.SaleCancelled && a.TransactionID != "":
-			// Money had moved and was given back after a cancel: the customer gets a slip.
-			enqueue(printer.KindReversal, a.OutTradeNo)
-		}
-	}
-	for _, r := range s.Refunds {
-		if r.State == "success" {
-			enqueue(printer.KindRefund, r.OutRefundNo)
-		}
-	}
-}
-
 // startHTTP listens and serves the UI, the API, /healthz and /metrics.
-func (d *Daemon) startHTTP(p daemonParts) error {
-	h := &HealthSources{
-		Version: func() string { v, _, _ := versionInfo(); return v }(),
+func (d *Daemon) startHTTP(p Parts) (err error) {
+	h := d.healthSources(p.Version)
+	d.ui, err = ui.New(d.uiOptions(p, h))
+	if err != nil {
+		return fmt.Errorf("web ui: %w", err)
+	}
+	if err := d.listen(); err != nil {
+		return err
+	}
+	d.serve()
+	return nil
+}
+
+// healthSources are what /healthz asks: the engine, the journal, the devices.
+func (d *Daemon) healthSources(version string) *monitor.HealthSources {
+	return &monitor.HealthSources{
+		Version: version,
 		Status:  d.eng.Status,
 		DBPath:  d.cfg.Storage.Path,
 		Storage: d.storageCheck,
-		Certs:   func() []CertInfo { return d.certs() },
-		Scanners: func() []ScannerHealth {
-			var out []ScannerHealth
+		Certs:   func() []config.CertInfo { return d.certs() },
+		Scanners: func() []monitor.ScannerHealth {
+			var out []monitor.ScannerHealth
 			for _, s := range d.scanners.Status() {
-				sh := ScannerHealth{Name: s.Name, Connected: s.Connected, Error: s.LastError}
+				sh := monitor.ScannerHealth{Name: s.Name, Connected: s.Connected, Error: s.LastError}
 				if !s.LastScan.IsZero() {
 					t := s.LastScan
 					sh.LastScan = &t
@@ -415,9 +430,9 @@ func (d *Daemon) startHTTP(p daemonParts) error {
 			}
 			return out
 		},
-		Printer: func() PrinterHealth {
+		Printer: func() monitor.PrinterHealth {
 			st := d.spool.Status()
-			ph := PrinterHealth{Kind: d.cfg.Printer.Kind, OK: st.Healthy() || st.State == "disabled", Error: st.LastError}
+			ph := monitor.PrinterHealth{Kind: d.cfg.Printer.Kind, OK: st.Healthy() || st.State == "disabled", Error: st.LastError}
 			if d.virtual != nil {
 				ph.Kind = "virtual"
 			}
@@ -428,9 +443,13 @@ func (d *Daemon) startHTTP(p daemonParts) error {
 		},
 		Stopping: d.stopping.Load,
 	}
+}
+
+// metricsHandler is /metrics. Gauges that move by themselves (days left, scanners
+// plugged) are refreshed per scrape.
+func (d *Daemon) metricsHandler() http.Handler {
 	prom := promhttp.HandlerFor(d.metrics.Registry, promhttp.HandlerOpts{Registry: d.metrics.Registry})
-	// Gauges that move by themselves (days left, scanners plugged) are refreshed per scrape.
-	metricsHandler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		n := 0
 		for _, s := range d.scanners.Status() {
 			if s.Connected {
@@ -441,17 +460,22 @@ func (d *Daemon) startHTTP(p daemonParts) error {
 		d.metrics.SetCertificates(d.certs(), time.Now())
 		prom.ServeHTTP(w, r)
 	})
+}
+
+// uiOptions connects the web UI and API to the engine, the devices, the logs, the
+// reconciliation and the receipt policy.
+func (d *Daemon) uiOptions(p Parts, h *monitor.HealthSources) ui.Options {
 	opts := ui.Options{
 		Till:             d.eng,
 		Token:            d.secrets.APIToken,
 		ManagerPIN:       d.secrets.ManagerPIN,
 		CashierNoLogin:   true,
 		AllowedHosts:     d.cfg.HTTP.AllowedHosts,
-		Demo:             p.demo,
-		AmountTable:      p.amounts,
-		DemoCustomerPays: p.customerPays,
+		Demo:             p.Demo,
+		AmountTable:      p.Amounts,
+		DemoCustomerPays: p.CustomerPays,
 		Healthz:          h,
-		Metrics:          metricsHandler,
+		Metrics:          d.metricsHandler(),
 		StoreID:          d.cfg.Till.StoreID,
 		TillID:           d.cfg.Till.TillID,
 		MerchantName:     d.cfg.Till.MerchantName,
@@ -469,8 +493,8 @@ func (d *Daemon) startHTTP(p daemonParts) error {
 		Reconciliation: d.rec.Load,
 		Reconcile:      d.rec.RunDate,
 		Receipts: &ui.Receipts{
-			Recent:  d.recentReceipts,
-			Reprint: d.reprint,
+			Recent:  d.receipts.Recent,
+			Reprint: d.receipts.Reprint,
 		},
 	}
 	if d.cfg.Printer.Kind != "none" {
@@ -479,14 +503,14 @@ func (d *Daemon) startHTTP(p daemonParts) error {
 			return err
 		}
 	}
-	if p.demo {
+	if p.Demo {
 		opts.VirtualScan = func(ctx context.Context, code string) error { return d.scan(ctx, code, "virtual") }
 	}
-	var err error
-	d.ui, err = ui.New(opts)
-	if err != nil {
-		return fmt.Errorf("web ui: %w", err)
-	}
+	return opts
+}
+
+// listen opens the UI's port, with TLS when http.tls_* is set.
+func (d *Daemon) listen() (err error) {
 	d.ln, err = net.Listen("tcp", d.cfg.HTTP.Listen)
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", d.cfg.HTTP.Listen, err)
@@ -497,6 +521,11 @@ func (d *Daemon) startHTTP(p daemonParts) error {
 		scheme = "https"
 	}
 	d.url = scheme + "://" + d.ln.Addr().String() + "/"
+	return nil
+}
+
+// serve runs the HTTP server on the listener until Shutdown.
+func (d *Daemon) serve() {
 	d.srv = &http.Server{
 		Handler:           d.ui,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -515,7 +544,6 @@ func (d *Daemon) startHTTP(p daemonParts) error {
 			d.log.WithError(err).Error("http server stopped")
 		}
 	}()
-	return nil
 }
 
 // logWriter turns net/http's error log lines into debug entries.
@@ -544,11 +572,11 @@ func (d *Daemon) storageCheck(ctx context.Context) error {
 }
 
 // certs is the configured certificates plus the platform certificates the v3 client uses.
-func (d *Daemon) certs() []CertInfo {
-	out := append([]CertInfo(nil), d.secrets.Certs...)
+func (d *Daemon) certs() []config.CertInfo {
+	out := append([]config.CertInfo(nil), d.secrets.Certs...)
 	if ce, ok := d.gw.(wxpay.CertificateExpirer); ok {
 		if t := ce.CertificateExpiry(); !t.IsZero() {
-			out = append(out, CertInfo{Key: "wxpay.platform_certificates", Subject: "WeChat Pay platform", NotAfter: t})
+			out = append(out, config.CertInfo{Key: "wxpay.platform_certificates", Subject: "WeChat Pay platform", NotAfter: t})
 		}
 	}
 	return out
@@ -588,86 +616,10 @@ func (d *Daemon) logs(level, grep string, n int) []ui.LogEntry {
 		lv = logrus.InfoLevel
 	}
 	var out []ui.LogEntry
-	for _, e := range d.logging.Ring.Entries(LogFilter{MinLevel: lv, Grep: grep, N: n}) {
+	for _, e := range d.logging.Ring.Entries(logging.LogFilter{MinLevel: lv, Grep: grep, N: n}) {
 		out = append(out, ui.LogEntry(e))
 	}
 	return out
-}
-
-// recentReceipts lists the newest print jobs with their text and PNG preview. A job's
-// receipt never changes, so its renderings are cached (the UI asks for the list, then for
-// each image).
-func (d *Daemon) recentReceipts(n int) ([]ui.Receipt, error) {
-	jobs, err := d.spool.Jobs()
-	if err != nil {
-		return nil, err
-	}
-	var out []ui.Receipt
-	for i := len(jobs) - 1; i >= 0 && len(out) < n; i-- {
-		j := jobs[i]
-		r := ui.Receipt{ID: j.ID, Kind: string(j.Kind), State: string(j.State), At: j.CreatedAt, Detail: j.LastError}
-		if j.Receipt != nil {
-			r.SaleID = j.Receipt.SaleID
-			rr := d.rendered(j.ID, *j.Receipt)
-			r.Text, r.PNG = rr.text, rr.png
-		}
-		out = append(out, r)
-	}
-	return out, nil
-}
-
-type renderedReceipt struct {
-	text string
-	png  []byte
-}
-
-// rendered returns the cached text and PNG of a job's receipt, rendering it once.
-func (d *Daemon) rendered(id string, rc printer.Receipt) renderedReceipt {
-	d.renderMu.Lock()
-	if rr, ok := d.renderCache[id]; ok {
-		d.renderMu.Unlock()
-		return rr
-	}
-	d.renderMu.Unlock()
-	var rr renderedReceipt
-	if b, err := printer.Render(rc, d.cfg.Printer.Format()); err == nil {
-		rr.text, _ = printer.DecodeText(b, d.cfg.Printer.Encoding)
-		if png, err := printer.RenderPNG(b, d.cfg.Printer.Encoding); err == nil {
-			rr.png = png
-		}
-	}
-	d.renderMu.Lock()
-	defer d.renderMu.Unlock()
-	if d.renderCache == nil {
-		d.renderCache = map[string]renderedReceipt{}
-	}
-	if _, ok := d.renderCache[id]; !ok {
-		d.renderOrder = append(d.renderOrder, id)
-		if len(d.renderOrder) > 256 {
-			delete(d.renderCache, d.renderOrder[0])
-			d.renderOrder = d.renderOrder[1:]
-		}
-	}
-	d.renderCache[id] = rr
-	return rr
-}
-
-// reprint prints a sale's receipt again, marked COPY (also when the first one was never
-// queued, e.g. the printer was configured later).
-func (d *Daemon) reprint(ctx context.Context, saleID string) error {
-	s, err := d.eng.Sale(saleID)
-	if err != nil {
-		return err
-	}
-	r, err := printer.ReceiptFromSale(s, printer.TillInfo{MerchantName: d.cfg.Till.MerchantName, StoreID: d.cfg.Till.StoreID, TillID: d.cfg.Till.TillID}, printer.KindSale)
-	if err != nil {
-		return err
-	}
-	if _, err = d.spool.Reprint(r.JobID()); errors.Is(err, printer.ErrJobNotFound) {
-		r.Copy = true
-		_, err = d.spool.Enqueue(r)
-	}
-	return err
 }
 
 // watchdog pings systemd at half of WatchdogSec, but only while the main loop is healthy:
@@ -739,6 +691,9 @@ func (d *Daemon) mainLoopHealthy(ctx context.Context, timeout time.Duration) err
 // URL is where the UI listens.
 func (d *Daemon) URL() string { return d.url }
 
+// Journal is the open journal (the watchdog test closes it under the daemon's feet).
+func (d *Daemon) Journal() *queue.DB { return d.db }
+
 // Shutdown stops taking sales (in-flight attempts are left to recovery on the next
 // start), stops the listeners and background work, and closes the journal last, after
 // every durable write has finished. Safe to call more than once.
@@ -792,4 +747,47 @@ func checkCodeFor(api string) func(string) error {
 		return wxpay.CheckAuthCode
 	}
 	return wxpay.CheckMultiWalletAuthCode
+}
+
+// NewReconciler is the reconciliation of this till's journal against WeChat's statement:
+// the daemon runs it daily, `posd reconcile` once. Log and OnResult are the caller's.
+func NewReconciler(cfg *config.Config, statements report.StatementSource, db *queue.DB) *report.Reconciler {
+	return &report.Reconciler{
+		Statements: statements, Sales: SalesByDay(db), Store: db, Location: db.Location(),
+		Filter:           reconcileFilter(cfg),
+		SaleByOutTradeNo: saleByOutTradeNo(db),
+		ReadyAfter:       cfg.Reconcile.ReadyAfter.Duration, Retry: cfg.Reconcile.Retry.Duration,
+	}
+}
+
+// SalesByDay reads one day's sales (2006-01-02, the journal's day) from the journal.
+func SalesByDay(db *queue.DB) func(day string) ([]*engine.Sale, error) {
+	return func(day string) ([]*engine.Sale, error) {
+		var out []*engine.Sale
+		err := db.View(func(tx engine.ReadTx) error {
+			var err error
+			out, err = tx.SalesByDay(day)
+			return err
+		})
+		return out, err
+	}
+}
+
+// reconcileFilter keeps this till's rows of the merchant-wide statement.
+func reconcileFilter(cfg *config.Config) report.Filter {
+	return report.Filter{DeviceID: cfg.Till.TillID, Prefix: cfg.Till.StoreID + "_" + cfg.Till.TillID + "_"}
+}
+
+// saleByOutTradeNo looks a sale up in the journal by an attempt's out_trade_no: the
+// reconciliation finds the sale of a refund older than the days it reads.
+func saleByOutTradeNo(db *queue.DB) func(string) (*engine.Sale, error) {
+	return func(no string) (*engine.Sale, error) {
+		var s *engine.Sale
+		err := db.View(func(tx engine.ReadTx) error {
+			var err error
+			s, err = tx.SaleByOutTradeNo(no)
+			return err
+		})
+		return s, err
+	}
 }

@@ -1,4 +1,4 @@
-package main
+package logging
 
 import (
 	"bytes"
@@ -30,7 +30,7 @@ func TestRedactor(t *testing.T) {
 	}
 }
 
-func newTestLogging(t *testing.T, cfg LogConfig, journal bool) (*Logging, *bytes.Buffer) {
+func newTestLogging(t *testing.T, cfg Config, journal bool) (*Logging, *bytes.Buffer) {
 	t.Helper()
 	var buf bytes.Buffer
 	l, err := NewLogging(cfg, &buf, journal)
@@ -43,7 +43,7 @@ func newTestLogging(t *testing.T, cfg LogConfig, journal bool) (*Logging, *bytes
 
 func TestLogging_RedactsEveryOutput(t *testing.T) {
 	dir := t.TempDir()
-	l, console := newTestLogging(t, LogConfig{Level: "debug", Format: "json", Dir: dir, FileMaxBytes: 1 << 20, FileKeep: 2, RingSize: 10}, false)
+	l, console := newTestLogging(t, Config{Level: "debug", Format: "json", Dir: dir, FileMaxBytes: 1 << 20, FileKeep: 2, RingSize: 10}, false)
 	l.Redactor.AddSecret("SECRETSECRETSECRET")
 	code := "134567890123456789"
 	l.Logger.WithFields(logrus.Fields{
@@ -71,7 +71,7 @@ func TestLogging_RedactsEveryOutput(t *testing.T) {
 }
 
 func TestLogging_Journal(t *testing.T) {
-	l, out := newTestLogging(t, LogConfig{Level: "debug", Format: "text"}, true)
+	l, out := newTestLogging(t, Config{Level: "debug", Format: "text"}, true)
 	l.Logger.WithField("component", "printer").Error("paper out")
 	l.Logger.Info("ready")
 	l.Logger.Debug("detail")
@@ -114,7 +114,7 @@ func TestStderrIsJournal(t *testing.T) {
 }
 
 func TestRing(t *testing.T) {
-	l, _ := newTestLogging(t, LogConfig{Level: "debug", Format: "text", RingSize: 3}, false)
+	l, _ := newTestLogging(t, Config{Level: "debug", Format: "text", RingSize: 3}, false)
 	l.Logger.Info("one")
 	l.Logger.Warn("two printer")
 	l.Logger.Error("three printer")
@@ -135,7 +135,7 @@ func TestRing(t *testing.T) {
 
 func TestRotatingFile(t *testing.T) {
 	dir := t.TempDir()
-	l, _ := newTestLogging(t, LogConfig{Level: "info", Format: "text", Dir: dir, FileMaxBytes: 64 << 10, FileKeep: 2}, false)
+	l, _ := newTestLogging(t, Config{Level: "info", Format: "text", Dir: dir, FileMaxBytes: 64 << 10, FileKeep: 2}, false)
 	for i := range 3000 {
 		l.Logger.WithField("i", i).Info("a line that takes some room in the rotated log file")
 	}
@@ -175,7 +175,7 @@ func TestRotatingFile(t *testing.T) {
 
 func BenchmarkLogging_Redact(b *testing.B) {
 	var buf bytes.Buffer
-	l, _ := NewLogging(LogConfig{Level: "info", Format: "text", RingSize: 100}, &buf, false)
+	l, _ := NewLogging(Config{Level: "info", Format: "text", RingSize: 100}, &buf, false)
 	b.ReportAllocs()
 	for b.Loop() {
 		buf.Reset()

@@ -1,4 +1,4 @@
-package main
+package monitor
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"time"
 
+	"posd/internal/config"
 	"posd/queue/engine"
 	"posd/wxpay"
 )
@@ -67,7 +68,7 @@ type HealthSources struct {
 	Status   func() engine.Status
 	Storage  func(ctx context.Context) error
 	DBPath   string
-	Certs    func() []CertInfo
+	Certs    func() []config.CertInfo
 	Scanners func() []ScannerHealth
 	Printer  func() PrinterHealth
 	Stopping func() bool

@@ -1,4 +1,4 @@
-package main
+package config
 
 import (
 	"errors"
@@ -15,6 +15,7 @@ import (
 	"github.com/BurntSushi/toml"
 	"github.com/sirupsen/logrus"
 
+	"posd/internal/logging"
 	"posd/printer"
 	"posd/queue/engine"
 	"posd/scanner"
@@ -33,7 +34,7 @@ type Config struct {
 	Printer   printer.Config   `toml:"printer"`
 	Storage   StorageConfig    `toml:"storage"`
 	HTTP      HTTPConfig       `toml:"http"`
-	Log       LogConfig        `toml:"log"`
+	Log       logging.Config   `toml:"log"`
 	Engine    EngineConfig     `toml:"engine"`
 	Reconcile ReconcileConfig  `toml:"reconcile"`
 }
@@ -97,16 +98,6 @@ type HTTPConfig struct {
 	AllowedHosts []string `toml:"allowed_hosts"`
 }
 
-// LogConfig is logging.
-type LogConfig struct {
-	Level        string `toml:"level"`
-	Format       string `toml:"format"`
-	Dir          string `toml:"dir"`            // rotated log files; default $LOGS_DIRECTORY or /var/log/posd
-	FileMaxBytes int64  `toml:"file_max_bytes"` // rotate when the file would exceed this
-	FileKeep     int    `toml:"file_keep"`      // rotated files kept besides the current one
-	RingSize     int    `toml:"ring_size"`      // entries kept in memory for the UI
-}
-
 // EngineConfig tunes the payment engine within WeChat's rules (payment-policy.md).
 type EngineConfig struct {
 	PollUntil    Duration `toml:"poll_until"`
@@ -156,7 +147,7 @@ func DefaultConfig() Config {
 			APITokenFile:   "/etc/posd/api_token",
 			ManagerPINFile: "/etc/posd/manager_pin",
 		},
-		Log: LogConfig{
+		Log: logging.Config{
 			Level: "info", Format: "text", Dir: logs,
 			FileMaxBytes: 10 << 20, FileKeep: 5, RingSize: 1000,
 		},
@@ -391,7 +382,7 @@ func (c *Config) Validate() []Problem {
 		switch {
 		case err != nil:
 			bad("http.listen", "host:port such as 127.0.0.1:8080 (got %q)", h.Listen)
-		case !isLoopback(host) && (h.TLSCertFile == "" || h.TLSKeyFile == ""):
+		case !IsLoopback(host) && (h.TLSCertFile == "" || h.TLSKeyFile == ""):
 			bad("http.listen", "%q is not a loopback address: set http.tls_cert_file and http.tls_key_file, or listen on 127.0.0.1", h.Listen)
 		}
 	}
@@ -436,8 +427,8 @@ func (c *Config) Validate() []Problem {
 	return p
 }
 
-// isLoopback reports whether host names only this machine.
-func isLoopback(host string) bool {
+// IsLoopback reports whether host names only this machine.
+func IsLoopback(host string) bool {
 	if host == "localhost" {
 		return true
 	}

@@ -1,0 +1,112 @@
+package main
+
+// Test helpers shared by the end-to-end, CLI and security tests. The config and logging
+// packages have their own copies: test files do not cross package boundaries.
+
+import (
+	"bytes"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"posd/internal/config"
+	"posd/internal/logging"
+)
+
+// minimalConfig is the smallest valid v3 file; tests append or replace lines.
+const minimalConfig = `
+[till]
+store_id = "HK001"
+till_id = "T01"
+[wxpay]
+appid = "wx8888888888888888"
+mch_id = "1900000109"
+private_key_file = "/etc/posd/apiclient_key.pem"
+merchant_serial_no = "3775B6A45ACD588826D15E583A95F5DD00000001"
+apiv3_key_file = "/etc/posd/apiv3_key"
+`
+
+func parse(t *testing.T, s string) (config.Config, error) {
+	t.Helper()
+	return config.ParseConfig(strings.NewReader(s))
+}
+
+func problems(err error) []string {
+	ce, ok := err.(*config.ConfigError)
+	if !ok {
+		return nil
+	}
+	var out []string
+	for _, p := range ce.Problems {
+		out = append(out, p.String())
+	}
+	return out
+}
+
+func wantProblem(t *testing.T, err error, substr string) {
+	t.Helper()
+	for _, p := range problems(err) {
+		if strings.Contains(p, substr) {
+			return
+		}
+	}
+	t.Fatalf("no problem containing %q in %q (err %v)", substr, problems(err), err)
+}
+
+// testPKI writes a key and a self-signed certificate valid from notBefore to notAfter.
+func testPKI(t testing.TB, dir, name string, notBefore, notAfter time.Time) (certPath, keyPath string) {
+	t.Helper()
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(time.Now().UnixNano()),
+		Subject:      pkix.Name{CommonName: name},
+		NotBefore:    notBefore, NotAfter: notAfter,
+		DNSNames:    []string{"localhost"},
+		IPAddresses: nil,
+		KeyUsage:    x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment | x509.KeyUsageCertSign,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+		IsCA:        true, BasicConstraintsValid: true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certPath = filepath.Join(dir, name+".crt")
+	keyPath = filepath.Join(dir, name+".key")
+	writeFile(t, certPath, string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})), 0o644)
+	kd, _ := x509.MarshalPKCS8PrivateKey(key)
+	writeFile(t, keyPath, string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kd})), 0o600)
+	return certPath, keyPath
+}
+
+func writeFile(t testing.TB, path, data string, mode os.FileMode) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(data), mode); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(path, mode); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func newTestLogging(t *testing.T, cfg logging.Config, journal bool) (*logging.Logging, *bytes.Buffer) {
+	t.Helper()
+	var buf bytes.Buffer
+	l, err := logging.NewLogging(cfg, &buf, journal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return l, &buf
+}
