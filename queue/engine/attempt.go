@@ -119,6 +119,17 @@ func (e *Engine) newRunner(s *Sale, a *Attempt, queued bool) *runner {
 		r.t.qr, r.t.needCode = true, a.CodeURL == ""
 		r.expiresAt = a.ExpiresAt
 		r.t.reverseAfter = later(r.t.reverseAfter, t0.Add(qrCloseAfter))
+		for _, ev := range a.Events {
+			if ev.Call == "native" {
+				// Events keep wall time only; a clock set back counts as no time passed.
+				r.t.reverseAfter = later(r.t.reverseAfter, nowM.Add(-max(0, now.Sub(ev.At))).Add(qrCloseAfter))
+			}
+		}
+		if r.t.needCode {
+			// A native order may have left just before the stop without its event being
+			// journaled: WeChat may have created the order as late as now.
+			r.t.reverseAfter = later(r.t.reverseAfter, nowM.Add(qrCloseAfter))
+		}
 	}
 	for _, ev := range a.Events {
 		if ev.Call == "query" && !ev.At.After(now) {

@@ -133,6 +133,9 @@ func (r *runner) native() bool {
 		Description: r.e.cfg.Description, DeviceID: r.e.cfg.TillID, StoreID: r.e.cfg.StoreID,
 		StoreName: r.e.cfg.Description,
 	}
+	// WeChat counts its 5 minutes from when it created the order, and any send may be the
+	// one that creates it: the close waits for the last one.
+	r.t.reverseAfter = later(r.t.reverseAfter, r.e.mono().Add(qrCloseAfter))
 	ctx, cancel := context.WithTimeout(r.ctx, callTimeout)
 	n, err := nc.NativeOrder(ctx, req)
 	cancel()

@@ -393,3 +393,67 @@ func TestQRDisabled(t *testing.T) {
 	_, err := h.e.ShowQR(context.Background(), s.ID)
 	wantCode(t, err, "qr_disabled")
 }
+
+// WeChat counts the close floor from when it created the order, which may be the last of
+// several sends of the native order: the close waits 5 min 30 s from the last send
+// (found by the property test).
+func TestQRCloseWaitsForTheLastSend(t *testing.T) {
+	h := newHarness(t, qrConfig)
+	h.wx.OnNative = func(_ wxpay.NativeRequest, n int) wxpay.NativeOrder {
+		if n < 4 {
+			return wxpay.NativeOrder{Outcome: wxpay.Unknown, Error: &wxpay.Error{Code: "SYSTEMERROR", HTTP: 500}}
+		}
+		return enginetest.NativeOK()
+	}
+	closed := false
+	h.wx.OnClose = func(string, int) wxpay.CloseResult { closed = true; return enginetest.CloseOK() }
+	h.wx.OnQuery = func(string, int) wxpay.Order {
+		switch {
+		case closed:
+			return enginetest.Closed()
+		case len(h.wx.CallsOf("native")) < 4:
+			return enginetest.NotFound()
+		}
+		return enginetest.NotPaid()
+	}
+	s := h.showQR(100)
+	s = h.drive(s.ID, 1, 10*time.Minute, final)
+	natives, closes := h.wx.CallsOf("native"), h.wx.CallsOf("close")
+	if len(natives) != 4 || len(closes) != 1 {
+		t.Fatalf("%d natives, %d closes", len(natives), len(closes))
+	}
+	if gap := closes[0].At.Sub(natives[3].At); gap < 5*time.Minute+30*time.Second {
+		t.Fatalf("close %v after the last native order", gap)
+	}
+	if a := lastAttempt(s); a.State != engine.AttemptReversed {
+		t.Fatalf("%+v", a)
+	}
+}
+
+// A restart with the code never learnt: the close still waits 5 min 30 s from the
+// restart (a send may have left just before it).
+func TestQRRestartCloseFloor(t *testing.T) {
+	h := newHarness(t, qrConfig)
+	h.wx.OnNative = func(wxpay.NativeRequest, int) wxpay.NativeOrder {
+		return wxpay.NativeOrder{Outcome: wxpay.Unknown, Error: &wxpay.Error{Code: "TIMEOUT"}}
+	}
+	closed := false
+	h.wx.OnClose = func(string, int) wxpay.CloseResult { closed = true; return enginetest.CloseOK() }
+	h.wx.OnQuery = func(string, int) wxpay.Order {
+		if closed {
+			return enginetest.Closed()
+		}
+		return enginetest.NotPaid()
+	}
+	s := h.showQR(100)
+	h.settle(1, nil)
+	h.clk.Advance(2 * time.Minute)
+	h.stop()
+	restart := h.clk.Now()
+	h.start()
+	h.runQueue()
+	s = h.drive(s.ID, 1, 30*time.Minute, final)
+	if c := h.wx.CallsOf("close"); len(c) == 0 || c[0].At.Sub(restart) < 5*time.Minute+30*time.Second {
+		t.Fatalf("closes %v after the restart", offsets(c, restart))
+	}
+}

@@ -177,6 +177,20 @@ func (s *Server) PayNative(outTradeNo string) (Order, error) {
 	return o.clone(), nil
 }
 
+func nativeAmountKey(amount int64) string { return fmt.Sprintf("native-amount:%d", amount) }
+
+// bindNativeScript gives a native order the script queued for its amount (Match.
+// NativeAmount), once. Caller holds s.mu.
+func (s *Server) bindNativeScript(outTradeNo string, amount int64) {
+	k := nativeAmountKey(amount)
+	if sc, ok := s.scripts[k]; ok && outTradeNo != "" {
+		if _, own := s.scripts["no:"+outTradeNo]; !own {
+			s.scripts["no:"+outTradeNo] = sc
+		}
+		delete(s.scripts, k)
+	}
+}
+
 // payerKey seeds a payer's openid: the payment code for Quick Pay, the order for QR codes.
 func (o *Order) payerKey() string {
 	if o.TradeType == TradeNative {
@@ -239,6 +253,7 @@ func (c *v3Call) nativeOrder() (answer, *Fault) {
 		currency: nz(b.Amount.Currency, "HKD"), description: b.Description, attach: b.Attach, deviceID: b.SceneInfo.DeviceID,
 		notifyURL: b.NotifyURL, timeExpire: expire}
 	s.mu.Lock()
+	s.bindNativeScript(b.OutTradeNo, b.Amount.Total)
 	f := s.takeFault(EPNative, b.OutTradeNo)
 	var out outcome
 	if processes(f) {
@@ -323,6 +338,7 @@ func (c *v2Call) nativeOrder() (answer, *Fault) {
 		currency: nz(q["fee_type"], "CNY"), description: q["body"], attach: q["attach"], deviceID: q["device_info"],
 		notifyURL: q["notify_url"], timeExpire: expire}
 	s.mu.Lock()
+	s.bindNativeScript(req.outTradeNo, req.amount)
 	f := s.takeFault(EPNative, req.outTradeNo)
 	var out outcome
 	if processes(f) {

@@ -304,6 +304,9 @@ func (s *Server) Script(m Match, faults ...Fault) {
 	if m.AuthCode != "" {
 		s.scripts["code:"+m.AuthCode] = sc
 	}
+	if m.NativeAmount > 0 {
+		s.scripts[nativeAmountKey(m.NativeAmount)] = sc
+	}
 }
 
 // ScriptAll queues faults for every order without a script of its own.
