@@ -88,6 +88,7 @@ func (m *Main) demoCmd(ctx context.Context, args []string) error {
 		return err
 	}
 	fmt.Fprintf(m.Stdout, "posd demo: open %s\n", d.URL())
+	fmt.Fprintf(m.Stdout, "customer display (second screen, QR Code Payment): %s/customer\n", d.URL())
 	fmt.Fprintf(m.Stdout, "api token: %s\n", secrets.APIToken)
 	fmt.Fprintf(m.Stdout, "manager PIN: %s\n", secrets.ManagerPIN)
 	fmt.Fprintf(m.Stdout, "WeChat Pay simulator: %s (the last two digits of an amount pick its behaviour)\n", sim.URL())

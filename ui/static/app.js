@@ -370,6 +370,7 @@
           // QR Code Payment: the customer display shows the code until it expires.
           const left = a.expires_at ? new Date(a.expires_at).getTime() - now() : 0;
           cls = "scan";
+          det = "";
           if (!a.code_url) ttl = t("qr_creating");
           else if (left > 0 && phase !== "reversing") {
             ttl = t("qr_shown");
@@ -490,7 +491,9 @@
     S.busy = true;
     renderCashier();
     try {
-      S.sale = await api("POST", "/api/v1/sales/" + encodeURIComponent(S.sale.id) + "/qr");
+      const s = await api("POST", "/api/v1/sales/" + encodeURIComponent(S.sale.id) + "/qr");
+      // The event stream may already have brought a newer state (the code itself).
+      if (!S.sale || S.sale.id !== s.id || newer(s, S.sale)) S.sale = s;
       S.notice = null;
     } catch (e) {
       toast(errText(e), "error");

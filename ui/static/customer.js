@@ -193,7 +193,9 @@
     try {
       const sales = await getJSON("/api/v1/sales");
       const cur = sales.find(open) || null;
-      if (cur) {
+      if (cur && S.sale && S.sale.id === cur.id) {
+        onSale(cur); // keeps whichever of the two is newer
+      } else if (cur) {
         S.sale = cur;
         S.endedAt = 0;
       } else if (S.sale && open(S.sale)) {
