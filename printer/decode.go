@@ -9,7 +9,7 @@ import (
 )
 
 // The decoder reads ESC/POS bytes back into lines of styled characters. It knows the
-// commands posd emits and the length rules of the common others (hardware.md §5.8), so a
+// commands posd emits and the length rules of the common others (docs/hardware.md §5.8), so a
 // capture from any generator decodes without losing sync; it never panics on garbage.
 
 type glyphStyle struct {
@@ -41,6 +41,19 @@ type docLine struct {
 	glyphs []glyph
 	data   string // QR or barcode data, or a note
 	module int    // QR module size in dots
+	raster *rasterImage
+}
+
+// rasterImage is a GS v 0 image as the printer received it: rows of xBytes bytes, the
+// high bit leftmost, 1 = a dot printed; wMul and hMul from its mode (double width/height).
+type rasterImage struct {
+	xBytes, rows int
+	wMul, hMul   int
+	bits         []byte
+}
+
+func (ri *rasterImage) dot(x, y int) bool {
+	return ri.bits[y*ri.xBytes+x/8]&(0x80>>(x%8)) != 0
 }
 
 type decoder struct {
@@ -89,7 +102,7 @@ func parseDoc(b []byte, enc string) ([]docLine, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Chinese-market printers power on in Chinese mode (hardware.md §5.4).
+	// Chinese-market printers power on in Chinese mode (docs/hardware.md §5.4).
 	d := &decoder{in: b, dec: dec, enc: enc, chinese: dec != nil}
 	d.reset()
 	for d.pos < len(d.in) {
@@ -350,6 +363,10 @@ func (d *decoder) gs() {
 		}
 		x, y := int(q[4])+int(q[5])*256, int(q[6])+int(q[7])*256
 		d.special(lineImage, fmt.Sprintf("raster %dx%d", x*8, y))
+		if body, ok := d.need(8 + x*y); ok && x > 0 && y > 0 {
+			// Kept for the preview, which draws the dots the printer would.
+			d.lines[len(d.lines)-1].raster = &rasterImage{xBytes: x, rows: y, wMul: int(q[3]&1) + 1, hMul: int(q[3]>>1&1) + 1, bits: body[8:]}
+		}
 		d.pos = min(d.pos+8+x*y, len(d.in))
 	case 'L', 'W', 'P', '$', '\\':
 		if _, ok := arg(4); ok {

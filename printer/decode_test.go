@@ -168,7 +168,7 @@ func fuzzSeeds(f *testing.F) {
 func FuzzDecode(f *testing.F) {
 	fuzzSeeds(f)
 	f.Fuzz(func(t *testing.T, b []byte, e uint8) {
-		enc := []string{"big5", "gb18030", "ascii"}[int(e)%3]
+		enc := []string{"big5", "gb18030", "ascii", "big5-hkscs"}[int(e)%4]
 		s1, err := DecodeText(b, enc)
 		if err != nil {
 			t.Fatal(err)
@@ -191,7 +191,7 @@ func FuzzRenderPNG(f *testing.F) {
 		if len(b) > 2048 {
 			return
 		}
-		enc := []string{"big5", "gb18030", "ascii"}[int(e)%3]
+		enc := []string{"big5", "gb18030", "ascii", "big5-hkscs"}[int(e)%4]
 		p, err := RenderPNG(b, enc)
 		if err != nil {
 			t.Fatal(err)

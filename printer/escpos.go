@@ -1,6 +1,6 @@
 package printer
 
-// ESC/POS command bytes (hardware.md §5). Kept as byte slices so tests can compare the
+// ESC/POS command bytes (docs/hardware.md §5). Kept as byte slices so tests can compare the
 // exact sequences a printer receives.
 var (
 	cmdInit          = []byte{0x1B, 0x40}       // ESC @
@@ -19,11 +19,11 @@ var (
 	cmdDrawerKickPin = []byte{0x1B, 0x70, 0x00, 0x32, 0x32} // ESC p 0 50 50: pin 2, 100 ms
 )
 
-// DLE EOT n: real-time status (hardware.md §5.5).
+// DLE EOT n: real-time status (docs/hardware.md §5.5).
 func cmdStatus(n byte) []byte { return []byte{0x10, 0x04, n} }
 
 // QRBytes returns the GS ( k sequence that prints data as a model 2 QR code with the given
-// module size (1–16) and error correction M (hardware.md §5.2).
+// module size (1–16) and error correction M (docs/hardware.md §5.2).
 func QRBytes(data string, module int) []byte {
 	if module < 1 || module > 16 {
 		module = 6

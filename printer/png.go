@@ -12,24 +12,34 @@ import (
 	"golang.org/x/image/math/fixed"
 )
 
-// Preview geometry: one column is the 7×13 bitmap font's cell, scaled.
+// Preview geometry: one pixel is one printer dot, so a column is font A's 12 dots and a
+// line its 24.
 const (
-	pngScale     = 2
-	pngCellW     = 7 * pngScale
-	pngLineH     = 15 * pngScale
-	pngMargin    = 8 * pngScale
+	pngCellW     = dotsPerCol
+	pngLineH     = dotsPerLine
+	pngMargin    = 16
 	pngMaxCols   = 64    // wider "receipts" are garbage; clip them
-	pngMaxHeight = 16000 // pixels (~500 lines); a stream of line feeds must not eat memory
+	pngMaxHeight = 16000 // pixels (~650 lines); a stream of line feeds must not eat memory
 )
 
-// RenderPNG draws ESC/POS bytes as a receipt preview: text in a bitmap font (characters
-// the font lacks, such as CJK, are drawn as boxes of their printed width), bold,
-// underline and enlarged text, QR codes as real modules, cuts as dashed lines.
+// RenderPNG draws ESC/POS bytes as a receipt preview with the system's CJK font
+// (DefaultFontPath); see RenderPNGFont.
 func RenderPNG(b []byte, enc string) ([]byte, error) {
+	return RenderPNGFont(b, enc, "")
+}
+
+// RenderPNGFont draws ESC/POS bytes as a receipt preview, one pixel per printer dot:
+// text in the font file fontPath (the one printer.font names; "" for the default) with
+// the same code that draws raster lines for the printer, so a line printed as an image
+// looks exactly as previewed; GS v 0 images dot for dot; bold, underline and enlarged
+// text; QR codes as real modules; cuts as dashed lines. Without a usable font, text is
+// drawn in a small bitmap font and CJK characters as boxes of their printed width.
+func RenderPNGFont(b []byte, enc, fontPath string) ([]byte, error) {
 	lines, err := parseDoc(b, enc)
 	if err != nil {
 		return nil, err
 	}
+	f, _ := fontFor(fontPath) // nil: the bitmap fallback below
 	cols := 32
 	height := 2 * pngMargin
 	qrs := make(map[int][][]bool)
@@ -52,6 +62,13 @@ func RenderPNG(b []byte, enc string) ([]byte, error) {
 			}
 			qrs[i] = bm
 			height += len(bm)*qrModulePx(l.module) + pngLineH/2
+		case lineImage:
+			if ri := l.raster; ri != nil {
+				cols = max(cols, min((ri.xBytes*8*ri.wMul+pngCellW-1)/pngCellW, pngMaxCols))
+				height += ri.rows * ri.hMul
+			} else {
+				height += pngLineH
+			}
 		default:
 			height += pngLineH
 		}
@@ -75,7 +92,10 @@ func RenderPNG(b []byte, enc string) ([]byte, error) {
 			w, h := lineSize(l.glyphs)
 			x := pngMargin + alignOffset(l.align, cols, w)*pngCellW
 			for _, g := range l.glyphs {
-				drawGlyph(img, x, y+pngLineH*(h-int(g.st.h)), g)
+				gy := y + pngLineH*(h-int(g.st.h))
+				if f == nil || !drawGlyphs(img, x, gy, []glyph{g}, f) {
+					drawGlyph(img, x, gy, g)
+				}
 				x += int(g.cols) * int(g.st.w) * pngCellW
 			}
 			y += pngLineH * h
@@ -91,18 +111,29 @@ func RenderPNG(b []byte, enc string) ([]byte, error) {
 				}
 			}
 			y += len(bm)*px + pngLineH/2
+		case lineImage:
+			if ri := l.raster; ri != nil {
+				w := ri.xBytes * 8 * ri.wMul
+				x := pngMargin + alignOffset(l.align, cols*pngCellW, w)
+				for ry := 0; ry < ri.rows; ry++ {
+					for rx := 0; rx < ri.xBytes*8; rx++ {
+						if ri.dot(rx, ry) {
+							fill(img, x+rx*ri.wMul, y+ry*ri.hMul, ri.wMul, ri.hMul)
+						}
+					}
+				}
+				y += ri.rows * ri.hMul
+				break
+			}
+			drawLabel(img, "[IMAGE]", y)
+			y += pngLineH
 		case lineCut:
-			for x := 0; x < width; x += 8 * pngScale {
-				fill(img, x, y+pngLineH/2, 4*pngScale, pngScale)
+			for x := 0; x < width; x += 16 {
+				fill(img, x, y+pngLineH/2, 8, 2)
 			}
 			y += pngLineH
 		default:
-			label := map[lineKind]string{lineDrawer: "[DRAWER]", lineBarcode: "[BARCODE]", lineImage: "[IMAGE]", lineUnknown: "[?]"}[l.kind]
-			x := pngMargin
-			for _, r := range label {
-				drawGlyph(img, x, y, glyph{r: r, cols: 1, st: glyphStyle{w: 1, h: 1}})
-				x += pngCellW
-			}
+			drawLabel(img, map[lineKind]string{lineDrawer: "[DRAWER]", lineBarcode: "[BARCODE]", lineUnknown: "[?]"}[l.kind], y)
 			y += pngLineH
 		}
 	}
@@ -171,20 +202,31 @@ func fill(img *image.Gray, x, y, w, h int) {
 	}
 }
 
+func drawLabel(img *image.Gray, label string, y int) {
+	x := pngMargin
+	for _, r := range label {
+		drawGlyph(img, x, y, glyph{r: r, cols: 1, st: glyphStyle{w: 1, h: 1}})
+		x += pngCellW
+	}
+}
+
+// drawGlyph is the fallback without a font: the 7×13 bitmap font (doubled in height to
+// fill the 24-dot line) for ASCII, a box of the printed width for anything else.
 func drawGlyph(img *image.Gray, x, y int, g glyph) {
-	sx, sy := pngScale*int(g.st.w), pngScale*int(g.st.h)
-	cellW := int(g.cols) * 7 * sx
-	cellH := 13 * sy
+	sx, sy := int(g.st.w), 2*int(g.st.h)
+	cellW := int(g.cols) * pngCellW * int(g.st.w)
+	cellH := pngLineH * int(g.st.h)
 	face := basicfont.Face7x13
 	dr, mask, mp, _, ok := face.Glyph(fixed.P(0, face.Ascent), g.r)
 	alpha, isAlpha := mask.(*image.Alpha)
 	if g.cols != 1 || !ok || !isAlpha || g.r == '\ufffd' {
 		// No glyph in the bitmap font (e.g. CJK): a box of the printed width.
-		fill(img, x+sx, y, cellW-2*sx, sy)
-		fill(img, x+sx, y+cellH-sy, cellW-2*sx, sy)
-		fill(img, x+sx, y, sx, cellH)
-		fill(img, x+cellW-2*sx, y, sx, cellH)
+		fill(img, x+sx, y+1, cellW-2*sx, 1)
+		fill(img, x+sx, y+cellH-2, cellW-2*sx, 1)
+		fill(img, x+sx, y+1, 1, cellH-2)
+		fill(img, x+cellW-sx-1, y+1, 1, cellH-2)
 	} else if g.r != ' ' {
+		x += (cellW - 7*sx) / 2
 		for gy := 0; gy < dr.Dy(); gy++ {
 			for gx := 0; gx < dr.Dx(); gx++ {
 				if alpha.AlphaAt(mp.X+gx, mp.Y+gy).A < 0x80 {
@@ -193,12 +235,12 @@ func drawGlyph(img *image.Gray, x, y int, g glyph) {
 				px, py := x+(dr.Min.X+gx)*sx, y+(dr.Min.Y+gy)*sy
 				fill(img, px, py, sx, sy)
 				if g.st.bold {
-					fill(img, px+pngScale, py, sx, sy)
+					fill(img, px+1, py, sx, sy)
 				}
 			}
 		}
 	}
 	if g.st.under {
-		fill(img, x, y+cellH+sy/2, cellW, pngScale)
+		fill(img, x, y+cellH-2, cellW, 2)
 	}
 }

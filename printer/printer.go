@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
+	"strings"
 	"time"
 )
 
@@ -46,7 +48,9 @@ type Config struct {
 	Address      string `toml:"address"`       // tcp: host:port
 	Device       string `toml:"device"`        // usb, serial, file: a path
 	Baud         int    `toml:"baud"`          // serial: default 9600
-	Encoding     string `toml:"encoding"`      // big5, gb18030 or ascii
+	Encoding     string `toml:"encoding"`      // big5, big5-hkscs, gb18030 or ascii
+	Raster       string `toml:"raster"`        // line (default), receipt or off
+	Font         string `toml:"font"`          // CJK font file for raster lines and previews
 	Columns      int    `toml:"columns"`       // 32, 42 or 48
 	DrawerKick   bool   `toml:"drawer_kick"`   // open the cash drawer after a paid sale
 	MerchantCopy bool   `toml:"merchant_copy"` // print a merchant copy too
@@ -59,7 +63,7 @@ type Config struct {
 
 // Format is the layout part of the configuration.
 func (c Config) Format() Format {
-	return Format{Encoding: c.Encoding, Columns: c.Columns, DrawerKick: c.DrawerKick, MerchantCopy: c.MerchantCopy}
+	return Format{Encoding: c.Encoding, Columns: c.Columns, DrawerKick: c.DrawerKick, MerchantCopy: c.MerchantCopy, Raster: c.Raster, Font: c.Font}
 }
 
 func (c Config) connectTimeout() time.Duration { return orDefault(c.ConnectTimeout, 3*time.Second) }
@@ -93,6 +97,11 @@ func (c Config) Validate() error {
 	}
 	if _, err := newCodec(c.Encoding); err != nil {
 		errs = append(errs, fmt.Errorf("printer.encoding: %w", err))
+	}
+	switch c.Raster {
+	case "", RasterLine, RasterReceipt, RasterOff:
+	default:
+		errs = append(errs, fmt.Errorf("printer.raster: %q is not line, receipt or off", c.Raster))
 	}
 	switch c.Columns {
 	case 0, 32, 42, 48:
@@ -129,3 +138,64 @@ func (None) Status(context.Context) (Status, error) {
 	return Status{}, ErrDisabled
 }
 func (None) Close() error { return nil }
+
+// TextProblems says which of the configured texts (key → text, e.g. "till.merchant_name")
+// will not print as written with this configuration: characters the encoding lacks
+// when raster is off, no usable font when it is on, or a font without the glyph. An
+// empty result means every character prints.
+func (c Config) TextProblems(texts map[string]string) []string {
+	cd, err := newCodec(c.Encoding)
+	if err != nil {
+		return nil // Validate reports the encoding
+	}
+	var out []string
+	if c.Font != "" && c.Raster != RasterOff {
+		// A font named but unusable is worth saying even when today's texts need none.
+		if _, err := openFont(c.Font); err != nil {
+			out = append(out, fmt.Sprintf("printer.font: %v; lines with characters %s lacks will print '?'", err, firstNonEmpty(c.Encoding, EncodingASCII)))
+		}
+	}
+	keys := make([]string, 0, len(texts))
+	for k := range texts {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		miss := cd.missing(texts[k])
+		if len(miss) == 0 {
+			continue
+		}
+		enc := firstNonEmpty(c.Encoding, EncodingASCII)
+		if c.Raster == RasterOff {
+			hint := "set printer.raster = \"line\""
+			if enc == EncodingBig5 {
+				hint = "set printer.encoding = \"big5-hkscs\" if the printer has HKSCS, or printer.raster = \"line\""
+			}
+			out = append(out, fmt.Sprintf("%s: %s is not in %s and printer.raster is off, so it prints as '?' (%s)", k, quoteRunes(miss), enc, hint))
+			continue
+		}
+		f, err := fontFor(c.Font)
+		if err != nil {
+			out = append(out, fmt.Sprintf("%s: %s is not in %s and %v, so it prints as '?'", k, quoteRunes(miss), enc, err))
+			continue
+		}
+		var noGlyph []rune
+		for _, r := range miss {
+			if !f.has(r) {
+				noGlyph = append(noGlyph, r)
+			}
+		}
+		if len(noGlyph) > 0 {
+			out = append(out, fmt.Sprintf("%s: %s is neither in %s nor in the font %s, so it prints blank", k, quoteRunes(noGlyph), enc, f.path))
+		}
+	}
+	return out
+}
+
+func quoteRunes(rs []rune) string {
+	q := make([]string, len(rs))
+	for i, r := range rs {
+		q[i] = fmt.Sprintf("%q", string(r))
+	}
+	return strings.Join(q, " ")
+}

@@ -1,13 +1,9 @@
 package printer
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 	"time"
-
-	"posd/queue/engine"
-	"posd/wxpay"
 )
 
 // Kind is what a printout is.
@@ -78,95 +74,6 @@ func (r Receipt) JobID() string {
 	}
 }
 
-// TillInfo is what ReceiptFromSale takes from the configuration.
-type TillInfo struct {
-	MerchantName string
-	StoreID      string // default: the sale's
-	TillID       string // default: the sale's
-	Lang         Lang
-}
-
-// ErrNothingToPrint is returned by ReceiptFromSale when the sale has no record of the
-// requested kind (no paid attempt, no such refund or reversed attempt).
-var ErrNothingToPrint = errors.New("nothing to print")
-
-// ReceiptFromSale builds the receipt of the given kind from a sale record. For KindSale it
-// uses the paid attempt (a receipt is proof of payment, so there is none without one). For
-// KindRefund, ref names the out_refund_no (default: the latest successful refund); for
-// KindReversal, ref names the out_trade_no (default: the latest reversed attempt).
-func ReceiptFromSale(s *engine.Sale, info TillInfo, kind Kind, ref ...string) (Receipt, error) {
-	want := ""
-	if len(ref) > 0 {
-		want = ref[0]
-	}
-	r := Receipt{
-		Kind:         kind,
-		Lang:         info.Lang,
-		MerchantName: info.MerchantName,
-		StoreID:      firstNonEmpty(info.StoreID, s.StoreID),
-		TillID:       firstNonEmpty(info.TillID, s.TillID),
-		SaleID:       s.ID,
-		Reference:    s.Reference,
-		Description:  s.Description,
-		Amount:       s.Amount,
-		Currency:     s.Currency,
-		Time:         s.UpdatedAt,
-	}
-	setAttempt := func(a *engine.Attempt) {
-		r.OutTradeNo = a.OutTradeNo
-		r.TransactionID = a.TransactionID
-		r.Code = wxpay.MaskCodeRuns(a.Code) // already masked by the engine; a full code must never print
-		if a.Wallet != "" && a.Wallet != s.Currency {
-			r.PayerCurrency = a.Wallet
-			r.PayerAmount = a.PayerAmount
-		}
-		if !a.UpdatedAt.IsZero() {
-			r.Time = a.UpdatedAt
-		}
-	}
-	switch kind {
-	case KindSale:
-		for i := range s.Attempts {
-			if a := &s.Attempts[i]; a.State == engine.AttemptPaid && (want == "" || a.OutTradeNo == want) {
-				setAttempt(a)
-				return r, nil
-			}
-		}
-		return r, fmt.Errorf("sale %s receipt: no paid attempt: %w", s.ID, ErrNothingToPrint)
-	case KindReversal:
-		for i := len(s.Attempts) - 1; i >= 0; i-- {
-			if a := &s.Attempts[i]; a.State == engine.AttemptReversed && (want == "" || a.OutTradeNo == want) {
-				setAttempt(a)
-				if a.Error != nil {
-					// WeChat's text may echo the auth_code sent (security review).
-					r.Note = wxpay.MaskCodeRuns(a.Error.Message)
-				}
-				return r, nil
-			}
-		}
-		return r, fmt.Errorf("sale %s reversal slip: no reversed attempt %q: %w", s.ID, want, ErrNothingToPrint)
-	case KindRefund:
-		for i := len(s.Refunds) - 1; i >= 0; i-- {
-			f := &s.Refunds[i]
-			if (want == "" && f.State == "success") || (want != "" && f.OutRefundNo == want) {
-				for j := range s.Attempts {
-					if a := &s.Attempts[j]; a.State == engine.AttemptPaid {
-						setAttempt(a)
-					}
-				}
-				r.RefundAmount = f.Amount
-				r.OutRefundNo = f.OutRefundNo
-				r.RefundID = f.RefundID
-				r.Reason = f.Reason
-				r.Time = firstTime(f.UpdatedAt, f.CreatedAt, r.Time)
-				return r, nil
-			}
-		}
-		return r, fmt.Errorf("sale %s refund slip: no refund %q: %w", s.ID, want, ErrNothingToPrint)
-	}
-	return r, fmt.Errorf("receipt kind %q: %w", kind, ErrNothingToPrint)
-}
-
 func firstNonEmpty(s ...string) string {
 	for _, v := range s {
 		if v != "" {
@@ -174,15 +81,6 @@ func firstNonEmpty(s ...string) string {
 		}
 	}
 	return ""
-}
-
-func firstTime(t ...time.Time) time.Time {
-	for _, v := range t {
-		if !v.IsZero() {
-			return v
-		}
-	}
-	return time.Time{}
 }
 
 // Money is a count and an amount in minor units.

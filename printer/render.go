@@ -2,6 +2,7 @@ package printer
 
 import (
 	"fmt"
+	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -14,6 +15,19 @@ type Format struct {
 	DrawerKick   bool   // kick the cash drawer after a paid sale's receipt
 	MerchantCopy bool   // print a merchant copy after the customer's
 	QRModule     int    // QR module size in dots, 1–16 (default 6)
+	// Raster is what happens to characters the encoding lacks: RasterLine (the default)
+	// prints their lines as images drawn with Font, RasterReceipt every text line,
+	// RasterOff prints '?'. Without a usable font they print as '?' too.
+	Raster string
+	Font   string // a font file (.ttf, .otf, .ttc); default DefaultFontPath()
+}
+
+// rasterMode is the format's raster mode with the default applied.
+func (f Format) rasterMode() string {
+	if f.Raster == "" {
+		return RasterLine
+	}
+	return f.Raster
 }
 
 func (f Format) cols() int {
@@ -66,7 +80,7 @@ var labels = map[string][2]string{
 	"unresolved":   {"Unresolved", "未確定"},
 	"problems":     {"Check", "待查"},
 
-	// Sale and attempt states (interfaces.md) in the day report.
+	// Sale and attempt states (docs/interfaces.md) in the day report.
 	"st_awaiting_scan": {"awaiting scan", "等待掃碼"},
 	"st_paying":        {"paying", "付款中"},
 	"st_paid":          {"paid", "已付款"},
@@ -95,12 +109,19 @@ func (w *builder) storeTill(store, till string) {
 	w.line(b)
 }
 
-// builder accumulates ESC/POS bytes for one printout.
+// builder accumulates ESC/POS bytes for one printout. It tracks the alignment, bold and
+// size it has set, so a line it draws as an image looks like the text it replaces.
 type builder struct {
 	b    []byte
 	c    *codec
 	cols int
 	lang Lang
+
+	fontPath  string   // the font lines are drawn with; "": none, missing characters print as '?'
+	font      *cjkFont // fontPath, loaded by the first line that needs it
+	rasterAll bool     // RasterReceipt: draw every text line
+	st        glyphStyle
+	align     byte
 }
 
 func newBuilder(f Format, lang Lang, size int) (*builder, error) {
@@ -108,10 +129,70 @@ func newBuilder(f Format, lang Lang, size int) (*builder, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !c.chinese {
-		lang = LangEN // an ASCII printer cannot print the Chinese labels
+	w := &builder{b: make([]byte, 0, size), c: c, cols: f.cols(), lang: lang}
+	if mode := f.rasterMode(); mode != RasterOff {
+		// A missing font is not an error here: the receipt prints with '?' rather than
+		// not at all, and check-config says why (TextProblems). The font file (~20 MB for
+		// Noto Sans CJK) is only read once a line needs it.
+		path := firstNonEmpty(f.Font, DefaultFontPath())
+		if st, err := os.Stat(path); path != "" && err == nil && st.Mode().IsRegular() {
+			w.fontPath, w.rasterAll, c.drawn = path, mode == RasterReceipt, true
+		}
 	}
-	return &builder{b: make([]byte, 0, size), c: c, cols: f.cols(), lang: lang}, nil
+	if !c.chinese && !w.rasterAll {
+		w.lang = LangEN // an ASCII printer cannot print the Chinese labels as text
+	}
+	w.resetStyle()
+	return w, nil
+}
+
+func (w *builder) resetStyle() {
+	w.st, w.align = glyphStyle{w: 1, h: 1}, 'L'
+}
+
+// setAlign sends ESC a for 'L', 'C' or 'R'.
+func (w *builder) setAlign(a byte) {
+	switch a {
+	case 'C':
+		w.raw(cmdAlignCenter)
+	case 'R':
+		w.raw(cmdAlignRight)
+	default:
+		a = 'L'
+		w.raw(cmdAlignLeft)
+	}
+	w.align = a
+}
+
+// setDoubleHeight sends GS ! for double-height or normal characters.
+func (w *builder) setDoubleHeight(on bool) {
+	if on {
+		w.raw(cmdSizeDoubleH)
+		w.st.h = 2
+	} else {
+		w.raw(cmdSizeNormal)
+		w.st.h = 1
+	}
+}
+
+// emit prints one laid-out line: as text, or as an image when the code page lacks one
+// of its characters (or the format draws every line).
+func (w *builder) emit(s string) {
+	if w.fontPath != "" && (w.rasterAll || len(w.c.missing(s)) > 0) {
+		if w.font == nil {
+			f, err := openFont(w.fontPath)
+			if err != nil {
+				w.fontPath = "" // unreadable after all: '?' from here on
+			}
+			w.font = f
+		}
+		if w.font != nil {
+			w.raw(rasterLine(w.c.glyphsOf(s, w.st), w.cols, w.align, w.font))
+			return
+		}
+	}
+	w.b = w.c.append(w.b, s)
+	w.b = append(w.b, '\n')
 }
 
 func (w *builder) raw(p []byte) { w.b = append(w.b, p...) }
@@ -119,6 +200,7 @@ func (w *builder) raw(p []byte) { w.b = append(w.b, p...) }
 // start resets the printer and selects the character mode for the encoding.
 func (w *builder) start() {
 	w.raw(cmdInit)
+	w.resetStyle()
 	if w.c.chinese {
 		w.raw(cmdChineseOn)
 	} else {
@@ -141,24 +223,20 @@ func (w *builder) label(key string) string {
 // text prints s wrapped to the line width (halved for double-width text).
 func (w *builder) text(s string, cols int) {
 	for _, line := range w.c.wrap(s, cols) {
-		w.b = w.c.append(w.b, line)
-		w.b = append(w.b, '\n')
+		w.emit(line)
 	}
 }
 
 func (w *builder) line(s string) { w.text(s, w.cols) }
 
 func (w *builder) center(s string) {
-	w.raw(cmdAlignCenter)
+	w.setAlign('C')
 	w.line(s)
-	w.raw(cmdAlignLeft)
+	w.setAlign('L')
 }
 
 func (w *builder) rule(ch byte) {
-	for i := 0; i < w.cols; i++ {
-		w.b = append(w.b, ch)
-	}
-	w.b = append(w.b, '\n')
+	w.emit(strings.Repeat(string(ch), w.cols))
 }
 
 // pair prints a label on the left and a value on the right of one line, or, when both do
@@ -166,21 +244,12 @@ func (w *builder) rule(ch byte) {
 func (w *builder) pair(label, value string) {
 	lw, vw := w.c.width(label), w.c.width(value)
 	if lw+1+vw <= w.cols {
-		w.b = w.c.append(w.b, label)
-		for i := lw + vw; i < w.cols; i++ {
-			w.b = append(w.b, ' ')
-		}
-		w.b = w.c.append(w.b, value)
-		w.b = append(w.b, '\n')
+		w.emit(label + strings.Repeat(" ", w.cols-lw-vw) + value)
 		return
 	}
 	w.line(label)
 	for _, l := range w.c.wrap(value, w.cols) {
-		for i := w.c.width(l); i < w.cols; i++ {
-			w.b = append(w.b, ' ')
-		}
-		w.b = w.c.append(w.b, l)
-		w.b = append(w.b, '\n')
+		w.emit(strings.Repeat(" ", max(0, w.cols-w.c.width(l))) + l)
 	}
 }
 
@@ -190,6 +259,7 @@ func (w *builder) bold(on bool) {
 	} else {
 		w.raw(cmdBoldOff)
 	}
+	w.st.bold = on
 }
 
 func (w *builder) end() {
@@ -223,11 +293,11 @@ func Render(r Receipt, f Format) ([]byte, error) {
 
 func (w *builder) receipt(r Receipt, f Format, copyLabel string) error {
 	w.start()
-	w.raw(cmdAlignCenter)
+	w.setAlign('C')
 	w.bold(true)
-	w.raw(cmdSizeDoubleH)
+	w.setDoubleHeight(true)
 	w.line(firstNonEmpty(r.MerchantName, "posd"))
-	w.raw(cmdSizeNormal)
+	w.setDoubleHeight(false)
 	w.bold(false)
 	w.storeTill(r.StoreID, r.TillID)
 	w.bold(true)
@@ -251,7 +321,7 @@ func (w *builder) receipt(r Receipt, f Format, copyLabel string) error {
 		w.line(w.label("interrupted"))
 	}
 	w.bold(false)
-	w.raw(cmdAlignLeft)
+	w.setAlign('L')
 	w.rule('-')
 
 	w.pair(w.label("date"), r.Time.In(HongKong).Format("2006-01-02 15:04:05"))
@@ -312,10 +382,10 @@ func (w *builder) receipt(r Receipt, f Format, copyLabel string) error {
 		w.pair(w.label("code"), r.Code)
 	}
 	if r.TransactionID != "" && r.Kind != KindReversal {
-		w.raw(cmdAlignCenter)
+		w.setAlign('C')
 		w.raw(QRBytes(r.TransactionID, f.QRModule))
 		w.b = append(w.b, '\n')
-		w.raw(cmdAlignLeft)
+		w.setAlign('L')
 	}
 	if r.Kind == KindSale {
 		w.center(w.label("thanks"))
@@ -331,11 +401,11 @@ func RenderReport(d DayReport, f Format) ([]byte, error) {
 		return nil, err
 	}
 	w.start()
-	w.raw(cmdAlignCenter)
+	w.setAlign('C')
 	w.bold(true)
-	w.raw(cmdSizeDoubleH)
+	w.setDoubleHeight(true)
 	w.line(firstNonEmpty(d.MerchantName, "posd"))
-	w.raw(cmdSizeNormal)
+	w.setDoubleHeight(false)
 	w.line(w.label("zreport"))
 	if d.Copy {
 		w.line("*** " + w.label("copy") + " ***")
@@ -345,7 +415,7 @@ func RenderReport(d DayReport, f Format) ([]byte, error) {
 	}
 	w.bold(false)
 	w.storeTill(d.StoreID, d.TillID)
-	w.raw(cmdAlignLeft)
+	w.setAlign('L')
 	w.rule('=')
 	w.pair(w.label("day"), d.Date)
 	if d.Number > 0 {
@@ -378,9 +448,9 @@ func RenderReport(d DayReport, f Format) ([]byte, error) {
 	}
 	w.rule('=')
 	w.bold(true)
-	w.raw(cmdSizeDoubleH)
+	w.setDoubleHeight(true)
 	w.pair(w.label("net"), FormatAmount(d.Currency, d.Net))
-	w.raw(cmdSizeNormal)
+	w.setDoubleHeight(false)
 	w.bold(false)
 	if d.Unresolved > 0 {
 		w.pair(w.label("unresolved"), strconv.Itoa(d.Unresolved))

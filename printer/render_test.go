@@ -3,7 +3,6 @@ package printer
 import (
 	"bytes"
 	"encoding/hex"
-	"errors"
 	"flag"
 	"os"
 	"path/filepath"
@@ -13,8 +12,6 @@ import (
 	"unicode/utf8"
 
 	"golang.org/x/text/width"
-
-	"posd/queue/engine"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden from the current output")
@@ -93,6 +90,11 @@ func goldenCases() map[string]func() ([]byte, Format, error) {
 		"zreport_both_big5_42":  rep(func(*DayReport) {}, Format{Encoding: "big5", Columns: 42}),
 		"zreport_zh_gb18030_32": rep(func(d *DayReport) { d.Lang = LangZH }, Format{Encoding: "gb18030", Columns: 32}),
 		"zreport_en_ascii_48":   rep(func(d *DayReport) { d.Lang, d.Copy = LangEN, true }, Format{Encoding: "ascii", Columns: 48}),
+		// Cantonese: as HKSCS text, and on a plain Big5 printer with those lines drawn.
+		"zreport_hkscs_zh_42": rep(func(d *DayReport) { d.Lang, d.MerchantName = LangZH, "咗記茶餐廳 枱號12" }, Format{Encoding: "big5-hkscs", Columns: 42}),
+		"sale_raster_zh_big5_42": rec(func(r *Receipt) {
+			r.Lang, r.MerchantName, r.Description, r.Reference = LangZH, "咗記茶餐廳", hkDescription, hkReference
+		}, Format{Encoding: "big5", Columns: 42, Raster: RasterLine}),
 	}
 }
 
@@ -194,7 +196,8 @@ func TestRender_Bytes(t *testing.T) {
 	if !bytes.Contains(b, QRBytes(r.TransactionID, 6)) {
 		t.Error("receipt lacks the QR of the transaction id")
 	}
-	a, err := Render(r, Format{Encoding: "ascii", Columns: 32})
+	// Text only: with raster on, the image bytes of the Chinese lines are >= 0x80.
+	a, err := Render(r, Format{Encoding: "ascii", Columns: 32, Raster: RasterOff})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -226,7 +229,7 @@ func TestRender_Bytes(t *testing.T) {
 	}
 }
 
-// The QR and cut sequences are byte-exact to hardware.md §5.1–5.2.
+// The QR and cut sequences are byte-exact to docs/hardware.md §5.1–5.2.
 func TestQRBytes_Fixture(t *testing.T) {
 	want := []byte{
 		0x1D, 0x28, 0x6B, 0x04, 0x00, 0x31, 0x41, 0x32, 0x00,
@@ -297,49 +300,6 @@ func TestCodec_Wrap(t *testing.T) {
 	}
 	if !utf8.ValidString(strings.Join(lines, "")) {
 		t.Error("wrap split a character")
-	}
-}
-
-func TestReceiptFromSale(t *testing.T) {
-	s := &engine.Sale{
-		ID: "s1", Reference: "R-9", Amount: 10000, Currency: "HKD", State: engine.SalePaid,
-		StoreID: "HK001", TillID: "T01", UpdatedAt: saleTime,
-		Attempts: []engine.Attempt{
-			{OutTradeNo: "o1", State: engine.AttemptFailed, Code: "13**********0001"},
-			{OutTradeNo: "o2", State: engine.AttemptReversed, Code: "13**********0002",
-				Error: &engine.ErrorInfo{Code: "USERPAYING", Message: "Customer did not confirm."}},
-			{OutTradeNo: "o3", State: engine.AttemptPaid, TransactionID: "42000", Wallet: "CNY", PayerAmount: 9220,
-				Code: "13**********0003", UpdatedAt: saleTime.Add(time.Minute)},
-		},
-		Refunds: []engine.Refund{{OutRefundNo: "r1", RefundID: "503", Amount: 2500, State: "success", Reason: "damaged", UpdatedAt: saleTime.Add(time.Hour)}},
-	}
-	info := TillInfo{MerchantName: "Shop"}
-	r, err := ReceiptFromSale(s, info, KindSale)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if r.OutTradeNo != "o3" || r.PayerCurrency != "CNY" || r.PayerAmount != 9220 || r.TransactionID != "42000" ||
-		!r.Time.Equal(saleTime.Add(time.Minute)) || r.StoreID != "HK001" || r.MerchantName != "Shop" {
-		t.Errorf("sale receipt: %+v", r)
-	}
-	if r.JobID() != "sale:s1:o3" {
-		t.Errorf("job id %q", r.JobID())
-	}
-	f, err := ReceiptFromSale(s, info, KindRefund)
-	if err != nil || f.RefundAmount != 2500 || f.OutRefundNo != "r1" || f.TransactionID != "42000" || f.JobID() != "refund:s1:r1" {
-		t.Errorf("refund receipt: %+v %v", f, err)
-	}
-	v, err := ReceiptFromSale(s, info, KindReversal)
-	if err != nil || v.OutTradeNo != "o2" || v.Note != "Customer did not confirm." || v.JobID() != "reversal:s1:o2" {
-		t.Errorf("reversal receipt: %+v %v", v, err)
-	}
-	hk := &engine.Sale{ID: "s2", Amount: 100, Currency: "HKD", Attempts: []engine.Attempt{{OutTradeNo: "p", State: engine.AttemptPaid, Wallet: "HKD", PayerAmount: 100}}}
-	if r, _ := ReceiptFromSale(hk, info, KindSale); r.PayerCurrency != "" {
-		t.Errorf("same-currency payer shown: %+v", r)
-	}
-	unpaid := &engine.Sale{ID: "s3", Attempts: []engine.Attempt{{OutTradeNo: "x", State: engine.AttemptUnresolved}}}
-	if _, err := ReceiptFromSale(unpaid, info, KindSale); !errors.Is(err, ErrNothingToPrint) {
-		t.Errorf("unpaid sale: %v", err)
 	}
 }
 

@@ -13,8 +13,6 @@ import (
 
 	"github.com/sirupsen/logrus"
 	"go.etcd.io/bbolt"
-
-	"posd/queue/engine"
 )
 
 // JobState is where a print job is.
@@ -58,10 +56,17 @@ var ErrJobNotFound = errors.New("print job not found")
 
 var errJobCancelled = errors.New("print job cancelled")
 
+// Clock is the spool's time: the real one in production, a fake in tests (the engine's
+// clocks are Clocks).
+type Clock interface {
+	Now() time.Time
+	After(d time.Duration) <-chan time.Time
+}
+
 // SpoolOptions tunes a Spool; zero values mean the defaults.
 type SpoolOptions struct {
 	Format         Format
-	Clock          engine.Clock       // default: the real clock
+	Clock          Clock              // default: the real clock
 	Logger         logrus.FieldLogger // default: discard
 	MinBackoff     time.Duration      // first wait after a failure: 500 ms
 	MaxBackoff     time.Duration      // longest wait: 30 s
@@ -72,22 +77,49 @@ type SpoolOptions struct {
 	OnChange       func(Job)          // called after every job state change (UI events)
 }
 
+// SpoolState is where the spool stands: one of the Spool* constants, or, while the
+// printer's own status holds printing back, that status in words (Status.String: "paper
+// out", "cover open, error"...). The words are for people: code decides from HeldBy.
+type SpoolState string
+
+// Spool states besides a printer's own status.
+const (
+	SpoolReady       SpoolState = "ready"
+	SpoolPrinting    SpoolState = "printing"
+	SpoolUnreachable SpoolState = "unreachable" // the last write failed: retried
+	SpoolDisabled    SpoolState = "disabled"    // no printer configured
+)
+
 // SpoolStatus is the printer as the cashier UI and /healthz see it.
 type SpoolStatus struct {
-	// State: ready, printing, paper out, cover open, offline, unreachable, disabled.
-	State       string    `json:"state"`
-	Printer     *Status   `json:"printer,omitempty"`      // the last answered status query
-	StatusError string    `json:"status_error,omitempty"` // why the last query failed (printing goes on)
-	LastError   string    `json:"last_error,omitempty"`   // the last failed job's error
-	Pending     int       `json:"pending"`                // jobs not done or failed
-	Waiting     bool      `json:"waiting"`                // the head job is held back
-	Since       time.Time `json:"since"`                  // when State last changed
+	// State: ready, printing, unreachable, disabled, or the printer's status in words
+	// (paper out, cover open, offline...).
+	State       SpoolState `json:"state"`
+	Printer     *Status    `json:"printer,omitempty"`      // the last answered status query
+	StatusError string     `json:"status_error,omitempty"` // why the last query failed (printing goes on)
+	LastError   string     `json:"last_error,omitempty"`   // the last failed job's error
+	Pending     int        `json:"pending"`                // jobs not done or failed
+	Waiting     bool       `json:"waiting"`                // the head job is held back
+	Since       time.Time  `json:"since"`                  // when State last changed
 }
 
 // Healthy reports whether jobs can print now: the printer is ready or printing, and no
 // job is held back.
 func (s SpoolStatus) Healthy() bool {
-	return (s.State == "ready" || s.State == "printing") && !s.Waiting
+	return (s.State == SpoolReady || s.State == SpoolPrinting) && !s.Waiting
+}
+
+// HeldBy is the printer's own status when that is what holds printing back (paper out,
+// cover open, offline, with its error bit), or nil.
+func (s SpoolStatus) HeldBy() *Status {
+	switch s.State {
+	case SpoolReady, SpoolPrinting, SpoolUnreachable, SpoolDisabled:
+		return nil
+	}
+	if s.Printer == nil || !s.Printer.Blocked() {
+		return nil
+	}
+	return s.Printer
 }
 
 // Spool prints durable jobs in order, one at a time, in its own goroutine.
@@ -396,7 +428,7 @@ func (s *Spool) Status() SpoolStatus {
 	return st
 }
 
-func (s *Spool) setState(state string, fn func(*SpoolStatus)) {
+func (s *Spool) setState(state SpoolState, fn func(*SpoolStatus)) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.state.State != state {
@@ -517,9 +549,9 @@ func (s *Spool) checkStatus() (Status, error) {
 		s.state.StatusError = err.Error()
 		s.mu.Unlock()
 	default:
-		state := "ready"
+		state := SpoolReady
 		if st.Blocked() {
-			state = st.String()
+			state = SpoolState(st.String())
 		}
 		s.setState(state, func(ss *SpoolStatus) { ss.Printer = &st; ss.StatusError = "" })
 	}
@@ -540,7 +572,7 @@ func (s *Spool) printOne(j *Job) bool {
 		return false
 	case err == nil && st.Blocked():
 		// Paper out or cover open: hold the job; bytes sent now could be lost.
-		s.setState(st.String(), func(ss *SpoolStatus) { ss.Waiting = true })
+		s.setState(SpoolState(st.String()), func(ss *SpoolStatus) { ss.Waiting = true })
 		if j.State != JobWaitingPaper || j.LastError != st.String() {
 			j.State, j.LastError = JobWaitingPaper, st.String()
 			if uerr := s.update(j); uerr != nil && !errors.Is(uerr, errJobCancelled) {

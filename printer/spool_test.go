@@ -148,7 +148,7 @@ func TestSpool_PaperOutHoldsJob(t *testing.T) {
 			id, _ := s.Enqueue(sampleReceipt())
 			waitFor(t, "job held", func() bool { return jobState(t, s, id) == JobWaitingPaper })
 			ss := s.Status()
-			if ss.State != name || !ss.Waiting || ss.Pending != 1 || ss.Healthy() || ss.Printer == nil {
+			if string(ss.State) != name || !ss.Waiting || ss.Pending != 1 || ss.Healthy() || ss.Printer == nil {
 				t.Errorf("status %+v, want %s and waiting", ss, name)
 			}
 			if n := len(v.Receipts()); n != 0 {

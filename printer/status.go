@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-// Status is what the printer said to DLE EOT 1, 2 and 4 (hardware.md §5.5).
+// Status is what the printer said to DLE EOT 1, 2 and 4 (docs/hardware.md §5.5).
 type Status struct {
 	Offline      bool      `json:"offline"`
 	CoverOpen    bool      `json:"cover_open"`

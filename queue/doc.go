@@ -1,5 +1,23 @@
 // Package queue is posd's journal and durable job queue: engine.Store over one bbolt file.
 //
+// # Storage below, engine above
+//
+// queue implements engine.Store on the engine's own types (Sale, Job, ReadTx, Tx): the
+// engine says what it needs from storage and this package serves it, so queue imports
+// queue/engine and never the other way round. The engine sits in a subdirectory for
+// historical reasons, not because it is a part of the storage: it is the core every
+// other package may import, and it never imports queue, bbolt or any adapter
+// (internal/archtest enforces both directions).
+//
+// # Three queues
+//
+// "Queue" means three things in posd; each has one home:
+//
+//   - the durable retry queue: the jobs buckets of this package (engine.Job records);
+//   - the engine's worker that works that queue's due jobs: queue/engine/worker.go
+//     (Engine.Run);
+//   - the print spool: printer.Spool, durable print jobs in the same bbolt file.
+//
 // # Durability
 //
 // Every Update is one bbolt read-write transaction committed with fsync before it returns

@@ -34,7 +34,7 @@ func feedKeyboard(d *KeyboardDecoder, reports [][]byte, step time.Duration) []st
 	return got
 }
 
-// The fixture of hardware.md §1.3, written out by hand rather than generated.
+// The fixture of docs/hardware.md §1.3, written out by hand rather than generated.
 func TestKeyboardDecoder_HardwareFixture(t *testing.T) {
 	var lines []string
 	for _, u := range []string{"1E", "20", "21", "22", "23", "24", "25", "26", "27", "1E", "1F", "20", "21", "22", "23", "24", "25", "26", "28"} {
@@ -55,7 +55,7 @@ func TestKeyboardDecoder_Keymaps(t *testing.T) {
 			t.Errorf("%s: got %q, want %q", km, got, want)
 		}
 	}
-	// A scanner set to US, decoded with the AZERTY table (hardware.md §1.4).
+	// A scanner set to US, decoded with the AZERTY table (docs/hardware.md §1.4).
 	var lines []string
 	for u := 0x1E; u <= 0x27; u++ {
 		lines = append(lines, hex.EncodeToString([]byte{0, 0, byte(u), 0, 0, 0, 0, 0}), "0000000000000000")
@@ -151,7 +151,7 @@ func TestPOSDecoder_Layouts(t *testing.T) {
 	if _, err := ParseLayout("microscan", 0); err == nil {
 		t.Error("unknown layout accepted")
 	}
-	// hardware.md §2.2 single-report fixture, written out by hand.
+	// docs/hardware.md §2.2 single-report fixture, written out by hand.
 	r, _ := hex.DecodeString("02125D5131" + hex.EncodeToString([]byte(testCode)))
 	r = append(r, make([]byte, 64-len(r))...)
 	r[61] = 0x73

@@ -73,7 +73,7 @@ func WriteDevices(w io.Writer, configured []Config) error {
 	return nil
 }
 
-// knownVendors names the scanner vendors of hardware.md §1.5 (usb.ids names).
+// knownVendors names the scanner vendors of docs/hardware.md §1.5 (usb.ids names).
 var knownVendors = map[string]string{
 	"0c2e": "Honeywell (Metrologic)",
 	"05e0": "Zebra (Symbol)",
@@ -117,7 +117,7 @@ func WriteDeviceList(w io.Writer, devs []DeviceInfo, configured []Config) error 
 	return err
 }
 
-// snippet is the [[scanner]] entry for d, with the keys of interfaces.md.
+// snippet is the [[scanner]] entry for d, with the keys of docs/interfaces.md.
 func snippet(d DeviceInfo) string {
 	var b strings.Builder
 	b.WriteString("[[scanner]]\n")

@@ -148,7 +148,7 @@ func posReports(layout POSLayout, aim string, data []byte, aimShift bool, codeID
 const testCode = "134567890123456789"
 
 // generatedRecordings are the fixtures in testdata/reports, built from the keymaps and
-// the quirks of hardware.md §1.3–1.4 and §2.2.
+// the quirks of docs/hardware.md §1.3–1.4 and §2.2.
 func generatedRecordings(t testing.TB) []*recording {
 	us, uk, de, fr := Keymaps["us"], Keymaps["uk"], Keymaps["de"], Keymaps["fr"]
 	long := []byte(strings.Repeat("0123456789", 6)) // 60 bytes: 56 + 4, the Access-IS example

@@ -1,7 +1,7 @@
 package scanner
 
 // This is the only file that calls github.com/karalabe/hid (cgo; it bundles hidapi and
-// libusb). What that library gives on Linux (hardware.md §3):
+// libusb). What that library gives on Linux (docs/hardware.md §3):
 //
 //   - Open detaches the kernel's usbhid driver from the interface and claims it through
 //     libusb. While posd holds the scanner its keystrokes reach no console, X session or

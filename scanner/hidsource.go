@@ -21,7 +21,7 @@ const hidReadTimeoutMS = 100
 
 // hidSource reads one HID scanner. One goroutine owns the device handle: it alone reads,
 // and it alone closes the handle after its loop ends. karalabe/hid's Close frees memory a
-// concurrent blocked read may still touch (hardware.md §3.2), so Close here only signals
+// concurrent blocked read may still touch (docs/hardware.md §3.2), so Close here only signals
 // the owner and waits for it. The owner reads continuously: hidapi's libusb backend keeps
 // only 30 reports and drops the oldest, and one 18-digit code is 38 reports.
 type hidSource struct {

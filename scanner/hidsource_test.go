@@ -11,7 +11,7 @@ import (
 )
 
 // fakeHID plays reports like karalabe/hid's ReadTimeout and fails the test when Close runs
-// while a read is in progress (the use-after-free hazard of hardware.md §3.2) or twice.
+// while a read is in progress (the use-after-free hazard of docs/hardware.md §3.2) or twice.
 type fakeHID struct {
 	t       testing.TB
 	reports chan []byte

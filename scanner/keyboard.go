@@ -9,7 +9,7 @@ import (
 // are 18 digits; past this the code is refused at its terminator.
 const MaxKeyboardCode = 512
 
-// Modifier bits of byte 0 of a boot keyboard report (hardware.md §1.1).
+// Modifier bits of byte 0 of a boot keyboard report (docs/hardware.md §1.1).
 const (
 	modLCtrl  = 0x01
 	modLShift = 0x02

@@ -7,7 +7,7 @@ import (
 
 // Keymap turns HID keyboard usages (page 0x07) into characters for one keyboard country.
 // A scanner in keyboard mode picks usages to match the country it is set to, not the host's
-// layout (hardware.md §1.4), so the keymap must be the scanner's setting.
+// layout (docs/hardware.md §1.4), so the keymap must be the scanner's setting.
 type Keymap struct {
 	Name  string
 	plain map[byte]rune

@@ -11,7 +11,7 @@ type POSLayout int
 
 const (
 	// LayoutHoneywell: ID 0x02, length, 3-byte AIM ID, data from byte 5, code ID at 61,
-	// continuation flag at bit 0 of byte 63. Also Zebra and Datalogic (hardware.md §2.2);
+	// continuation flag at bit 0 of byte 63. Also Zebra and Datalogic (docs/hardware.md §2.2);
 	// some devices put the AIM ID one byte later, which is detected.
 	LayoutHoneywell POSLayout = iota
 	// LayoutNewland: ID 0x02, length, data from byte 2, symbology at 62, continuation at 63.

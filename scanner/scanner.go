@@ -54,7 +54,7 @@ var (
 // misconfigured terminator, and refusing it bounds memory.
 const MaxLineLen = 64
 
-// Config is one [[scanner]] entry of posd.toml (interfaces.md). Only kind, device, baud,
+// Config is one [[scanner]] entry of posd.toml (docs/interfaces.md). Only kind, device, baud,
 // vendor_id, product_id, mode and keymap are named there; the rest are extensions with
 // defaults that suit common scanners.
 type Config struct {

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"posd/queue/engine"
 	"posd/queue/report"
@@ -37,6 +38,7 @@ func (s *Server) routes() {
 	m.HandleFunc("/ui/session", s.handleSession)
 	m.HandleFunc("/ui/login", s.handleLogin)
 	m.HandleFunc("/ui/logout", s.handleLogout)
+	m.HandleFunc("/ui/link", s.handleLink)
 
 	m.HandleFunc("/api/v1/sales", s.api(route{"GET": {h: s.listSales}, "POST": {h: s.openSale}}))
 	m.HandleFunc("/api/v1/sales/{id}", s.api(route{"GET": {h: s.getSale}}))
@@ -47,6 +49,7 @@ func (s *Server) routes() {
 	m.HandleFunc("/api/v1/scan", s.api(route{"POST": {h: s.virtualScan}}))
 	m.HandleFunc("/api/v1/events", s.api(route{"GET": {h: s.events}}))
 	m.HandleFunc("/api/v1/status", s.api(route{"GET": {h: s.status}}))
+	m.HandleFunc("/api/v1/login-links", s.api(route{"POST": {h: s.loginLinks}}))
 	m.HandleFunc("/api/v1/demo", s.api(route{"GET": {h: s.demo}}))
 	m.HandleFunc("/api/v1/receipts", s.api(route{"GET": {h: s.receipts}}))
 	m.HandleFunc("/api/v1/receipts/{file}", s.api(route{"GET": {h: s.receiptPNG}}))
@@ -63,10 +66,10 @@ func (s *Server) routes() {
 		writeError(w, errNotFound("No such API call: "+r.URL.Path))
 	})
 	if s.opt.Healthz != nil {
-		m.Handle("/healthz", s.opt.Healthz)
+		m.Handle("/healthz", s.monitoring(s.opt.Healthz))
 	}
 	if s.opt.Metrics != nil {
-		m.Handle("/metrics", s.opt.Metrics)
+		m.Handle("/metrics", s.monitoring(s.opt.Metrics))
 	}
 }
 
@@ -181,6 +184,12 @@ func (s *Server) openSale(w http.ResponseWriter, r *http.Request, _ caller) erro
 	if len(req.Description) > 127 || len(req.Reference) > 64 {
 		return errBadRequest("Description is limited to 127 bytes and reference to 64")
 	}
+	if err := plainText("description", req.Description); err != nil {
+		return err
+	}
+	if err := plainText("reference", req.Reference); err != nil {
+		return err
+	}
 	sale, err := s.opt.Till.OpenSale(r.Context(), engine.OpenSaleRequest{Amount: req.Amount,
 		Currency: req.Currency, Description: req.Description, Reference: req.Reference, AuthCode: req.AuthCode})
 	if err != nil {
@@ -188,6 +197,34 @@ func (s *Server) openSale(w http.ResponseWriter, r *http.Request, _ caller) erro
 	}
 	writeJSON(w, http.StatusCreated, redact(sale))
 	return nil
+}
+
+// plainText refuses control characters in a free-text field: C0 (NUL, ESC, tab, newline),
+// DEL and C1 would reach the receipt printer's command stream, log lines and CSV cells,
+// and Unicode's bidirectional controls make a reference display as something else than
+// it is (Trojan Source). Invalid UTF-8 is refused for the same reason.
+func plainText(field, v string) error {
+	if !utf8.ValidString(v) {
+		return errBadRequest("The " + field + " is not valid UTF-8 text")
+	}
+	for _, r := range v {
+		if r < 0x20 || r >= 0x7f && r <= 0x9f || bidiControl(r) {
+			return errBadRequest(fmt.Sprintf("The %s contains a control character (U+%04X): use plain text", field, r))
+		}
+	}
+	return nil
+}
+
+// bidiControl reports Unicode's explicit directional marks, embeddings, overrides and
+// isolates (UAX #9).
+func bidiControl(r rune) bool {
+	switch {
+	case r == 0x061c, r == 0x200e, r == 0x200f:
+		return true
+	case r >= 0x202a && r <= 0x202e, r >= 0x2066 && r <= 0x2069:
+		return true
+	}
+	return false
 }
 
 func (s *Server) getSale(w http.ResponseWriter, r *http.Request, _ caller) error {
@@ -343,6 +380,9 @@ func (s *Server) refundSale(w http.ResponseWriter, r *http.Request, c caller) er
 	}
 	if len(req.Reason) > 80 {
 		return errBadRequest("Reason is limited to 80 bytes")
+	}
+	if err := plainText("reason", req.Reason); err != nil {
+		return err
 	}
 	sale, err := s.opt.Till.Refund(r.Context(), id, req.Amount, req.Reason)
 	if err != nil {
@@ -684,20 +724,15 @@ func (s *Server) exportJournal(w http.ResponseWriter, r *http.Request, _ caller)
 
 // events streams every change of a sale as an SSE "sale" event with the whole sale, and
 // refused scans as "notice" events.
-func (s *Server) events(w http.ResponseWriter, r *http.Request, _ caller) error {
-	s.mu.Lock()
-	if s.streams >= maxStreams {
-		s.mu.Unlock()
-		return &apiError{Status: http.StatusServiceUnavailable, Code: "too_many_streams",
-			Message: "Too many open event streams: close other pages of this till"}
+func (s *Server) events(w http.ResponseWriter, r *http.Request, c caller) error {
+	owner := ""
+	if !c.bearer {
+		owner = c.sess.id
 	}
-	s.streams++
-	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		s.streams--
-		s.mu.Unlock()
-	}()
+	if err := s.openStream(owner, !c.bearer && c.sess.screen); err != nil {
+		return err
+	}
+	defer s.closeStream(owner)
 	rc := http.NewResponseController(w)
 	// The daemon's server may have a write timeout; a stream lives longer than that.
 	_ = rc.SetWriteDeadline(time.Time{})
@@ -756,6 +791,37 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request, _ caller) error 
 		if rc.Flush() != nil {
 			return nil
 		}
+	}
+}
+
+// openStream counts a new event stream of owner (a session id, "" for bearer callers)
+// against the caps: per owner, and all together less the slots kept for the till's screen.
+func (s *Server) openStream(owner string, screen bool) *apiError {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	limit := streamsPerSession
+	if owner == "" {
+		limit = streamsForBearer
+	}
+	total := maxStreams
+	if !screen {
+		total -= screenStreams
+	}
+	if s.perOwner[owner] >= limit || s.streams >= total {
+		return &apiError{Status: http.StatusServiceUnavailable, Code: "too_many_streams",
+			Message: "Too many open event streams: close other pages of this till"}
+	}
+	s.perOwner[owner]++
+	s.streams++
+	return nil
+}
+
+func (s *Server) closeStream(owner string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.streams--
+	if s.perOwner[owner]--; s.perOwner[owner] <= 0 {
+		delete(s.perOwner, owner)
 	}
 }
 

@@ -5,6 +5,8 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"encoding/json"
+	"fmt"
 	"net"
 	"net/http"
 	"net/netip"
@@ -12,6 +14,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/sirupsen/logrus"
 )
 
 const sessionCookie = "posd_session"
@@ -49,12 +53,39 @@ func isLoopback(remoteAddr string) bool {
 	return err == nil && a.Unmap().IsLoopback()
 }
 
+// sourceOf is the address a PIN lockout is kept for: the client's IP, or its /64 for
+// IPv6 (one host holds a whole /64 and could otherwise walk through it).
+func sourceOf(remoteAddr string) string {
+	host, _, err := net.SplitHostPort(remoteAddr)
+	if err != nil {
+		host = remoteAddr
+	}
+	a, err := netip.ParseAddr(host)
+	if err != nil {
+		return host
+	}
+	a = a.Unmap().WithZone("")
+	if a.Is6() {
+		if p, err := a.Prefix(64); err == nil {
+			return p.String()
+		}
+	}
+	return a.String()
+}
+
 // session is a browser's login. The id is the cookie; csrf is handed to the page and must
 // come back in X-CSRF-Token on every state-changing call.
 type session struct {
 	id, csrf     string
 	until        time.Time // the session itself
 	managerUntil time.Time // the manager role, sliding
+	// kiosk: made for the till's kiosk browser without any credential (Options.Kiosk);
+	// such sessions live in a small pool of their own, so a flood of them cannot push
+	// out anybody who logged in.
+	kiosk bool
+	// screen: the till's own screen (kiosk, or a one-time login link): it has event
+	// stream slots nobody else can take.
+	screen bool
 }
 
 type sessionStore struct {
@@ -67,37 +98,60 @@ func newSessionStore(now func() time.Time) *sessionStore {
 	return &sessionStore{now: now, m: map[string]*session{}}
 }
 
-func (st *sessionStore) create(ttl time.Duration) *session {
+// Pool sizes: a till has a handful of screens. Logged-in sessions have a pool of their
+// own; kiosk sessions, given without a credential, a small one.
+const (
+	maxSessions      = 256
+	maxKioskSessions = 8
+)
+
+var errTooManySessions = &apiError{Status: http.StatusServiceUnavailable, Code: "too_many_sessions",
+	Message: "Too many managers are logged in on this till: log out elsewhere, or wait for the manager sessions to expire"}
+
+func (st *sessionStore) create(ttl time.Duration, kiosk, screen bool) (*session, *apiError) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	now := st.now()
-	st.makeRoom(now)
-	s := &session{id: randomToken(), csrf: randomToken(), until: now.Add(ttl)}
+	if err := st.makeRoom(now, kiosk); err != nil {
+		return nil, err
+	}
+	s := &session{id: randomToken(), csrf: randomToken(), until: now.Add(ttl), kiosk: kiosk, screen: screen}
 	st.m[s.id] = s
-	return s
+	return s, nil
 }
 
-// maxSessions bounds the memory a client that logs in again and again can take: a till
-// has a handful of screens.
-const maxSessions = 256
-
-// makeRoom drops expired sessions and, when still full, the one that ends first.
-// The lock is held.
-func (st *sessionStore) makeRoom(now time.Time) {
+// makeRoom drops expired sessions and, while the pool is full, the one of the pool that
+// ends first, but never a session with a live manager role: when only those are left the
+// new session is refused. The lock is held.
+func (st *sessionStore) makeRoom(now time.Time, kiosk bool) *apiError {
+	limit := maxSessions
+	if kiosk {
+		limit = maxKioskSessions
+	}
+	n := 0
 	for id, s := range st.m {
 		if !now.Before(s.until) {
 			delete(st.m, id)
+		} else if s.kiosk == kiosk {
+			n++
 		}
 	}
-	for len(st.m) >= maxSessions {
+	for ; n >= limit; n-- {
 		var oldest *session
 		for _, s := range st.m {
+			if s.kiosk != kiosk || now.Before(s.managerUntil) {
+				continue
+			}
 			if oldest == nil || s.until.Before(oldest.until) {
 				oldest = s
 			}
 		}
+		if oldest == nil {
+			return errTooManySessions
+		}
 		delete(st.m, oldest.id)
 	}
+	return nil
 }
 
 // get returns a copy of a live session.
@@ -132,25 +186,30 @@ func (st *sessionStore) touchManager(id string, ttl time.Duration) bool {
 }
 
 // replace swaps a session for a new one with fresh ids (no fixation across a login)
-// keeping its remaining life; managerUntil is set to mgr.
-func (st *sessionStore) replace(old string, ttl time.Duration, mgr time.Time) *session {
+// keeping its remaining life, pool and screen mark; managerUntil is set to mgr. Without
+// an old session the new one joins the logged-in pool.
+func (st *sessionStore) replace(old string, ttl time.Duration, mgr time.Time) (*session, *apiError) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	now := st.now()
 	until := now.Add(ttl)
+	var kiosk, screen bool
 	if s, ok := st.m[old]; ok {
 		if s.until.After(until) {
 			until = s.until
 		}
+		kiosk, screen = s.kiosk, s.screen
 		delete(st.m, old)
 	}
 	if until.Before(mgr) {
 		until = mgr
 	}
-	st.makeRoom(now)
-	s := &session{id: randomToken(), csrf: randomToken(), until: until, managerUntil: mgr}
+	if err := st.makeRoom(now, kiosk); err != nil {
+		return nil, err
+	}
+	s := &session{id: randomToken(), csrf: randomToken(), until: until, managerUntil: mgr, kiosk: kiosk, screen: screen}
 	st.m[s.id] = s
-	return s
+	return s, nil
 }
 
 func (st *sessionStore) dropManager(id string) {
@@ -167,61 +226,216 @@ func (st *sessionStore) delete(id string) {
 	delete(st.m, id)
 }
 
-// pinGuard checks the manager PIN and locks every check after maxTries wrong PINs in a
-// row. The lock is global, not per client: the attacker worth stopping is on the shop's
-// network and can change address.
+// LockoutStore keeps the PIN lockout of each source across restarts (cmd/posd gives a
+// small bucket of the journal's bbolt file: queue.DB.Aux). Put with a nil value deletes.
+type LockoutStore interface {
+	Put(key string, value []byte) error
+	All() (map[string][]byte, error)
+}
+
+// DefaultPINLockouts are the lockouts after PINMaxTries wrong PINs, one step further for
+// every wrong PIN after that: 1 min, 5 min, 30 min, 2 h, 8 h, then a day each.
+var DefaultPINLockouts = []time.Duration{time.Minute, 5 * time.Minute, 30 * time.Minute,
+	2 * time.Hour, 8 * time.Hour, 24 * time.Hour}
+
+// pinRecord is one source's wrong PINs.
+type pinRecord struct {
+	Fails       int       `json:"fails"`
+	LockedUntil time.Time `json:"locked_until,omitzero"`
+	Last        time.Time `json:"last"` // the last wrong PIN
+}
+
+// pinForget is how long after its last wrong PIN a source starts from zero again: longer
+// than the longest lockout, so the top step repeats instead of restarting the ladder.
+const pinForget = 48 * time.Hour
+
+// maxPINSources bounds the sources remembered (a LAN host could send from many addresses);
+// the oldest unlocked ones are forgotten first.
+const maxPINSources = 4096
+
+// pinGuard checks the manager PIN and locks a source (an IP address) after maxTries wrong
+// PINs in a row, for longer and longer. The lock is per source: a stranger's wrong PINs
+// do not keep the managers out, and a manager's success elsewhere does not unlock the
+// stranger. The state is written through to a LockoutStore, so a restart does not reset it.
 type pinGuard struct {
-	mu          sync.Mutex
-	pin         string
-	maxTries    int
-	lockout     time.Duration
-	now         func() time.Time
-	fails       int
-	lockedUntil time.Time
+	mu       sync.Mutex
+	pin      string
+	maxTries int
+	ladder   []time.Duration
+	now      func() time.Time
+	store    LockoutStore
+	log      logrus.FieldLogger
+	m        map[string]*pinRecord
 }
 
-func newPINGuard(pin string, maxTries int, lockout time.Duration, now func() time.Time) *pinGuard {
-	return &pinGuard{pin: pin, maxTries: maxTries, lockout: lockout, now: now}
+func newPINGuard(pin string, maxTries int, ladder []time.Duration, now func() time.Time, store LockoutStore, log logrus.FieldLogger) (*pinGuard, error) {
+	g := &pinGuard{pin: pin, maxTries: maxTries, ladder: ladder, now: now, store: store, log: log, m: map[string]*pinRecord{}}
+	if store == nil {
+		return g, nil
+	}
+	all, err := store.All()
+	if err != nil {
+		return nil, fmt.Errorf("ui: load the PIN lockouts: %w", err)
+	}
+	t := now()
+	for src, b := range all {
+		var r pinRecord
+		if json.Unmarshal(b, &r) != nil || g.forgotten(&r, t) {
+			g.save(src, nil)
+			continue
+		}
+		g.m[src] = &r
+	}
+	return g, nil
 }
 
-func (g *pinGuard) check(pin string) *apiError {
+func (g *pinGuard) forgotten(r *pinRecord, now time.Time) bool {
+	return !now.Before(r.LockedUntil) && now.Sub(r.Last) > pinForget
+}
+
+// save writes a source's record through (nil: delete). A store that fails is logged and
+// the lockout holds in memory: the check itself must not fail open or closed on it.
+func (g *pinGuard) save(src string, r *pinRecord) {
+	if g.store == nil {
+		return
+	}
+	var b []byte
+	if r != nil {
+		b, _ = json.Marshal(r)
+	}
+	if err := g.store.Put(src, b); err != nil {
+		g.log.WithError(err).Warn("cannot save the PIN lockout")
+	}
+}
+
+// pinResult is what a PIN check came to, for logs and metrics: ok, wrong, locked or
+// refused (no PIN configured, none sent).
+type pinResult string
+
+func (g *pinGuard) check(src, pin string) (*apiError, pinResult) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.pin == "" {
 		return &apiError{Status: http.StatusForbidden, Code: "no_manager_pin",
-			Message: "No manager PIN is configured on this till (http.manager_pin_file)"}
+			Message: "No manager PIN is configured on this till (http.manager_pin_file)"}, "refused"
 	}
 	now := g.now()
-	if now.Before(g.lockedUntil) {
-		return g.lockedError(now)
+	r := g.m[src]
+	if r != nil && now.Before(r.LockedUntil) {
+		return lockedError(r.LockedUntil.Sub(now)), "locked"
+	}
+	if r != nil && g.forgotten(r, now) {
+		delete(g.m, src)
+		r = nil
 	}
 	if pin == "" {
 		return &apiError{Status: http.StatusUnauthorized, Code: "pin_required",
-			Message: "This needs the manager PIN"}
+			Message: "This needs the manager PIN"}, "refused"
 	}
 	if equalSecret(pin, g.pin) {
-		g.fails = 0
-		return nil
+		if r != nil {
+			delete(g.m, src)
+			g.save(src, nil)
+		}
+		return nil, "ok"
 	}
-	g.fails++
-	if g.fails >= g.maxTries {
-		g.fails = 0
-		g.lockedUntil = now.Add(g.lockout)
-		return g.lockedError(now)
+	if r == nil {
+		g.makeRoom(now)
+		r = &pinRecord{}
+		g.m[src] = r
 	}
-	left := g.maxTries - g.fails
+	r.Fails++
+	r.Last = now
+	if r.Fails >= g.maxTries {
+		step := min(r.Fails-g.maxTries, len(g.ladder)-1)
+		r.LockedUntil = now.Add(g.ladder[step])
+		g.save(src, r)
+		return lockedError(g.ladder[step]), "locked"
+	}
+	g.save(src, r)
+	left := g.maxTries - r.Fails
 	return &apiError{Status: http.StatusForbidden, Code: "wrong_pin",
-		Message: "Wrong manager PIN: " + strconv.Itoa(left) + " tries left before the PIN is locked"}
+		Message: "Wrong manager PIN: " + strconv.Itoa(left) + " tries left before the PIN is locked"}, "wrong"
 }
 
-func (g *pinGuard) lockedError(now time.Time) *apiError {
-	secs := int(g.lockedUntil.Sub(now).Round(time.Second) / time.Second)
+// makeRoom forgets the oldest unlocked sources while the map is full. The lock is held.
+func (g *pinGuard) makeRoom(now time.Time) {
+	for len(g.m) >= maxPINSources {
+		var oldest string
+		var at time.Time
+		for src, r := range g.m {
+			if now.Before(r.LockedUntil) {
+				continue
+			}
+			if oldest == "" || r.Last.Before(at) {
+				oldest, at = src, r.Last
+			}
+		}
+		if oldest == "" {
+			return // every source is locked: keep them all
+		}
+		delete(g.m, oldest)
+		g.save(oldest, nil)
+	}
+}
+
+func lockedError(left time.Duration) *apiError {
+	secs := int(left.Round(time.Second) / time.Second)
 	if secs < 1 {
 		secs = 1
 	}
 	mins := (secs + 59) / 60
 	return &apiError{Status: http.StatusTooManyRequests, Code: "pin_locked", RetryAfter: secs,
-		Message: "Too many wrong PINs: the manager PIN is locked for " + strconv.Itoa(mins) + " more minute(s)"}
+		Message: "Too many wrong PINs from this device: the manager PIN is locked here for " + strconv.Itoa(mins) + " more minute(s)"}
+}
+
+// linkStore holds the one-time login links: a code is good for one use before it expires.
+// Only hashes are kept, so the map lookup reveals nothing about a code.
+type linkStore struct {
+	mu  sync.Mutex
+	now func() time.Time
+	m   map[[32]byte]time.Time // expiry
+}
+
+// maxLinks bounds outstanding links; the one expiring first goes when full.
+const maxLinks = 32
+
+func (ls *linkStore) create(ttl time.Duration) (code string, expires time.Time) {
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	now := ls.now()
+	for h, exp := range ls.m {
+		if !now.Before(exp) {
+			delete(ls.m, h)
+		}
+	}
+	for len(ls.m) >= maxLinks {
+		var first [32]byte
+		var at time.Time
+		for h, exp := range ls.m {
+			if at.IsZero() || exp.Before(at) {
+				first, at = h, exp
+			}
+		}
+		delete(ls.m, first)
+	}
+	code = randomToken()
+	expires = now.Add(ttl)
+	ls.m[sha256.Sum256([]byte(code))] = expires
+	return code, expires
+}
+
+// use consumes a code; it reports whether the code was good.
+func (ls *linkStore) use(code string) bool {
+	if code == "" {
+		return false
+	}
+	h := sha256.Sum256([]byte(code))
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	exp, ok := ls.m[h]
+	delete(ls.m, h)
+	return ok && ls.now().Before(exp)
 }
 
 // caller is who made a request.
@@ -308,11 +522,29 @@ func (s *Server) requireManager(r *http.Request, c caller) *apiError {
 	if pin == "" && !c.bearer {
 		return errManager
 	}
-	if err := s.pin.check(pin); err != nil {
-		s.log.WithField("remote", r.RemoteAddr).WithField("code", err.Code).Warn("manager PIN refused")
-		return err
+	return s.checkPIN(r, "pin_header", pin)
+}
+
+// checkPIN checks a PIN against the lockout of the request's source, logs the outcome
+// (the source, never the PIN) and counts it.
+func (s *Server) checkPIN(r *http.Request, method, pin string) *apiError {
+	src := sourceOf(r.RemoteAddr)
+	err, res := s.pin.check(src, pin)
+	s.observeLogin(method, string(res))
+	l := s.log.WithField("source", src).WithField("method", method)
+	switch res {
+	case "ok":
+		l.Info("manager PIN accepted")
+	case "wrong", "locked":
+		l.WithField("code", err.Code).Warn("manager PIN refused")
 	}
-	return nil
+	return err
+}
+
+func (s *Server) observeLogin(method, result string) {
+	if s.opt.OnLogin != nil {
+		s.opt.OnLogin(method, result)
+	}
 }
 
 func (s *Server) setSessionCookie(w http.ResponseWriter, r *http.Request, sess *session) {
@@ -346,12 +578,13 @@ func (s *Server) info(sess *session) sessionInfo {
 	now := s.opt.Now()
 	in := sessionInfo{Role: "none", Demo: s.opt.Demo, StoreID: s.opt.StoreID, TillID: s.opt.TillID,
 		Merchant: s.opt.MerchantName, Currency: s.opt.Currency, Today: now.In(s.opt.Location).Format(time.DateOnly),
-		ServerTime: now, TokenLogin: s.opt.Token != "", PINLogin: s.opt.ManagerPIN != "",
-		PrintReport: s.opt.PrintDayReport != nil, QR: s.qrTill() != nil,
-		DemoCustomer: s.opt.Demo && s.opt.DemoCustomerPays != nil}
+		ServerTime: now, TokenLogin: s.opt.Token != "", PrintReport: s.opt.PrintDayReport != nil,
+		QR: s.qrTill() != nil, DemoCustomer: s.opt.Demo && s.opt.DemoCustomerPays != nil}
 	_, in.TZOffset = now.In(s.opt.Location).Zone()
 	if sess != nil {
-		in.Role, in.CSRF = "cashier", sess.csrf
+		// The PIN is asked only of someone already on the till (security review): the
+		// login screen offers the token, the cashier screen the manager PIN.
+		in.Role, in.CSRF, in.PINLogin = "cashier", sess.csrf, s.opt.ManagerPIN != ""
 		if now.Before(sess.managerUntil) {
 			in.Role, in.ManagerUntil = "manager", sess.managerUntil
 		}
@@ -359,8 +592,9 @@ func (s *Server) info(sess *session) sessionInfo {
 	return in
 }
 
-// handleSession tells the page who it is; a loopback client gets a cashier session
-// without login when CashierNoLogin is set.
+// handleSession tells the page who it is. The till's kiosk browser (Options.Kiosk) gets a
+// cashier session without a login; everybody else logs in with the token, or comes with a
+// one-time login link.
 func (s *Server) handleSession(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet {
 		writeError(w, errMethod("GET"))
@@ -372,8 +606,13 @@ func (s *Server) handleSession(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if s.opt.CashierNoLogin && isLoopback(r.RemoteAddr) && sameOrigin(r) {
-		sess := s.sessions.create(s.opt.CashierTTL)
+	if s.opt.Kiosk != nil && sameOrigin(r) && s.opt.Kiosk(r) {
+		sess, aerr := s.sessions.create(s.opt.CashierTTL, true, true)
+		if aerr != nil {
+			writeError(w, aerr)
+			return
+		}
+		s.observeLogin("kiosk", "ok")
 		s.setSessionCookie(w, r, sess)
 		writeJSON(w, http.StatusOK, s.info(sess))
 		return
@@ -381,13 +620,17 @@ func (s *Server) handleSession(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, s.info(nil))
 }
 
-// handleLogin: {"pin":"..."} gives a manager session, {"token":"..."} a cashier one.
+var errLoginFirst = &apiError{Status: http.StatusUnauthorized, Code: "unauthorized",
+	Message: "Log in to the till first (API token or login link), then enter the manager PIN"}
+
+// handleLogin: {"token":"..."} gives a cashier session; {"pin":"..."} makes a session a
+// manager one, and needs a session (cookie and X-CSRF-Token) or the token in the same body.
 func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
 		writeError(w, errMethod("POST"))
 		return
 	}
-	// Login CSRF: a hostile page could otherwise burn the PIN tries and lock the manager out.
+	// Login CSRF: a hostile page could otherwise burn the PIN tries of this till.
 	if !sameOrigin(r) {
 		writeError(w, errCSRF)
 		return
@@ -400,32 +643,123 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	old := ""
-	if c, err := r.Cookie(sessionCookie); err == nil {
-		old = c.Value
+	if req.PIN == "" && req.Token == "" {
+		writeError(w, errBadRequest(`Send {"token":"..."} or, logged in, {"pin":"..."}`))
+		return
 	}
-	switch {
-	case req.PIN != "":
-		if err := s.pin.check(req.PIN); err != nil {
-			s.log.WithField("remote", r.RemoteAddr).WithField("code", err.Code).Warn("manager login refused")
-			writeError(w, err)
-			return
+	old, loggedIn := "", false
+	if c, err := r.Cookie(sessionCookie); err == nil {
+		if sess, ok := s.sessions.get(c.Value); ok {
+			old = sess.id
+			loggedIn = subtle.ConstantTimeCompare([]byte(r.Header.Get("X-CSRF-Token")), []byte(sess.csrf)) == 1
 		}
-		sess := s.sessions.replace(old, s.opt.CashierTTL, s.opt.Now().Add(s.opt.ManagerTTL))
-		s.setSessionCookie(w, r, sess)
-		s.log.WithField("remote", r.RemoteAddr).Info("manager logged in")
-		writeJSON(w, http.StatusOK, s.info(sess))
-	case req.Token != "":
+	}
+	src := sourceOf(r.RemoteAddr)
+	if req.Token != "" {
 		if !equalSecret(req.Token, s.opt.Token) {
+			s.observeLogin("token", "wrong")
+			s.log.WithField("source", src).Warn("token login refused")
 			writeError(w, errBadToken)
 			return
 		}
-		sess := s.sessions.replace(old, s.opt.CashierTTL, time.Time{})
-		s.setSessionCookie(w, r, sess)
-		writeJSON(w, http.StatusOK, s.info(sess))
-	default:
-		writeError(w, errBadRequest(`Send {"pin":"..."} or {"token":"..."}`))
+		loggedIn = true
 	}
+	mgr := time.Time{}
+	if req.PIN != "" {
+		if !loggedIn {
+			s.observeLogin("pin", "refused")
+			writeError(w, errLoginFirst)
+			return
+		}
+		if err := s.checkPIN(r, "pin", req.PIN); err != nil {
+			writeError(w, err)
+			return
+		}
+		mgr = s.opt.Now().Add(s.opt.ManagerTTL)
+	} else {
+		s.observeLogin("token", "ok")
+		s.log.WithField("source", src).Info("token login")
+	}
+	sess, aerr := s.sessions.replace(old, s.opt.CashierTTL, mgr)
+	if aerr != nil {
+		writeError(w, aerr)
+		return
+	}
+	s.setSessionCookie(w, r, sess)
+	writeJSON(w, http.StatusOK, s.info(sess))
+}
+
+// monitoring guards /healthz and /metrics (certificate dates, device names and counters
+// are for the till's operators, not the shop's LAN): Options.HealthAccess.
+func (s *Server) monitoring(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.opt.HealthAccess == "token" {
+			tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+			if !ok || !equalSecret(strings.TrimSpace(tok), s.opt.Token) {
+				writeError(w, &apiError{Status: http.StatusUnauthorized, Code: "unauthorized",
+					Message: "Send Authorization: Bearer <api token> (http.health_access = \"token\")"})
+				return
+			}
+		} else if !isLoopback(r.RemoteAddr) {
+			writeError(w, &apiError{Status: http.StatusForbidden, Code: "loopback_only",
+				Message: "Health and metrics answer on the till only (set http.health_access = \"token\" to scrape them over the network)"})
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// LoginLink returns a one-time login link (a path, /ui/link?code=...) that opens a cashier
+// session for the till's screen: posd demo prints one, POS software or a kiosk start
+// script asks POST /api/v1/login-links for one with the token.
+func (s *Server) LoginLink(ttl time.Duration) (path string, expires time.Time) {
+	code, exp := s.links.create(ttl)
+	return "/ui/link?code=" + code, exp
+}
+
+// handleLink uses a one-time login link: a cashier session marked as the till's screen,
+// then on to the page. A used or expired link is refused, unless the browser already has
+// a session (a reload of the link).
+func (s *Server) handleLink(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet {
+		writeError(w, errMethod("GET"))
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	if !s.links.use(r.URL.Query().Get("code")) {
+		if c, err := r.Cookie(sessionCookie); err == nil {
+			if _, ok := s.sessions.get(c.Value); ok {
+				http.Redirect(w, r, "/", http.StatusSeeOther)
+				return
+			}
+		}
+		s.observeLogin("link", "wrong")
+		s.log.WithField("source", sourceOf(r.RemoteAddr)).Warn("login link refused")
+		writeError(w, &apiError{Status: http.StatusUnauthorized, Code: "unauthorized",
+			Message: "This login link was used already or has expired: ask for a new one (posd login-link)"})
+		return
+	}
+	sess, aerr := s.sessions.create(s.opt.CashierTTL, false, true)
+	if aerr != nil {
+		writeError(w, aerr)
+		return
+	}
+	s.observeLogin("link", "ok")
+	s.log.WithField("source", sourceOf(r.RemoteAddr)).Info("login link used")
+	s.setSessionCookie(w, r, sess)
+	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+// loginLinks makes a one-time login link for a bearer caller (a kiosk start script,
+// posd login-link). A browser session cannot make one: it would outlive its logout.
+func (s *Server) loginLinks(w http.ResponseWriter, _ *http.Request, c caller) error {
+	if !c.bearer {
+		return &apiError{Status: http.StatusForbidden, Code: "bearer_required",
+			Message: "Login links are made with the API token (posd login-link)"}
+	}
+	path, exp := s.LoginLink(s.opt.LoginLinkTTL)
+	writeJSON(w, http.StatusCreated, map[string]any{"path": path, "expires_at": exp})
+	return nil
 }
 
 // handleLogout ends the manager role ({"scope":"manager"}: back to the cashier screen)

@@ -178,9 +178,12 @@ func newRealStack(t *testing.T) *realStack {
 			if s.State != engine.SalePaid || len(out) >= n {
 				continue
 			}
-			r, err := printer.ReceiptFromSale(s, printer.TillInfo{MerchantName: "posd test store"}, printer.KindSale)
-			if err != nil {
-				return nil, err
+			r := printer.Receipt{Kind: printer.KindSale, MerchantName: "posd test store", SaleID: s.ID,
+				Amount: s.Amount, Currency: s.Currency, Time: s.UpdatedAt}
+			for _, a := range s.Attempts {
+				if a.State == engine.AttemptPaid {
+					r.OutTradeNo, r.TransactionID, r.Code = a.OutTradeNo, a.TransactionID, a.Code
+				}
 			}
 			b, err := printer.Render(r, printer.Format{Encoding: "big5", Columns: 42})
 			if err != nil {
@@ -205,7 +208,7 @@ func newRealStack(t *testing.T) *realStack {
 			defer st.mu.Unlock()
 			st.printed = append(st.printed, r)
 			return nil
-		}, Token: testToken, ManagerPIN: testPIN, CashierNoLogin: true, Demo: true,
+		}, Token: testToken, ManagerPIN: testPIN, Kiosk: loopbackKiosk, Demo: true,
 		DemoCustomerPays: func(_ context.Context, codeURL string) error { _, err := sim.PayCodeURL(codeURL); return err },
 		AmountTable:      wxpaytest.AmountTable(), Receipts: &Receipts{Recent: receipts, Reprint: func(context.Context, string) error { return nil }},
 		Logs: ring.entries, Health: func() any { return map[string]any{"ready": eng.Status().Ready, "storage": "ok"} },
@@ -622,7 +625,7 @@ func TestBrowser_Till(t *testing.T) {
 		run(t, ctx, "cancel with Escape", chromedp.KeyEvent(kb.Escape), wait("#state.state-cancelled"))
 	})
 	t.Run("a screen that is not the till logs in", func(t *testing.T) {
-		// The same till without CashierNoLogin: what a browser elsewhere in the shop sees.
+		// The same till without a kiosk: what a browser elsewhere in the shop sees.
 		srv, err := New(Options{Till: st.eng, Token: testToken, ManagerPIN: testPIN, Location: printer.HongKong})
 		if err != nil {
 			t.Fatal(err)
@@ -638,6 +641,18 @@ func TestBrowser_Till(t *testing.T) {
 		if v, err := chromedp.Run(ctx, chromedp.Value(chromedp.CSS("#login-token"))); err != nil || v != "" {
 			t.Fatalf("the token stays in the page: %q %v", v, err)
 		}
+	})
+	t.Run("a one-time login link opens the cashier screen", func(t *testing.T) {
+		// What posd demo prints: no kiosk, no token typed.
+		srv, err := New(Options{Till: st.eng, Token: testToken, ManagerPIN: testPIN, Location: printer.HongKong})
+		if err != nil {
+			t.Fatal(err)
+		}
+		hs := httptest.NewServer(srv)
+		defer hs.Close()
+		defer srv.Close()
+		link, _ := srv.LoginLink(time.Minute)
+		run(t, ctx, "login link", chromedp.Navigate(hs.URL+link), wait("#view-cashier"))
 	})
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		t.Fatal("browser tests ran out of time")

@@ -27,6 +27,7 @@ var engineStatus = map[string]int{
 	"code_used":      http.StatusConflict,
 	"no_open_sale":   http.StatusConflict,
 	"sale_busy":      http.StatusConflict,
+	"scan_ambiguous": http.StatusConflict, // several sales wait for a code: pay a named sale
 	"not_found":      http.StatusNotFound,
 	"bad_request":    http.StatusBadRequest,
 	"storage":        http.StatusServiceUnavailable, // journal not writable: no sale is taken

@@ -28,7 +28,7 @@ type fakeTill struct {
 }
 
 type fakeStep struct {
-	phase   string
+	phase   engine.Phase
 	state   engine.AttemptState
 	err     *engine.ErrorInfo
 	wallet  string

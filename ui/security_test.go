@@ -164,12 +164,13 @@ func TestSecurity_PINLockoutConcurrentAndMixed(t *testing.T) {
 			var w *httptest.ResponseRecorder
 			switch i % 3 {
 			case 0:
-				w = e.do("POST", "/ui/login", `{"pin":"9999"}`)
+				c, in := e.session()
+				w = e.do("POST", "/ui/login", `{"pin":"999999"}`, withCookie(c), withHeader("X-CSRF-Token", in.CSRF))
 			case 1:
-				w = e.do("POST", path, `{"amount":1}`, bearer, withPIN("9999"))
+				w = e.do("POST", path, `{"amount":1}`, bearer, withPIN("999999"))
 			default:
 				c, in := e.session()
-				w = e.do("POST", path, `{"amount":1}`, withCookie(c), withHeader("X-CSRF-Token", in.CSRF), withPIN("9999"))
+				w = e.do("POST", path, `{"amount":1}`, withCookie(c), withHeader("X-CSRF-Token", in.CSRF), withPIN("999999"))
 			}
 			mu.Lock()
 			codes[errCode(w)]++
@@ -180,7 +181,8 @@ func TestSecurity_PINLockoutConcurrentAndMixed(t *testing.T) {
 	if codes["wrong_pin"] > 4 || codes["wrong_pin"]+codes["pin_locked"] != 20 || codes["pin_locked"] < 16 {
 		t.Fatalf("answers %v: want at most 4 wrong_pin and the 5th try locking", codes)
 	}
-	wantError(t, e.do("POST", "/ui/login", `{"pin":"`+testPIN+`"}`), 429, "pin_locked")
+	c0, in0 := e.session()
+	wantError(t, e.do("POST", "/ui/login", `{"pin":"`+testPIN+`"}`, withCookie(c0), withHeader("X-CSRF-Token", in0.CSRF)), 429, "pin_locked")
 	wantError(t, e.do("POST", path, `{"amount":1}`, bearer, withPIN(testPIN)), 429, "pin_locked")
 	// A blank PIN header from a cashier session is not a way around the manager role.
 	c, in := e.session()
@@ -215,4 +217,25 @@ func TestSecurity_NoSecretsInAnswers(t *testing.T) {
 	check("devices", e.do("GET", "/api/v1/devices", "", bearer, withPIN(testPIN)))
 	check("wrong token", e.do("GET", "/api/v1/sales", "", withHeader("Authorization", "Bearer "+testToken+"x")))
 	check("status", e.do("GET", "/api/v1/status", "", bearer))
+}
+
+// Text fields refuse control characters: NUL and ESC reach receipts and logs, and bidi
+// overrides make a reference read differently from what it is (security review).
+func TestSecurity_TextFieldsRefuseControlChars(t *testing.T) {
+	e := newEnv(t, nil)
+	for _, bad := range []string{"a\\u0000b", "a\\u001b[31mb", "a\\u0085b", "a\\u009bb", "a\\u202eb", "a\\u2066b", "a\\u200fb", "a\\tb", "a\\nb"} {
+		for _, field := range []string{"description", "reference"} {
+			w := e.do("POST", "/api/v1/sales", `{"amount":100,"`+field+`":"`+bad+`"}`, bearer)
+			wantError(t, w, 400, "bad_request")
+			if !strings.Contains(w.Body.String(), field) {
+				t.Fatalf("%s %q: the error does not name the field: %s", field, bad, w.Body)
+			}
+		}
+	}
+	s := e.paidSale(1000)
+	wantError(t, e.do("POST", "/api/v1/sales/"+s.ID+"/refunds", `{"amount":1,"reason":"x\u202ey"}`, bearer, withPIN(testPIN)), 400, "bad_request")
+	// Ordinary text, Chinese included, passes.
+	if w := e.do("POST", "/api/v1/sales", `{"amount":100,"description":"午餐 lunch – 2 × set","reference":"R-1/2"}`, bearer); w.Code != 201 {
+		t.Fatalf("%d %s", w.Code, w.Body)
+	}
 }

@@ -82,9 +82,15 @@ type Options struct {
 	Token string
 	// ManagerPIN unlocks refunds and the manager area. Empty: both are off.
 	ManagerPIN string
-	// CashierNoLogin gives a loopback client a cashier session without a login (the till's
-	// own screen). Remote browsers still log in with the token or the PIN.
-	CashierNoLogin bool
+	// Kiosk reports whether a request comes from the till's own kiosk browser, which then
+	// gets a cashier session without a login (nobody is there to type a secret at boot).
+	// Nil: nobody does; browsers log in with the token or a one-time login link.
+	Kiosk func(r *http.Request) bool
+	// OnLogin, when set, counts logins and PIN checks: method is token, pin, pin_header,
+	// link or kiosk; result ok, wrong, locked or refused.
+	OnLogin func(method, result string)
+	// PINLockouts keeps the PIN lockout per source across restarts. Nil: memory only.
+	PINLockouts LockoutStore
 	// AllowedHosts are extra Host header names accepted besides IP literals and
 	// "localhost" (a defence against DNS rebinding, which would otherwise make a hostile
 	// site same-origin with the till).
@@ -117,9 +123,12 @@ type Options struct {
 	// PrintDayReport prints the day (Z) report on the receipt printer. Nil: no button.
 	PrintDayReport func(ctx context.Context, r report.DayReport) error
 
-	// Healthz and Metrics, when set, are served at /healthz and /metrics.
-	Healthz http.Handler
-	Metrics http.Handler
+	// Healthz and Metrics, when set, are served at /healthz and /metrics, as HealthAccess
+	// says: "open" (default) to loopback clients only, "token" to bearer callers only
+	// (a monitoring host on the LAN).
+	Healthz      http.Handler
+	Metrics      http.Handler
+	HealthAccess string
 
 	StoreID, TillID, MerchantName string
 	Currency                      string         // default HKD
@@ -128,11 +137,14 @@ type Options struct {
 	Now    func() time.Time
 	Logger logrus.FieldLogger
 
-	CashierTTL   time.Duration // cashier session lifetime; default 12h
-	ManagerTTL   time.Duration // manager role idle timeout; default 15m
-	PINMaxTries  int           // wrong PINs in a row before lockout; default 5
-	PINLockout   time.Duration // default 5m
-	MaxBodyBytes int64         // request body limit; default 64 KiB
+	CashierTTL  time.Duration // cashier session lifetime; default 12h
+	ManagerTTL  time.Duration // manager role idle timeout; default 15m
+	PINMaxTries int           // wrong PINs in a row from one source before it is locked out; default 5
+	// PINLockoutSteps are the lockouts after PINMaxTries wrong PINs, one step further for
+	// each wrong PIN after that (the last repeats); default DefaultPINLockouts.
+	PINLockoutSteps []time.Duration
+	LoginLinkTTL    time.Duration // life of a login link from POST /api/v1/login-links; default 5m
+	MaxBodyBytes    int64         // request body limit; default 64 KiB
 	// Heartbeat is the SSE keep-alive interval; default 15s.
 	Heartbeat time.Duration
 }
@@ -146,18 +158,26 @@ type Server struct {
 	log      logrus.FieldLogger
 	sessions *sessionStore
 	pin      *pinGuard
+	links    *linkStore
 
 	mu       sync.Mutex
 	noticeID int
 	notices  map[int]chan Notice
 	done     chan struct{} // closed by Close: event streams end
 	closed   bool
-	streams  int // open event streams
+	streams  int            // open event streams
+	perOwner map[string]int // open event streams by session id ("" for bearer callers)
 }
 
-// maxStreams bounds open event streams (each is an engine subscriber): a till has a
-// handful of screens and one POS program.
-const maxStreams = 64
+// Event streams are engine subscribers. maxStreams bounds them all; a session may hold
+// streamsPerSession (a page and a reload or two), bearer callers together
+// streamsForBearer; the last screenStreams slots are kept for the till's own screen.
+const (
+	maxStreams        = 64
+	streamsPerSession = 4
+	streamsForBearer  = 16
+	screenStreams     = 2
+)
 
 // Notice is a message for the cashier that is not part of a sale, such as a scan that
 // was refused at the till. It reaches pages as an SSE "notice" event.
@@ -199,8 +219,18 @@ func New(opt Options) (*Server, error) {
 	if opt.PINMaxTries <= 0 {
 		opt.PINMaxTries = 5
 	}
-	if opt.PINLockout <= 0 {
-		opt.PINLockout = 5 * time.Minute
+	if len(opt.PINLockoutSteps) == 0 {
+		opt.PINLockoutSteps = DefaultPINLockouts
+	}
+	switch opt.HealthAccess {
+	case "":
+		opt.HealthAccess = "open"
+	case "open", "token":
+	default:
+		return nil, fmt.Errorf("ui: HealthAccess %q: want open or token", opt.HealthAccess)
+	}
+	if opt.LoginLinkTTL <= 0 {
+		opt.LoginLinkTTL = 5 * time.Minute
 	}
 	if opt.MaxBodyBytes <= 0 {
 		opt.MaxBodyBytes = 64 << 10
@@ -218,9 +248,14 @@ func New(opt Options) (*Server, error) {
 		static:   http.FileServerFS(sub),
 		log:      opt.Logger.WithField("component", "ui"),
 		sessions: newSessionStore(opt.Now),
-		pin:      newPINGuard(opt.ManagerPIN, opt.PINMaxTries, opt.PINLockout, opt.Now),
+		links:    &linkStore{now: opt.Now, m: map[[32]byte]time.Time{}},
 		notices:  map[int]chan Notice{},
+		perOwner: map[string]int{},
 		done:     make(chan struct{}),
+	}
+	s.pin, err = newPINGuard(opt.ManagerPIN, opt.PINMaxTries, opt.PINLockoutSteps, opt.Now, opt.PINLockouts, s.log)
+	if err != nil {
+		return nil, err
 	}
 	s.routes()
 	return s, nil

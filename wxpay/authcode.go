@@ -27,13 +27,13 @@ type CodeError struct {
 func (e *CodeError) Error() string { return e.Message }
 
 // CheckAuthCode accepts only a WeChat Pay payment code as the v2 and HK v3 APIs define it
-// (wxpay-v2.md §4: 18 digits, prefix 10–15). Anything else is refused before WeChat is
+// (docs/wxpay-v2.md §4: 18 digits, prefix 10–15). Anything else is refused before WeChat is
 // called, with a sentence a cashier can act on. The code itself never appears in the
 // message, so the error may be logged and shown as is.
 func CheckAuthCode(code string) error { return checkAuthCode(code, false) }
 
 // CheckMultiWalletAuthCode is CheckAuthCode for the Multi-Wallet API (/v3/global, api =
-// "v3-global"), whose docs also allow the prefix 160 (wxpay-v2.md §4, fusion_wallet
+// "v3-global"), whose docs also allow the prefix 160 (docs/wxpay-v2.md §4, fusion_wallet
 // chapter3_1).
 func CheckMultiWalletAuthCode(code string) error { return checkAuthCode(code, true) }
 

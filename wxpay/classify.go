@@ -68,7 +68,7 @@ type rule struct {
 	msg     string
 }
 
-// v3Codes classifies v3 error codes (wxpay-v3.md §3.1–3.3). Business codes whose v3
+// v3Codes classifies v3 error codes (docs/wxpay-v3.md §3.1–3.3). Business codes whose v3
 // spelling is unconfirmed are listed in both spellings.
 var v3Codes = map[string]rule{
 	"USERPAYING":          {Pending, msgPending},
@@ -100,8 +100,9 @@ var v3Codes = map[string]rule{
 	"FREQUENCY_LIMITED":   {Failed, msgFrequency},
 	"OUT_TRADE_NO_USED":   {Unknown, msgUsed},
 	"BUYER_MISMATCH":      {Unknown, msgUsed},
-	"REVERSE_EXPIRE":      {Paid, msgReverseOld},
-	"NO_STATEMENT_EXIST":  {Failed, "No statement for that day yet: try again later"},
+	// Too old to reverse: says nothing about payment (a query tells), never "paid".
+	"REVERSE_EXPIRE":     {Unknown, msgReverseOld},
+	"NO_STATEMENT_EXIST": {Failed, "No statement for that day yet: try again later"},
 }
 
 // v3RefundCodes override v3Codes on refund calls.
@@ -117,7 +118,7 @@ var v3RefundCodes = map[string]rule{
 
 // classifyV3 maps a non-2xx v3 answer (status and code) to an outcome. A known code wins;
 // otherwise the status decides. An unrecognised refusal of a payment or refund is
-// unknown, so the engine does one query before calling it failed (wxpay-v3.md §3.3).
+// unknown, so the engine does one query before calling it failed (docs/wxpay-v3.md §3.3).
 func classifyV3(op operation, status int, code string) rule {
 	// 429 and 5xx answers are not verified and never final, whatever code they carry.
 	switch {
@@ -133,7 +134,7 @@ func classifyV3(op operation, status int, code string) rule {
 	}
 	if r, ok := v3Codes[code]; ok {
 		if op == opQuery && code == "PARAM_ERROR" {
-			// Observed for a minute while an order is being created (wxpay-v2.md §5.3).
+			// Observed for a minute while an order is being created (docs/wxpay-v2.md §5.3).
 			return rule{Unknown, msgUnknown}
 		}
 		return r
@@ -154,7 +155,7 @@ func classifyV3(op operation, status int, code string) rule {
 	}
 }
 
-// tradeStates classifies trade_state (wxpay-v3.md §4, wxpay-v2.md §5.3).
+// tradeStates classifies trade_state (docs/wxpay-v3.md §4, docs/wxpay-v2.md §5.3).
 var tradeStates = map[string]rule{
 	"SUCCESS":    {Paid, ""},
 	"REFUND":     {Refunded, ""},
@@ -166,7 +167,7 @@ var tradeStates = map[string]rule{
 	"PAYERROR":   {Failed, msgPayError},
 }
 
-// v2PayCodes: micropay err_code (wxpay-v2.md §5.2, every row).
+// v2PayCodes: micropay err_code (docs/wxpay-v2.md §5.2, every row).
 var v2PayCodes = map[string]rule{
 	"SYSTEMERROR":           {Unknown, msgSystem},
 	"BANKERROR":             {Unknown, msgSystem},
@@ -197,27 +198,27 @@ var v2PayCodes = map[string]rule{
 	"FREQUENCY_LIMITED":     {Failed, msgFrequency},
 }
 
-// v2QueryCodes: orderquery err_code (wxpay-v2.md §5.3).
+// v2QueryCodes: orderquery err_code (docs/wxpay-v2.md §5.3).
 var v2QueryCodes = map[string]rule{
 	"ORDERNOTEXIST": {NotFound, msgNotFound},
 	"SYSTEMERROR":   {Unknown, msgSystem},
 	"PARAM_ERROR":   {Unknown, msgUnknown}, // transient while the order is being created
 }
 
-// v2ReverseCodes: reverse err_code with recall=N (wxpay-v2.md §5.4).
+// v2ReverseCodes: reverse err_code with recall=N (docs/wxpay-v2.md §5.4).
 var v2ReverseCodes = map[string]rule{
 	"SYSTEMERROR":           {Unknown, msgSystem},
 	"INVALID_TRANSACTIONID": {Failed, msgBadTxn},
 	"PARAM_ERROR":           {Failed, msgSetup},
 	"REQUIRE_POST_METHOD":   {Failed, msgSetup},
 	"SIGNERROR":             {Failed, msgSign},
-	"REVERSE_EXPIRE":        {Paid, msgReverseOld},
+	"REVERSE_EXPIRE":        {Unknown, msgReverseOld}, // a query tells whether it is paid
 	"INVALID_REQUEST":       {Failed, "WeChat Pay refused the cancel (certificate or permission): call support"},
 	"TRADE_ERROR":           {Failed, "WeChat Pay refused the cancel: call support"},
 	"ORDERNOTEXIST":         {NotFound, msgNotFound},
 }
 
-// v2RefundCodes: refund err_code (wxpay-v2.md §7).
+// v2RefundCodes: refund err_code (docs/wxpay-v2.md §7).
 var v2RefundCodes = map[string]rule{
 	"SYSTEMERROR":           {Unknown, msgRefundRetry},
 	"BIZERR_NEED_RETRY":     {Unknown, msgRefundRetry},

@@ -160,7 +160,7 @@ var zeroDecimalCurrencies = map[string]bool{"JPY": true, "KRW": true, "VND": tru
 
 // parseMajorAmount turns a statement amount in the currency's main unit ("38.00", "10.5",
 // "0") into minor units without floating point. Statements print main units with
-// decimals (wxpay-v2.md §8); the v3 unit is unconfirmed and assumed the same.
+// decimals (docs/wxpay-v2.md §8); the v3 unit is unconfirmed and assumed the same.
 func parseMajorAmount(s, currency string) (int64, error) {
 	if s == "" {
 		return 0, nil

@@ -26,7 +26,7 @@ type Timeouts struct {
 	Dial      time.Duration // TCP connect only: short, so a backup host still fits in the budget
 }
 
-// DefaultTimeouts are the deadlines used for zero Timeouts fields (wxpay-v2.md §10: SDKs use
+// DefaultTimeouts are the deadlines used for zero Timeouts fields (docs/wxpay-v2.md §10: SDKs use
 // 10–15 s for micropay and 6–10 s for the rest; the engine queries after any timeout).
 var DefaultTimeouts = Timeouts{
 	MicroPay:  20 * time.Second,

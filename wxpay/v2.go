@@ -12,7 +12,7 @@ import (
 	"github.com/sirupsen/logrus"
 )
 
-// v2 paths (wxpay-v2.md §1.2). /secapi/ calls need the merchant's client certificate.
+// v2 paths (docs/wxpay-v2.md §1.2). /secapi/ calls need the merchant's client certificate.
 const (
 	v2PathMicroPay    = "/pay/micropay"
 	v2PathOrderQuery  = "/pay/orderquery"
@@ -109,7 +109,7 @@ func (c *v2Client) answer(endpoint string, resp *response) (v2Fields, *Error, er
 	}
 	if f.get("return_code") != "SUCCESS" {
 		// The call itself failed (format, signature ...). The answer is unsigned and the
-		// request may have reached WeChat: unknown (wxpay-v2.md §5.1).
+		// request may have reached WeChat: unknown (docs/wxpay-v2.md §5.1).
 		return nil, &Error{Code: "FAIL", Message: msgUnknown, Raw: f.get("return_msg"), HTTP: resp.Status}, nil
 	}
 	if !v2Verify(f, c.cfg.APIKey, c.cfg.SignType) {

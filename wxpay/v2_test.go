@@ -27,7 +27,7 @@ func fieldsOf(kv ...string) v2Fields {
 	return f
 }
 
-// TestV2Sign_WorkedExamples reproduces wxpay-v2.md §3.3.
+// TestV2Sign_WorkedExamples reproduces docs/wxpay-v2.md §3.3.
 func TestV2Sign_WorkedExamples(t *testing.T) {
 	a := fieldsOf("appid", "wxd930ea5d5a258f4f", "mch_id", "10000100", "device_info", "1000", "body", "test", "nonce_str", "ibuaiVcKdpRxkhJA")
 	if got := string(v2SignString(nil, a, testAPIKey)); got != "appid=wxd930ea5d5a258f4f&body=test&device_info=1000&mch_id=10000100&nonce_str=ibuaiVcKdpRxkhJA&key="+testAPIKey {
@@ -287,7 +287,7 @@ func TestV2_MicroPayPaid(t *testing.T) {
 	}
 }
 
-// TestV2_MicroPayErrCodes: every row of wxpay-v2.md §5.2.
+// TestV2_MicroPayErrCodes: every row of docs/wxpay-v2.md §5.2.
 func TestV2_MicroPayErrCodes(t *testing.T) {
 	cases := []struct {
 		code string
@@ -404,7 +404,7 @@ func md5Signed(f v2Fields) []byte {
 	return b.Bytes()
 }
 
-// TestV2_Query: every trade_state of wxpay-v2.md §5.3 and the orderquery err_codes.
+// TestV2_Query: every trade_state of docs/wxpay-v2.md §5.3 and the orderquery err_codes.
 func TestV2_Query(t *testing.T) {
 	cases := []struct {
 		name string
@@ -442,7 +442,7 @@ func TestV2_Query(t *testing.T) {
 	}
 }
 
-// TestV2_Reverse: wxpay-v2.md §5.4 with recall, over mutual TLS.
+// TestV2_Reverse: docs/wxpay-v2.md §5.4 with recall, over mutual TLS.
 func TestV2_Reverse(t *testing.T) {
 	cases := []struct {
 		name   string
@@ -457,7 +457,7 @@ func TestV2_Reverse(t *testing.T) {
 		{"PARAM_ERROR", fieldsOf("result_code", "FAIL", "err_code", "PARAM_ERROR", "recall", "N"), Failed, false},
 		{"REQUIRE_POST_METHOD", fieldsOf("result_code", "FAIL", "err_code", "REQUIRE_POST_METHOD", "recall", "N"), Failed, false},
 		{"SIGNERROR", fieldsOf("result_code", "FAIL", "err_code", "SIGNERROR", "recall", "N"), Failed, false},
-		{"REVERSE_EXPIRE", fieldsOf("result_code", "FAIL", "err_code", "REVERSE_EXPIRE", "recall", "N"), Paid, false},
+		{"REVERSE_EXPIRE", fieldsOf("result_code", "FAIL", "err_code", "REVERSE_EXPIRE", "recall", "N"), Unknown, false},
 		{"INVALID_REQUEST", fieldsOf("result_code", "FAIL", "err_code", "INVALID_REQUEST", "recall", "N"), Failed, false},
 		{"TRADE_ERROR", fieldsOf("result_code", "FAIL", "err_code", "TRADE_ERROR", "recall", "N"), Failed, false},
 	}
@@ -496,7 +496,7 @@ func TestV2_Reverse(t *testing.T) {
 	})
 }
 
-// TestV2_Refund: the refund err_codes of wxpay-v2.md §7 and refundquery states.
+// TestV2_Refund: the refund err_codes of docs/wxpay-v2.md §7 and refundquery states.
 func TestV2_Refund(t *testing.T) {
 	codes := []struct {
 		code string

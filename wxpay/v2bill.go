@@ -12,7 +12,7 @@ import (
 )
 
 // billAvailable is when WeChat promises the day's bill: generated at 09:00 the next day,
-// to be downloaded after 10:00 UTC+8 (wxpay-v2.md §8). Before that, "no bill" means
+// to be downloaded after 10:00 UTC+8 (docs/wxpay-v2.md §8). Before that, "no bill" means
 // "not yet", not "no trades".
 func billAvailable(date string) time.Time {
 	d, err := time.ParseInLocation("20060102", date, hongKong)

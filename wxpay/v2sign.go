@@ -24,7 +24,7 @@ var (
 	signBufPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
 )
 
-// v2SignString builds stringSignTemp (wxpay-v2.md §3.1): every non-empty field except
+// v2SignString builds stringSignTemp (docs/wxpay-v2.md §3.1): every non-empty field except
 // sign, sorted by name (byte order), joined as name=value with &, then &key=<API key>.
 // Values are used raw: no URL or XML escaping.
 func v2SignString(dst []byte, fields v2Fields, apiKey string) []byte {
@@ -80,7 +80,7 @@ func v2Sign(fields v2Fields, apiKey, signType string) string {
 }
 
 // v2Verify checks the sign field of an answer in constant time. Answers carry no
-// sign_type: the request's algorithm is used (wxpay-v2.md §3.2, §11.1).
+// sign_type: the request's algorithm is used (docs/wxpay-v2.md §3.2, §11.1).
 func v2Verify(fields v2Fields, apiKey, signType string) bool {
 	got := fields.get("sign")
 	if got == "" {

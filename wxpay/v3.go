@@ -19,7 +19,7 @@ import (
 	"github.com/sirupsen/logrus"
 )
 
-// v3Paths are the endpoint paths of one v3 generation, below its prefix (wxpay-v3.md §1.2).
+// v3Paths are the endpoint paths of one v3 generation, below its prefix (docs/wxpay-v3.md §1.2).
 // The "{}" is replaced by the path-escaped order or refund number.
 type v3Paths struct {
 	prefix       string
@@ -206,7 +206,7 @@ func (c *v3Client) verifyWith(resp *response, signedBody []byte, pk *rsa.PublicK
 	return nil
 }
 
-// v3ErrorBody is the generic error answer (wxpay-v3.md §3.2).
+// v3ErrorBody is the generic error answer (docs/wxpay-v3.md §3.2).
 type v3ErrorBody struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`
@@ -474,7 +474,7 @@ func fillOrder(o Order, a *v3Order, status int, wantAmount int64, wantCurrency s
 	r, known := tradeStates[a.TradeState]
 	switch {
 	case status == http.StatusAccepted:
-		// 202: accepted, not finished (wxpay-v3.md §0.3), whatever the body says.
+		// 202: accepted, not finished (docs/wxpay-v3.md §0.3), whatever the body says.
 		r, known = rule{Pending, msgPending}, true
 	case !known:
 		o.Outcome = Unknown

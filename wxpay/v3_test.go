@@ -224,7 +224,7 @@ func TestV3_PathPrefixOverride(t *testing.T) {
 	}
 }
 
-// TestV3_TradeStates covers every row of wxpay-v3.md §4 and the §0.3 USERPAYING forms.
+// TestV3_TradeStates covers every row of docs/wxpay-v3.md §4 and the §0.3 USERPAYING forms.
 func TestV3_TradeStates(t *testing.T) {
 	cases := []struct {
 		name   string
@@ -267,7 +267,7 @@ func TestV3_TradeStates(t *testing.T) {
 	}
 }
 
-// TestV3_ErrorAnswers covers every row of wxpay-v3.md §3.1 and §3.3, per call.
+// TestV3_ErrorAnswers covers every row of docs/wxpay-v3.md §3.1 and §3.3, per call.
 func TestV3_ErrorAnswers(t *testing.T) {
 	type call int
 	const (
@@ -315,7 +315,7 @@ func TestV3_ErrorAnswers(t *testing.T) {
 		{400, "OUT_TRADE_NO_USED", pay, Unknown, "already used"},
 		{403, "SOMETHING_NEW", pay, Unknown, "checking"},
 		{400, "PARAM_ERROR", query, Unknown, "checking"},
-		{400, "REVERSE_EXPIRE", reverse, Paid, "refund it instead"},
+		{400, "REVERSE_EXPIRE", reverse, Unknown, "refund it instead"}, // too old to reverse: a query tells,
 		// unverified 5xx / 429 never carry a final answer, whatever their code says
 		{500, "ORDER_PAID", reverse, Unknown, "did not finish"},
 		{503, "NOT_ENOUGH", pay, Unknown, "did not finish"},

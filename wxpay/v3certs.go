@@ -98,7 +98,7 @@ func (ks *keyStore) expiry() time.Time {
 	return soonest
 }
 
-// certificateList is the /certificates answer (wxpay-v3.md §6.3).
+// certificateList is the /certificates answer (docs/wxpay-v3.md §6.3).
 type certificateList struct {
 	Data []struct {
 		SerialNo           string `json:"serial_no"`

@@ -104,7 +104,7 @@ func CertificateSerial(c *x509.Certificate) string {
 	return strings.ToUpper(hex.EncodeToString(c.SerialNumber.Bytes()))
 }
 
-// v3AuthScheme is the Authorization scheme of APIv3 (wxpay-v3.md §6.1).
+// v3AuthScheme is the Authorization scheme of APIv3 (docs/wxpay-v3.md §6.1).
 const v3AuthScheme = "WECHATPAY2-SHA256-RSA2048"
 
 // v3RequestMessage is the string to sign: method, canonical URL (path and raw query as

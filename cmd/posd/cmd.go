@@ -41,7 +41,7 @@ type errPrinted struct{ err error }
 func (e *errPrinted) Error() string { return e.err.Error() }
 func (e *errPrinted) Unwrap() error { return e.err }
 
-// ExitCode turns Run's error into the exit status of interfaces.md (0 ok, 1 runtime
+// ExitCode turns Run's error into the exit status of docs/interfaces.md (0 ok, 1 runtime
 // failure, 2 bad usage or bad config), writing the error to stderr.
 func ExitCode(err error, stderr io.Writer) int {
 	if err == nil || errors.Is(err, flag.ErrHelp) {
@@ -74,6 +74,8 @@ Usage:
   posd demo [-listen ADDR]                the whole till on embedded defaults: simulated WeChat Pay,
                                           virtual scanner and printer, web UI on 127.0.0.1:8080
   posd check-config [-config PATH]        validate the config and the files it names
+  posd login-link [-config PATH]          print a one-time login link for a browser (the till's kiosk)
+  posd rotate-code-key [-config PATH]     new key for the payment codes' hashes (restart posd after)
   posd version                            version, commit, Go version
   posd devices                            list scanners and printers plugged in
   posd logs [-level L] [-grep S] [-n N]   read the rotated log files
@@ -99,6 +101,10 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		return m.demoCmd(ctx, rest)
 	case "check-config":
 		return m.checkConfigCmd(rest)
+	case "login-link":
+		return m.loginLinkCmd(ctx, rest)
+	case "rotate-code-key":
+		return m.rotateCodeKeyCmd(rest)
 	case "version", "-version", "--version":
 		printVersion(m.Stdout)
 		return nil
@@ -172,10 +178,50 @@ func (m *Main) checkConfigCmd(args []string) error {
 	for _, w := range warns {
 		fmt.Fprintln(m.Stderr, "warning: "+w.String())
 	}
+	// The code hash key is made at the first start; when it exists it must be private.
+	if kp := config.CodeKeyPath(&cfg); fileExists(kp) {
+		if _, err := config.LoadCodeKeys(kp, time.Now(), false); err != nil {
+			msg, _ := strings.CutPrefix(err.Error(), "storage.code_key_file: ")
+			probs = append(probs, config.Problem{Key: "storage.code_key_file", Msg: msg})
+		}
+	}
+	// Texts that would print as '?' or blank: a warning, the till still works.
+	for _, p := range cfg.Printer.TextProblems(map[string]string{"till.merchant_name": cfg.Till.MerchantName}) {
+		fmt.Fprintln(m.Stderr, "warning: printer: "+p)
+	}
 	if len(probs) > 0 {
 		return &config.ConfigError{Problems: probs}
 	}
 	fmt.Fprintf(m.Stdout, "%s: ok\n", *path)
+	return nil
+}
+
+func fileExists(v string) bool {
+	p, err := config.ResolveSecretPath(v)
+	if err != nil {
+		return false
+	}
+	_, err = os.Stat(p)
+	return err == nil
+}
+
+// rotateCodeKeyCmd puts a new code hash key first; posd uses it from its next start, and
+// the previous key keeps matching for a day.
+func (m *Main) rotateCodeKeyCmd(args []string) error {
+	fs := m.newFlagSet("rotate-code-key")
+	path := fs.String("config", config.DefaultConfigPath, "config file")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	cfg, err := config.ReadConfigFile(*path)
+	if err != nil {
+		return err
+	}
+	kp := config.CodeKeyPath(&cfg)
+	if err := config.RotateCodeKey(kp, time.Now()); err != nil {
+		return err
+	}
+	fmt.Fprintf(m.Stdout, "%s: new key; restart posd to use it (the previous key still matches for %s)\n", kp, config.CodeKeyOverlap)
 	return nil
 }
 

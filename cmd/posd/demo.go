@@ -13,6 +13,8 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
+	"time"
 
 	"posd/internal/config"
 	"posd/internal/daemon"
@@ -87,8 +89,11 @@ func (m *Main) demoCmd(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(m.Stdout, "posd demo: open %s\n", d.URL())
-	fmt.Fprintf(m.Stdout, "customer display (second screen, QR Code Payment): %s/customer\n", d.URL())
+	// A one-time login link: nothing else on the machine gets a cashier session without
+	// the token (security review). It lasts the demo's day; a reload keeps working.
+	link, _ := d.LoginLink(24 * time.Hour)
+	fmt.Fprintf(m.Stdout, "posd demo: open %s\n", strings.TrimSuffix(d.URL(), "/")+link)
+	fmt.Fprintf(m.Stdout, "customer display (second screen, QR Code Payment): %s/customer\n", strings.TrimSuffix(d.URL(), "/"))
 	fmt.Fprintf(m.Stdout, "api token: %s\n", secrets.APIToken)
 	fmt.Fprintf(m.Stdout, "manager PIN: %s\n", secrets.ManagerPIN)
 	fmt.Fprintf(m.Stdout, "WeChat Pay simulator: %s (the last two digits of an amount pick its behaviour)\n", sim.URL())

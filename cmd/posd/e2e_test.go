@@ -17,9 +17,11 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"net/http/cookiejar"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -200,7 +202,7 @@ func newTill(t testing.TB, o tillOptions) *till {
 		return p
 	}
 	tl.token = "e2e-token-0123456789abcdef"
-	tl.pin = "8642"
+	tl.pin = "864213"
 	tl.listen = freeAddr(t)
 	tl.base = "http://" + tl.listen
 	var httpTLS string
@@ -930,6 +932,116 @@ func procCPU(t *testing.T, pid int) (time.Duration, int64) {
 	return cpu, rssKB << 10
 }
 
+// sessionRole is what GET /ui/session says to client.
+func sessionRole(t *testing.T, client *http.Client, base string) string {
+	t.Helper()
+	resp, err := client.Get(base + "/ui/session")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var in struct{ Role string }
+	if err := json.NewDecoder(resp.Body).Decode(&in); err != nil {
+		t.Fatal(err)
+	}
+	return in.Role
+}
+
+// TestE2E_LoginLinkLockoutHealth: `posd login-link` gives the kiosk a session; wrong PINs
+// lock their source out and a restart does not clear it; both are counted; /healthz
+// does not show the journal's path.
+func TestE2E_LoginLinkLockoutHealth(t *testing.T) {
+	t.Parallel()
+	tl := newTill(t, tillOptions{noDevices: true})
+	tl.start()
+	// No kiosk configured: a program on the till gets no session by itself.
+	if role := sessionRole(t, &http.Client{}, tl.base); role != "none" {
+		t.Fatalf("without a login: %q", role)
+	}
+	code, out, stderr := runMain(t, "login-link", "-config", tl.cfgPath)
+	if code != 0 || !strings.HasPrefix(out, tl.base+"/ui/link?code=") {
+		t.Fatalf("login-link: %d %q %q", code, out, stderr)
+	}
+	jar, _ := cookiejar.New(nil)
+	browser := &http.Client{Jar: jar}
+	resp, err := browser.Get(strings.TrimSpace(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if role := sessionRole(t, browser, tl.base); role != "cashier" {
+		t.Fatalf("after login-link: %q", role)
+	}
+	for i := range 5 {
+		st, b := tl.api("GET", "/api/v1/jobs", nil, "X-Manager-PIN", "000000")
+		if want := map[bool]int{true: 429, false: 403}[i == 4]; st != want {
+			t.Fatalf("wrong PIN %d: %d %s", i+1, st, b)
+		}
+	}
+	if !strings.Contains(tl.stderr.String(), "source=127.0.0.1") || strings.Contains(tl.stderr.String(), "000000") {
+		t.Fatalf("the log lacks the source or has the PIN:\n%s", tl.stderr)
+	}
+	if m := tl.metric(`posd_logins_total{method="pin_header",result="wrong"}`); m != "4" {
+		t.Fatalf("wrong PINs counted: %q", m)
+	}
+	if err := tl.sigterm(); err != nil {
+		t.Fatalf("sigterm: %v", err)
+	}
+	tl.notify.Close()
+	tl.start()
+	if st, b := tl.api("GET", "/api/v1/jobs", nil, "X-Manager-PIN", tl.pin); st != 429 {
+		t.Fatalf("after a restart the lockout is gone: %d %s", st, b)
+	}
+	resp, err = http.Get(tl.base + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if bytes.Contains(b, []byte("posd.db")) || bytes.Contains(b, []byte(tl.dir)) {
+		t.Fatalf("/healthz shows the journal path: %s", b)
+	}
+}
+
+// TestE2E_LoginLinkTLS: on an HTTPS listen, posd login-link reaches the daemon pinned to
+// http.tls_cert_file and prints an https link.
+func TestE2E_LoginLinkTLS(t *testing.T) {
+	t.Parallel()
+	tl := newTill(t, tillOptions{noDevices: true, tls: true})
+	tl.start()
+	code, out, stderr := runMain(t, "login-link", "-config", tl.cfgPath)
+	if code != 0 || !strings.HasPrefix(out, "https://"+tl.listen+"/ui/link?code=") {
+		t.Fatalf("login-link: %d %q %q", code, out, stderr)
+	}
+	jar, _ := cookiejar.New(nil)
+	browser := &http.Client{Jar: jar, Transport: tl.client.Transport}
+	resp, err := browser.Get(strings.TrimSpace(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if role := sessionRole(t, browser, tl.base); role != "cashier" {
+		t.Fatalf("after login-link over HTTPS: %q", role)
+	}
+}
+
+// TestE2E_KioskUser: with http.kiosk_user naming the account the kiosk browser runs as
+// (here: the test's own), its loopback connections get the cashier screen by themselves.
+func TestE2E_KioskUser(t *testing.T) {
+	t.Parallel()
+	tl := newTill(t, tillOptions{noDevices: true})
+	b, err := os.ReadFile(tl.cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := strings.Replace(string(b), "[http]\n", fmt.Sprintf("[http]\nkiosk_user = \"%d\"\n", os.Getuid()), 1)
+	writeFile(t, tl.cfgPath, cfg, 0o644)
+	tl.start()
+	if role := sessionRole(t, &http.Client{}, tl.base); role != "cashier" {
+		t.Fatalf("the kiosk account's browser: %q", role)
+	}
+}
+
 // TestE2E_Demo starts `posd demo` as a newcomer would and takes a payment through its API.
 func TestE2E_Demo(t *testing.T) {
 	t.Parallel()
@@ -967,12 +1079,25 @@ func TestE2E_Demo(t *testing.T) {
 	if !strings.Contains(out.String(), "manager PIN: ") {
 		t.Fatalf("no manager PIN line:\n%s", out)
 	}
-	tl := &till{t: t, base: strings.TrimSuffix(url, "/"), token: token, stderr: out}
-	resp, err := http.Get(url)
+	// The URL is a one-time login link: it opens the cashier screen, nothing else does.
+	base, _, ok := strings.Cut(url, "/ui/link?code=")
+	if !ok {
+		t.Fatalf("the demo URL is not a login link: %s", url)
+	}
+	tl := &till{t: t, base: base, token: token, stderr: out}
+	if role := sessionRole(t, &http.Client{}, base); role != "none" {
+		t.Fatalf("a client without the link got role %q", role)
+	}
+	jar, _ := cookiejar.New(nil)
+	browser := &http.Client{Jar: jar}
+	resp, err := browser.Get(url)
 	if err != nil || resp.StatusCode != 200 {
 		t.Fatalf("GET %s: %v %v", url, err, resp)
 	}
 	resp.Body.Close()
+	if role := sessionRole(t, browser, base); role != "cashier" {
+		t.Fatalf("after the login link: role %q", role)
+	}
 	s := tl.openSale(1001, "demo")
 	tl.api("POST", "/api/v1/sales/"+s.ID+"/pay", map[string]string{"auth_code": newCode()})
 	s = tl.waitSale(s.ID, 10*time.Second, "paid", paid)
@@ -985,6 +1110,38 @@ func TestE2E_Demo(t *testing.T) {
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("receipt not shown: %d %s", st, b)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// The Z report prints on the same virtual printer (it answered 501 "No printer is
+	// configured" while receipts printed there).
+	var pin string
+	for _, line := range strings.Split(out.String(), "\n") {
+		if p, ok := strings.CutPrefix(line, "manager PIN: "); ok {
+			pin = strings.TrimSpace(p)
+		}
+	}
+	if st, b := tl.api("POST", "/api/v1/reports/day/print", nil, "X-Manager-PIN", pin); st != http.StatusAccepted {
+		t.Fatalf("print day report: %d %s", st, b)
+	}
+	deadline = time.Now().Add(10 * time.Second)
+	for {
+		var jobs []struct{ ID, Kind, State, Text string }
+		st, b := tl.api("GET", "/api/v1/receipts", nil)
+		json.Unmarshal(b, &jobs)
+		i := slices.IndexFunc(jobs, func(j struct{ ID, Kind, State, Text string }) bool { return j.Kind == "report" && j.State == "done" })
+		if st == 200 && i >= 0 {
+			// The manager sees what the virtual printer printed, as text and as an image.
+			if !strings.Contains(jobs[i].Text, "DAY REPORT (Z)") || !strings.Contains(jobs[i].Text, "日結報告") {
+				t.Fatalf("day report text: %q", jobs[i].Text)
+			}
+			if st, png := tl.api("GET", "/api/v1/receipts/"+jobs[i].ID+".png", nil); st != 200 || !bytes.HasPrefix(png, []byte("\x89PNG")) {
+				t.Fatalf("day report image: %d %.20q", st, png)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("day report not printed: %d %s", st, b)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

@@ -71,7 +71,7 @@ func TestMain_CheckConfig(t *testing.T) {
 	_, key := testPKI(t, dir, "merchant", now.Add(-time.Hour), now.AddDate(1, 0, 0))
 	writeFile(t, filepath.Join(dir, "apiv3"), strings.Repeat("x", 32), 0o600)
 	writeFile(t, filepath.Join(dir, "token"), "token-token-token-token", 0o600)
-	writeFile(t, filepath.Join(dir, "pin"), "1357", 0o644) // readable by others: a warning only
+	writeFile(t, filepath.Join(dir, "pin"), "135791", 0o600)
 	cfg := strings.NewReplacer(
 		"/etc/posd/apiclient_key.pem", key,
 		"/etc/posd/apiv3_key", filepath.Join(dir, "apiv3"),
@@ -80,8 +80,20 @@ func TestMain_CheckConfig(t *testing.T) {
 	writeFile(t, good, cfg, 0o644)
 
 	code, out, stderr := runMain(t, "check-config", "-config", good)
-	if code != 0 || !strings.Contains(out, "ok") || !strings.Contains(stderr, "warning: http.manager_pin_file:") {
+	if code != 0 || !strings.Contains(out, "ok") || stderr != "" {
 		t.Fatalf("good config: %d %q %q", code, out, stderr)
+	}
+
+	// A Cantonese shop name on a plain Big5 printer with images off: 咗 would print as '?'.
+	hk := filepath.Join(dir, "hk.toml")
+	writeFile(t, hk, strings.Replace(cfg, `till_id = "T01"`, "till_id = \"T01\"\nmerchant_name = \"咗記茶餐廳\"", 1)+"[printer]\nkind = \"none\"\nencoding = \"big5\"\nraster = \"off\"\n", 0o644)
+	code, out, stderr = runMain(t, "check-config", "-config", hk)
+	if code != 0 || !strings.Contains(out, "ok") || !strings.Contains(stderr, `warning: printer: till.merchant_name: "咗" is not in big5`) {
+		t.Fatalf("Cantonese name, raster off: %d %q %q", code, out, stderr)
+	}
+	writeFile(t, hk, strings.Replace(cfg, `till_id = "T01"`, "till_id = \"T01\"\nmerchant_name = \"咗記茶餐廳\"", 1)+"[printer]\nkind = \"none\"\nencoding = \"big5-hkscs\"\n", 0o644)
+	if code, _, stderr = runMain(t, "check-config", "-config", hk); code != 0 || strings.Contains(stderr, "warning: printer") {
+		t.Fatalf("Cantonese name, big5-hkscs: %d %q", code, stderr)
 	}
 
 	bad := filepath.Join(dir, "bad.toml")
@@ -95,7 +107,7 @@ func TestMain_CheckConfig(t *testing.T) {
 	missing := filepath.Join(dir, "missing.toml")
 	writeFile(t, missing, strings.Replace(cfg, filepath.Join(dir, "apiv3"), filepath.Join(dir, "nope"), 1), 0o644)
 	code, _, stderr = runMain(t, "check-config", "-config", missing)
-	if code != 2 || !strings.Contains(stderr, "\nwxpay.apiv3_key_file: cannot read") {
+	if code != 2 || !strings.Contains(stderr, "wxpay.apiv3_key_file: cannot read") {
 		t.Fatalf("missing file: exit %d, stderr %q", code, stderr)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -22,10 +23,10 @@ import (
 	"posd/wxpay"
 )
 
-// DefaultConfigPath is where `posd run` looks when -config is not given (interfaces.md).
+// DefaultConfigPath is where `posd run` looks when -config is not given (docs/interfaces.md).
 const DefaultConfigPath = "/etc/posd/posd.toml"
 
-// Config is the whole of posd.toml. Names are the contract of interfaces.md; keys added here
+// Config is the whole of posd.toml. Names are the contract of docs/interfaces.md; keys added here
 // (engine, log.dir, http.tls_*, ...) extend it without renaming anything.
 type Config struct {
 	Till      TillConfig       `toml:"till"`
@@ -84,6 +85,9 @@ type WxPayConfig struct {
 type StorageConfig struct {
 	Path          string `toml:"path"`
 	RetentionDays int    `toml:"retention_days"` // sales older than this are pruned (at least 400)
+	// CodeKeyFile holds the keys of the payment codes' hashes (made at the first start,
+	// 0600); default code_key beside the journal.
+	CodeKeyFile string `toml:"code_key_file"`
 }
 
 // HTTPConfig is the local API and web UI.
@@ -96,9 +100,15 @@ type HTTPConfig struct {
 	// AllowedHosts are host names browsers may use for the UI besides IP literals and
 	// localhost (the UI refuses other Host headers: DNS rebinding).
 	AllowedHosts []string `toml:"allowed_hosts"`
+	// HealthAccess: "open" serves /healthz and /metrics to loopback clients only,
+	// "token" to callers with the API token (a monitoring host on the LAN).
+	HealthAccess string `toml:"health_access"`
+	// KioskUser is the account the till's kiosk browser runs as: its loopback connections
+	// get a cashier session without a login. Empty: nobody's do.
+	KioskUser string `toml:"kiosk_user"`
 }
 
-// EngineConfig tunes the payment engine within WeChat's rules (payment-policy.md).
+// EngineConfig tunes the payment engine within WeChat's rules (docs/payment-policy.md).
 type EngineConfig struct {
 	PollUntil    Duration `toml:"poll_until"`
 	ReverseFloor Duration `toml:"reverse_floor"`
@@ -121,7 +131,7 @@ func (d *Duration) UnmarshalText(b []byte) error {
 // MarshalText writes "30s".
 func (d Duration) MarshalText() ([]byte, error) { return []byte(d.Duration.String()), nil }
 
-// DefaultConfig is every default of interfaces.md. Directory defaults follow systemd's
+// DefaultConfig is every default of docs/interfaces.md. Directory defaults follow systemd's
 // StateDirectory=/LogsDirectory= when those variables are set.
 func DefaultConfig() Config {
 	state := "/var/lib/posd"
@@ -146,6 +156,7 @@ func DefaultConfig() Config {
 			Listen:         "127.0.0.1:8080",
 			APITokenFile:   "/etc/posd/api_token",
 			ManagerPINFile: "/etc/posd/manager_pin",
+			HealthAccess:   "open",
 		},
 		Log: logging.Config{
 			Level: "info", Format: "text", Dir: logs,
@@ -378,16 +389,24 @@ func (c *Config) Validate() []Problem {
 
 	h := &c.HTTP
 	if required("http.listen", h.Listen) {
-		host, _, err := net.SplitHostPort(h.Listen)
+		host, port, err := net.SplitHostPort(h.Listen)
 		switch {
 		case err != nil:
 			bad("http.listen", "host:port such as 127.0.0.1:8080 (got %q)", h.Listen)
+		case !validPort(port):
+			bad("http.listen", "the port must be a number from 1 to 65535 (got %q)", port)
 		case !IsLoopback(host) && (h.TLSCertFile == "" || h.TLSKeyFile == ""):
 			bad("http.listen", "%q is not a loopback address: set http.tls_cert_file and http.tls_key_file, or listen on 127.0.0.1", h.Listen)
 		}
 	}
 	if (h.TLSCertFile == "") != (h.TLSKeyFile == "") {
 		bad("http.tls_cert_file", "http.tls_cert_file and http.tls_key_file go together")
+	}
+	oneOf("http.health_access", h.HealthAccess, "open", "token")
+	if h.KioskUser != "" {
+		if _, err := KioskUID(h.KioskUser); err != nil {
+			bad("http.kiosk_user", "%v", err)
+		}
 	}
 	required("http.api_token_file", h.APITokenFile)
 	required("http.manager_pin_file", h.ManagerPINFile)
@@ -407,7 +426,7 @@ func (c *Config) Validate() []Problem {
 	}
 
 	e := &c.Engine
-	// payment-policy.md: reverse no earlier than 15 s, and settle within 45 s.
+	// docs/payment-policy.md: reverse no earlier than 15 s, and settle within 45 s.
 	if e.PollUntil.Duration < 15*time.Second || e.PollUntil.Duration > 45*time.Second {
 		bad("engine.poll_until", "between 15s and 45s (got %s)", e.PollUntil.Duration)
 	}
@@ -425,6 +444,12 @@ func (c *Config) Validate() []Problem {
 		bad("reconcile.retry", "at least 1m (got %s)", r.Retry.Duration)
 	}
 	return p
+}
+
+// validPort reports whether p is a TCP port number posd can listen on, as `run` needs it.
+func validPort(p string) bool {
+	n, err := strconv.Atoi(p)
+	return err == nil && n >= 1 && n <= 65535 && digitsRE.MatchString(p)
 }
 
 // IsLoopback reports whether host names only this machine.

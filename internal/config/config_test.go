@@ -280,8 +280,8 @@ func TestLoadSecrets(t *testing.T) {
 	plat, _ := testPKI(t, dir, "platform", now.Add(-time.Hour), now.AddDate(0, 0, 40))
 	old, _ := testPKI(t, dir, "old", now.AddDate(-2, 0, 0), now.AddDate(-1, 0, 0))
 	writeFile(t, filepath.Join(creds, "apiv3_key"), strings.Repeat("k", 32)+"\n", 0o400)
-	writeFile(t, filepath.Join(dir, "token"), "0123456789abcdef0123\n", 0o644) // readable by others: warning
-	writeFile(t, filepath.Join(dir, "pin"), "2468\n", 0o600)
+	writeFile(t, filepath.Join(dir, "token"), "0123456789abcdef0123\n", 0o600)
+	writeFile(t, filepath.Join(dir, "pin"), "246813\n", 0o600)
 
 	base := func() Config {
 		cfg, err := parse(t, minimalConfig)
@@ -302,10 +302,10 @@ func TestLoadSecrets(t *testing.T) {
 		if len(probs) != 0 {
 			t.Fatalf("problems: %v", probs)
 		}
-		if s.PrivateKey == nil || s.APIv3Key != strings.Repeat("k", 32) || s.APIToken != "0123456789abcdef0123" || s.ManagerPIN != "2468" || len(s.PlatformCerts) != 1 {
+		if s.PrivateKey == nil || s.APIv3Key != strings.Repeat("k", 32) || s.APIToken != "0123456789abcdef0123" || s.ManagerPIN != "246813" || len(s.PlatformCerts) != 1 {
 			t.Fatalf("secrets not loaded: %+v", s)
 		}
-		if len(warns) != 1 || warns[0].Key != "http.api_token_file" || !strings.Contains(warns[0].Msg, "readable by group or others") {
+		if len(warns) != 0 {
 			t.Fatalf("warnings: %v", warns)
 		}
 		if len(s.Certs) != 1 || s.Certs[0].DaysLeft(now) != 39 && s.Certs[0].DaysLeft(now) != 40 {
@@ -317,7 +317,7 @@ func TestLoadSecrets(t *testing.T) {
 		soon, _ := testPKI(t, dir, "soon", now.Add(-time.Hour), now.AddDate(0, 0, 12))
 		cfg.WxPay.PlatformCertFiles = []string{soon}
 		_, probs, warns := LoadSecrets(&cfg, now)
-		if len(probs) != 0 || len(warns) != 2 || warns[0].Key != "wxpay.platform_cert_files[0]" || !strings.Contains(warns[0].Msg, "days left") {
+		if len(probs) != 0 || len(warns) != 1 || warns[0].Key != "wxpay.platform_cert_files[0]" || !strings.Contains(warns[0].Msg, "days left") {
 			t.Fatalf("problems %v, warnings %v", probs, warns)
 		}
 	})
@@ -375,4 +375,28 @@ func TestLoadSecrets(t *testing.T) {
 			t.Fatalf("problems: %v", probs)
 		}
 	})
+}
+
+// Store and till ids whose out_trade_no (10-digit sequence) + refund suffix (R50) could
+// exceed 32 characters are refused at config time; those that always fit are taken.
+func TestParseConfig_IDsFitRefundNumbers(t *testing.T) {
+	for _, tc := range []struct {
+		store, till string
+		ok          bool
+	}{
+		{"HK001", "T01", true},
+		{"ABCDEFGH", "T12", true},   // 11 together: the longest that always fits
+		{"ABCDEFGH", "T123", false}, // 12: R50 on a 10-digit sequence makes 33
+		{"ABCDEFGH", "T1234567", false},
+	} {
+		src := strings.Replace(minimalConfig, `store_id = "HK001"`, `store_id = "`+tc.store+`"`, 1)
+		src = strings.Replace(src, `till_id = "T01"`, `till_id = "`+tc.till+`"`, 1)
+		_, err := parse(t, src)
+		if tc.ok && err != nil {
+			t.Errorf("%s/%s refused: %v", tc.store, tc.till, err)
+		}
+		if !tc.ok {
+			wantProblem(t, err, "refund number could exceed 32 characters")
+		}
+	}
 }

@@ -53,6 +53,10 @@ var secretKeys = map[string]bool{
 	"http.tls_key_file": true,
 }
 
+// MinPINDigits is the shortest manager PIN posd takes: with the login lockout (5 tries,
+// then 1, 5, 30 minutes...) a million PINs take years to try from one address.
+const MinPINDigits = 6
+
 // loader reads the files a Config names, collecting problems (fatal) and warnings.
 type loader struct {
 	now      time.Time
@@ -80,8 +84,11 @@ func (l *loader) read(key, value string) ([]byte, bool) {
 		l.bad(key, "%s is a directory", path)
 		return nil, false
 	}
+	// run and check-config refuse alike (security review): a secret another account on the
+	// till can read is not a secret.
 	if secretKeys[key] && !isCredential(value) && fi.Mode().Perm()&0o077 != 0 {
-		l.warnings = append(l.warnings, Problem{key, fmt.Sprintf("%s is readable by group or others (mode %04o): chmod 600 it, or use credential:NAME", path, fi.Mode().Perm())})
+		l.bad(key, "%s is readable by group or others (mode %04o): run chmod 600 %s (owned by the user posd runs as), or use credential:NAME", path, fi.Mode().Perm(), path)
+		return nil, false
 	}
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -274,8 +281,8 @@ func LoadSecrets(cfg *Config, now time.Time) (s *Secrets, problems, warnings []P
 	}
 	if p, ok := l.text("http.manager_pin_file", h.ManagerPINFile); ok {
 		p = strings.TrimSpace(p)
-		if len(p) < 4 || len(p) > 12 || !digitsRE.MatchString(p) {
-			l.bad("http.manager_pin_file", "the PIN must be 4 to 12 digits")
+		if len(p) < MinPINDigits || len(p) > 12 || !digitsRE.MatchString(p) {
+			l.bad("http.manager_pin_file", "the PIN must be %d to 12 digits, at least %d digits so that it cannot be guessed within the login lockout (a 4-digit PIN falls in about a week)", MinPINDigits, MinPINDigits)
 		} else {
 			s.ManagerPIN = p
 		}
@@ -326,4 +333,18 @@ func (l *loader) publicKey(key, value string) *rsa.PublicKey {
 // SecretValues lists the secret strings the log redactor must never let through.
 func (s *Secrets) SecretValues() []string {
 	return []string{s.APIKey, s.APIv3Key, s.APIToken}
+}
+
+// APIAccess reads what a command on the till needs to call the running daemon's local
+// API: the bearer token and, when posd listens with TLS, its certificate (to trust it).
+func APIAccess(cfg *Config) (token string, cert *tls.Certificate, err error) {
+	l := &loader{now: time.Now()}
+	token, ok := l.text("http.api_token_file", cfg.HTTP.APITokenFile)
+	if cfg.HTTP.TLSCertFile != "" && cfg.HTTP.TLSKeyFile != "" {
+		cert = l.keyPair("http.tls_cert_file", cfg.HTTP.TLSCertFile, "http.tls_key_file", cfg.HTTP.TLSKeyFile)
+	}
+	if len(l.problems) > 0 || !ok {
+		return "", nil, &ConfigError{l.problems}
+	}
+	return token, cert, nil
 }

@@ -51,6 +51,9 @@ type Daemon struct {
 	url      string
 	receipts *receipts.Policy
 
+	// printText: configured texts that will not print as written (check-config's warnings).
+	printText []string
+
 	// demo extras
 	virtual *printer.Virtual
 	onClose []func()
@@ -160,6 +163,11 @@ func (d *Daemon) openPayments(p Parts) (err error) {
 		return fmt.Errorf("wechat pay client: %w", err)
 	}
 
+	// The code hash key lives outside the journal (codekey.go); made at the first start.
+	codeKeys, err := config.LoadCodeKeys(config.CodeKeyPath(cfg), time.Now(), true)
+	if err != nil {
+		return fmt.Errorf("code hash key: %w", err)
+	}
 	d.eng, err = engine.New(engine.Config{
 		StoreID: cfg.Till.StoreID, TillID: cfg.Till.TillID,
 		Currency: cfg.WxPay.Currency, Location: d.db.Location(),
@@ -168,6 +176,7 @@ func (d *Daemon) openPayments(p Parts) (err error) {
 		ReverseFloor: cfg.Engine.ReverseFloor.Duration,
 		QueueRate:    cfg.Engine.QueueRate,
 		CheckCode:    checkCodeFor(cfg.WxPay.API),
+		CodeHashes:   config.CodeHasher(codeKeys, "posd-code/"+cfg.Till.StoreID+"/"+cfg.Till.TillID, time.Now),
 		// QR Code Payment needs a notify_url for WeChat's sake (posd polls).
 		QRCodePayment: cfg.WxPay.NotifyURL != "",
 	}, d.gw, d.db, engine.RealClock(), d.logger("engine"))
@@ -202,12 +211,17 @@ func (d *Daemon) openPrinter(p Parts) (err error) {
 	if err != nil {
 		return fmt.Errorf("printer spool: %w", err)
 	}
+	d.printText = cfg.Printer.TextProblems(map[string]string{"till.merchant_name": cfg.Till.MerchantName})
+	for _, p := range d.printText {
+		d.logger("printer").Warn(p)
+	}
 
 	d.receipts = &receipts.Policy{
 		Spool:    d.spool,
-		Till:     printer.TillInfo{MerchantName: cfg.Till.MerchantName, StoreID: cfg.Till.StoreID, TillID: cfg.Till.TillID},
+		Till:     receipts.Till{MerchantName: cfg.Till.MerchantName, StoreID: cfg.Till.StoreID, TillID: cfg.Till.TillID},
 		Format:   cfg.Printer.Format(),
 		Encoding: cfg.Printer.Encoding,
+		Font:     cfg.Printer.Font,
 		Enabled:  cfg.Printer.Kind != "none" || d.virtual != nil,
 		Sale:     d.eng.Sale,
 		Sales:    d.eng.Sales,
@@ -399,7 +413,11 @@ func (d *Daemon) logSale(s *engine.Sale) {
 // startHTTP listens and serves the UI, the API, /healthz and /metrics.
 func (d *Daemon) startHTTP(p Parts) (err error) {
 	h := d.healthSources(p.Version)
-	d.ui, err = ui.New(d.uiOptions(p, h))
+	opts, err := d.uiOptions(p, h)
+	if err != nil {
+		return err
+	}
+	d.ui, err = ui.New(opts)
 	if err != nil {
 		return fmt.Errorf("web ui: %w", err)
 	}
@@ -415,7 +433,6 @@ func (d *Daemon) healthSources(version string) *monitor.HealthSources {
 	return &monitor.HealthSources{
 		Version: version,
 		Status:  d.eng.Status,
-		DBPath:  d.cfg.Storage.Path,
 		Storage: d.storageCheck,
 		Certs:   func() []config.CertInfo { return d.certs() },
 		Scanners: func() []monitor.ScannerHealth {
@@ -432,12 +449,12 @@ func (d *Daemon) healthSources(version string) *monitor.HealthSources {
 		},
 		Printer: func() monitor.PrinterHealth {
 			st := d.spool.Status()
-			ph := monitor.PrinterHealth{Kind: d.cfg.Printer.Kind, OK: st.Healthy() || st.State == "disabled", Error: st.LastError}
+			ph := monitor.PrinterHealth{Kind: d.cfg.Printer.Kind, OK: st.Healthy() || st.State == printer.SpoolDisabled, Error: st.LastError}
 			if d.virtual != nil {
 				ph.Kind = "virtual"
 			}
 			if !st.Healthy() && ph.Error == "" {
-				ph.Error = st.State
+				ph.Error = string(st.State)
 			}
 			return ph
 		},
@@ -464,12 +481,14 @@ func (d *Daemon) metricsHandler() http.Handler {
 
 // uiOptions connects the web UI and API to the engine, the devices, the logs, the
 // reconciliation and the receipt policy.
-func (d *Daemon) uiOptions(p Parts, h *monitor.HealthSources) ui.Options {
+func (d *Daemon) uiOptions(p Parts, h *monitor.HealthSources) (ui.Options, error) {
 	opts := ui.Options{
 		Till:             d.eng,
 		Token:            d.secrets.APIToken,
 		ManagerPIN:       d.secrets.ManagerPIN,
-		CashierNoLogin:   true,
+		OnLogin:          d.metrics.Login,
+		PINLockouts:      d.db.Aux("pin_lockout"),
+		HealthAccess:     d.cfg.HTTP.HealthAccess,
 		AllowedHosts:     d.cfg.HTTP.AllowedHosts,
 		Demo:             p.Demo,
 		AmountTable:      p.Amounts,
@@ -484,7 +503,7 @@ func (d *Daemon) uiOptions(p Parts, h *monitor.HealthSources) ui.Options {
 		Logger:           d.logger("ui"),
 		Health:           func() any { return h.Check(context.Background()) },
 		Devices: func() any {
-			return map[string]any{"scanners": d.scanners.Status(), "printer": d.spool.Status(), "certificates": d.certs()}
+			return map[string]any{"scanners": d.scanners.Status(), "printer": d.spool.Status(), "printer_text": d.printText, "certificates": d.certs()}
 		},
 		Alerts: d.alerts,
 		Logs: func(level, grep string, n int) []ui.LogEntry {
@@ -497,16 +516,24 @@ func (d *Daemon) uiOptions(p Parts, h *monitor.HealthSources) ui.Options {
 			Reprint: d.receipts.Reprint,
 		},
 	}
-	if d.cfg.Printer.Kind != "none" {
+	if name := d.cfg.HTTP.KioskUser; name != "" {
+		uid, err := config.KioskUID(name)
+		if err != nil {
+			return ui.Options{}, &config.ConfigError{Problems: []config.Problem{{Key: "http.kiosk_user", Msg: err.Error()}}}
+		}
+		kl := d.logger("ui")
+		opts.Kiosk = kioskCheck(uid, func(err error) { kl.WithError(err).Warn("cannot tell whether a client is the kiosk browser") })
+	}
+	if d.cfg.Printer.Kind != "none" || d.virtual != nil { // the demo's virtual printer prints it too
 		opts.PrintDayReport = func(_ context.Context, r report.DayReport) error {
-			_, err := d.spool.EnqueueReport(r.Printout(d.cfg.Till.MerchantName, 0, printer.LangBoth))
+			_, err := d.spool.EnqueueReport(receipts.ZReport(r, d.cfg.Till.MerchantName, 0, printer.LangBoth))
 			return err
 		}
 	}
 	if p.Demo {
 		opts.VirtualScan = func(ctx context.Context, code string) error { return d.scan(ctx, code, "virtual") }
 	}
-	return opts
+	return opts, nil
 }
 
 // listen opens the UI's port, with TLS when http.tls_* is set.
@@ -584,27 +611,7 @@ func (d *Daemon) certs() []config.CertInfo {
 
 // alerts are the device problems the cashier must see.
 func (d *Daemon) alerts() []ui.Alert {
-	var out []ui.Alert
-	for _, s := range d.scanners.Status() {
-		if !s.Connected {
-			out = append(out, ui.Alert{Code: "scanner_disconnected", Severity: "error", Message: "Scanner " + s.Name + " is not connected."})
-		}
-	}
-	st := d.spool.Status()
-	switch st.State {
-	case "ready", "printing", "disabled":
-	case "paper out":
-		out = append(out, ui.Alert{Code: "printer_paper_out", Severity: "warning", Message: "The receipt printer is out of paper.", Count: st.Pending})
-	default:
-		out = append(out, ui.Alert{Code: "printer_offline", Severity: "warning", Message: "The receipt printer is " + st.State + ".", Count: st.Pending})
-	}
-	now := time.Now()
-	for _, c := range d.certs() {
-		if days := c.DaysLeft(now); days < 30 {
-			out = append(out, ui.Alert{Code: "cert_expiring", Severity: "warning", Message: fmt.Sprintf("Certificate %s expires in %d days.", c.Key, days)})
-		}
-	}
-	return out
+	return monitor.Alerts(d.scanners.Status(), d.spool.Status(), d.certs(), time.Now())
 }
 
 func (d *Daemon) logs(level, grep string, n int) []ui.LogEntry {
@@ -741,7 +748,7 @@ func (d *Daemon) Shutdown(ctx context.Context) {
 }
 
 // checkCodeFor is the payment-code check of the configured API: the v3 Multi-Wallet API
-// also takes codes starting 160 (wxpay-v2.md §4).
+// also takes codes starting 160 (docs/wxpay-v2.md §4).
 func checkCodeFor(api string) func(string) error {
 	if api == wxpay.APIv2 {
 		return wxpay.CheckAuthCode
@@ -791,3 +798,7 @@ func saleByOutTradeNo(db *queue.DB) func(string) (*engine.Sale, error) {
 		return s, err
 	}
 }
+
+// LoginLink makes a one-time link that opens a cashier session in a browser (posd demo
+// prints one, so its one command still opens the till's screen).
+func (d *Daemon) LoginLink(ttl time.Duration) (string, time.Time) { return d.ui.LoginLink(ttl) }

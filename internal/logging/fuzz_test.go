@@ -1,6 +1,7 @@
 package logging
 
 import (
+	"strings"
 	"testing"
 	"unicode/utf8"
 )
@@ -25,7 +26,8 @@ func FuzzParseLogLine(f *testing.F) {
 	})
 }
 
-// FuzzRedact: whatever a component logs, no 16–24-digit run survives redaction.
+// FuzzRedact: whatever a component logs, no 16–24-digit run and no code-shaped
+// 18-digit window (10–15 or 160, also inside a longer run) survives redaction.
 func FuzzRedact(f *testing.F) {
 	f.Add("code 134567890123456789 refused")
 	f.Add("1234567890123456a1234567890123456789012")
@@ -46,6 +48,12 @@ func FuzzRedact(f *testing.F) {
 		}
 		if run >= 16 && run <= 24 {
 			t.Fatalf("digit run of %d survived in %q", run, out)
+		}
+		for i := 0; i+18 <= len(out); i++ {
+			w := out[i : i+18]
+			if strings.Trim(w, "0123456789") == "" && (w[0] == '1' && w[1] <= '5' || strings.HasPrefix(w, "160")) {
+				t.Fatalf("code-shaped window %s survived in %q", w, out)
+			}
 		}
 		if utf8.ValidString(s) && !utf8.ValidString(out) {
 			t.Fatalf("redaction broke UTF-8: %q", out)

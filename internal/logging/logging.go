@@ -213,7 +213,7 @@ func (r *Redactor) Fire(e *logrus.Entry) error {
 // posd's own identifiers survive: out_trade_no separates its parts with "_" (digit runs of
 // at most 16: YYMMDD and the sequence), transaction and refund ids are 28+ digits.
 
-// Redact masks secrets and 16–24-digit runs in s.
+// Redact masks secrets, 16–24-digit runs and code-shaped 18-digit windows in s.
 func (r *Redactor) Redact(s string) string {
 	r.mu.RLock()
 	for _, sec := range r.secrets {

@@ -23,6 +23,10 @@ func TestRedactor(t *testing.T) {
 		{"a16 1234567890123456 b", "a16 12**********3456 b"},                   // 16 digits
 		{"key sk_live_0123456789 leaked", "key [REDACTED] leaked"},
 		{"pin 1234", "pin 1234"},
+		// Longer than 24 digits (security review): a double scan, a code followed by digits.
+		{"scan 134567890123456789134567890123456789", "scan 13******************************6789"},
+		{"scan 1345678901234567890000000", "scan 13************67890000000"},
+		{"id 7777777160123456789012345", "id 777777716************2345"},
 	} {
 		if got := r.Redact(tc.in); got != tc.want {
 			t.Errorf("Redact(%q) = %q, want %q", tc.in, got, tc.want)

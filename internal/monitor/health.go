@@ -29,7 +29,6 @@ type Health struct {
 // StorageHealth says whether the journal answers.
 type StorageHealth struct {
 	OK    bool   `json:"ok"`
-	Path  string `json:"path"`
 	Error string `json:"error,omitempty"`
 }
 
@@ -67,7 +66,6 @@ type HealthSources struct {
 	Version  string
 	Status   func() engine.Status
 	Storage  func(ctx context.Context) error
-	DBPath   string
 	Certs    func() []config.CertInfo
 	Scanners func() []ScannerHealth
 	Printer  func() PrinterHealth
@@ -81,7 +79,7 @@ func (h *HealthSources) Check(ctx context.Context) Health {
 	if h.Now != nil {
 		now = h.Now
 	}
-	out := Health{Version: h.Version, Storage: StorageHealth{Path: h.DBPath}, Scanners: []ScannerHealth{}, Certificates: []CertHealth{}}
+	out := Health{Version: h.Version, Scanners: []ScannerHealth{}, Certificates: []CertHealth{}}
 	if h.Status != nil {
 		st := h.Status()
 		out.Ready = st.Ready

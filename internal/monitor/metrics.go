@@ -29,16 +29,19 @@ type Metrics struct {
 	badScans     prometheus.Counter
 	refunds      *prometheus.CounterVec
 	reconAlerts  *prometheus.GaugeVec
+	logins       *prometheus.CounterVec
 	mu           sync.Mutex
-	seen         map[string]attemptSeen // out_trade_no → what was counted already
-	seenOrder    []string               // FIFO bound on seen
+	seen         map[string]seen // out_trade_no or "refund:"+out_refund_no → what was counted already
+	seenOrder    []string        // FIFO bound on seen
 	maxSeenCount int
 	start        time.Time // changes older than this were counted by the previous process
 }
 
-type attemptSeen struct {
+// seen is what was counted of one attempt (state, reverses) or one refund (refund).
+type seen struct {
 	state    engine.AttemptState
 	reverses int
+	refund   engine.RefundState
 }
 
 // NewMetrics registers every posd metric plus the Go and process collectors.
@@ -82,16 +85,23 @@ func NewMetrics() *Metrics {
 			Name: "posd_reconciliation_alerts",
 			Help: "Differences between the journal and WeChat's statement that need a manager, by day (last result).",
 		}, []string{"date", "state"}),
-		seen:         map[string]attemptSeen{},
+		logins: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "posd_logins_total",
+			Help: "Logins and manager PIN checks by method (token, pin, pin_header, link, kiosk) and result (ok, wrong, locked, refused).",
+		}, []string{"method", "result"}),
+		seen:         map[string]seen{},
 		maxSeenCount: 20000,
 		start:        time.Now(),
 	}
 	m.Registry.MustRegister(m.payments, m.wechat, m.reverses, m.printFails, m.scanners,
-		m.certDays, m.badScans, m.refunds, m.reconAlerts,
+		m.certDays, m.badScans, m.refunds, m.reconAlerts, m.logins,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, o := range []string{"paid", "failed", "reversed"} {
 		m.payments.WithLabelValues(o) // export zeros so rates work from the first scrape
+	}
+	for _, r := range []string{"ok", "wrong", "locked"} {
+		m.logins.WithLabelValues("pin", r) // an alert on wrong PINs works from the first scrape
 	}
 	return m
 }
@@ -124,7 +134,7 @@ func (m *Metrics) ObserveSale(s *engine.Sale) {
 		prev, known := m.remember(a.OutTradeNo)
 		if !known && a.UpdatedAt.Before(m.start) {
 			// First seen after a restart, unchanged since: counted before the restart.
-			prev = attemptSeen{state: a.State, reverses: a.Reverses}
+			prev = seen{state: a.State, reverses: a.Reverses}
 		}
 		if a.Reverses > prev.reverses {
 			m.reverses.Add(float64(a.Reverses - prev.reverses))
@@ -132,24 +142,23 @@ func (m *Metrics) ObserveSale(s *engine.Sale) {
 		if a.State.Final() && prev.state != a.State {
 			m.payments.WithLabelValues(string(a.State)).Inc()
 		}
-		m.seen[a.OutTradeNo] = attemptSeen{state: a.State, reverses: a.Reverses}
+		m.seen[a.OutTradeNo] = seen{state: a.State, reverses: a.Reverses}
 	}
 	for _, r := range s.Refunds {
 		key := "refund:" + r.OutRefundNo
 		prev, known := m.remember(key)
-		st := engine.AttemptState(r.State)
 		if !known && r.UpdatedAt.Before(m.start) {
-			prev = attemptSeen{state: st}
+			prev = seen{refund: r.State}
 		}
-		if (r.State == "success" || r.State == "failed") && prev.state != st {
-			m.refunds.WithLabelValues(r.State).Inc()
+		if (r.State == engine.RefundSucceeded || r.State == engine.RefundFailed) && prev.refund != r.State {
+			m.refunds.WithLabelValues(string(r.State)).Inc()
 		}
-		m.seen[key] = attemptSeen{state: st}
+		m.seen[key] = seen{refund: r.State}
 	}
 }
 
 // remember returns what was last seen under key, adding key to the bounded FIFO when new.
-func (m *Metrics) remember(key string) (attemptSeen, bool) {
+func (m *Metrics) remember(key string) (seen, bool) {
 	prev, ok := m.seen[key]
 	if !ok {
 		m.seenOrder = append(m.seenOrder, key)
@@ -166,6 +175,9 @@ func (m *Metrics) Reconciled(r report.Result) {
 	m.reconAlerts.Reset()
 	m.reconAlerts.WithLabelValues(r.Date, r.State).Set(float64(r.Alerts))
 }
+
+// Login counts a login or PIN check (ui.Options.OnLogin).
+func (m *Metrics) Login(method, result string) { m.logins.WithLabelValues(method, result).Inc() }
 
 // PrintFailed counts a receipt that did not print.
 func (m *Metrics) PrintFailed() { m.printFails.Inc() }

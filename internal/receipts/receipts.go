@@ -18,10 +18,11 @@ import (
 // prints once.
 type Policy struct {
 	Spool *printer.Spool
-	Till  printer.TillInfo
+	Till  Till
 	// Format and Encoding are the printer's: previews are rendered as the paper would be.
 	Format   printer.Format
 	Encoding string
+	Font     string // printer.font: the CJK font file for raster lines ("" finds a system one)
 	// Enabled is false when no printer (real or virtual) is configured: nothing is queued.
 	Enabled bool
 	// Sale and Sales read the journal: a reprint looks its sale up, the catch-up after a
@@ -73,9 +74,9 @@ func (p *Policy) PrintFor(s *engine.Sale) {
 		return
 	}
 	enqueue := func(kind printer.Kind, ref string) {
-		r, err := printer.ReceiptFromSale(s, p.Till, kind, ref)
+		r, err := FromSale(s, p.Till, kind, ref)
 		if err != nil {
-			if !errors.Is(err, printer.ErrNothingToPrint) {
+			if !errors.Is(err, ErrNothingToPrint) {
 				p.Log.WithError(err).WithField("sale", s.ID).Warn("no receipt")
 			}
 			return
@@ -100,7 +101,7 @@ func (p *Policy) PrintFor(s *engine.Sale) {
 		}
 	}
 	for _, r := range s.Refunds {
-		if r.State == "success" {
+		if r.State == engine.RefundSucceeded {
 			enqueue(printer.KindRefund, r.OutRefundNo)
 		}
 	}
@@ -113,7 +114,7 @@ func (p *Policy) Reprint(_ context.Context, saleID string) error {
 	if err != nil {
 		return err
 	}
-	r, err := printer.ReceiptFromSale(s, p.Till, printer.KindSale)
+	r, err := FromSale(s, p.Till, printer.KindSale)
 	if err != nil {
 		return err
 	}
@@ -136,9 +137,18 @@ func (p *Policy) Recent(n int) ([]ui.Receipt, error) {
 	for i := len(jobs) - 1; i >= 0 && len(out) < n; i-- {
 		j := jobs[i]
 		r := ui.Receipt{ID: j.ID, Kind: string(j.Kind), State: string(j.State), At: j.CreatedAt, Detail: j.LastError}
-		if j.Receipt != nil {
+		switch {
+		case j.Receipt != nil:
 			r.SaleID = j.Receipt.SaleID
-			rr := p.cache.get(j.ID, func() rendered { return p.render(*j.Receipt) })
+			rc := *j.Receipt
+			rr := p.cache.get(j.ID, func() rendered { return p.render(func() ([]byte, error) { return printer.Render(rc, p.Format) }) })
+			r.Text, r.PNG = rr.text, rr.png
+		case j.Report != nil:
+			// The Z report too: on the demo's virtual printer this is the only way to see it.
+			rep := *j.Report
+			rr := p.cache.get(j.ID, func() rendered {
+				return p.render(func() ([]byte, error) { return printer.RenderReport(rep, p.Format) })
+			})
 			r.Text, r.PNG = rr.text, rr.png
 		}
 		out = append(out, r)
@@ -146,12 +156,13 @@ func (p *Policy) Recent(n int) ([]ui.Receipt, error) {
 	return out, nil
 }
 
-// render turns a receipt into the text and PNG the UI previews.
-func (p *Policy) render(rc printer.Receipt) rendered {
+// render turns a printout's ESC/POS bytes into the text and PNG the UI previews; the PNG
+// is drawn by the printer's own raster renderer with its font, so it shows what the paper does.
+func (p *Policy) render(escpos func() ([]byte, error)) rendered {
 	var rr rendered
-	if b, err := printer.Render(rc, p.Format); err == nil {
+	if b, err := escpos(); err == nil {
 		rr.text, _ = printer.DecodeText(b, p.Encoding)
-		if png, err := printer.RenderPNG(b, p.Encoding); err == nil {
+		if png, err := printer.RenderPNGFont(b, p.Encoding, p.Font); err == nil {
 			rr.png = png
 		}
 	}

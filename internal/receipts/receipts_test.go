@@ -39,7 +39,7 @@ func newPolicy(t *testing.T, sales ...*engine.Sale) *Policy {
 	}
 	return &Policy{
 		Spool:   sp,
-		Till:    printer.TillInfo{MerchantName: "Test Store", StoreID: "HK001", TillID: "T01"},
+		Till:    Till{MerchantName: "Test Store", StoreID: "HK001", TillID: "T01"},
 		Format:  printer.Config{Kind: "none", Encoding: "big5", Columns: 42}.Format(),
 		Enabled: true,
 		Sale: func(id string) (*engine.Sale, error) {
@@ -145,7 +145,7 @@ func TestPolicy_Reprint(t *testing.T) {
 	if len(js) != 3 || copies != 2 {
 		t.Fatalf("%d jobs, %d copies; want 3 jobs (the original and two copies)", len(js), copies)
 	}
-	if err := p.Reprint(ctx, "s2"); !errors.Is(err, printer.ErrNothingToPrint) {
+	if err := p.Reprint(ctx, "s2"); !errors.Is(err, ErrNothingToPrint) {
 		t.Fatalf("reprint of an unpaid sale: %v", err)
 	}
 	if err := p.Reprint(ctx, "nope"); !errors.Is(err, engine.ErrNotFound) {

@@ -10,7 +10,7 @@ import (
 	"testing"
 )
 
-// Status bytes a printer answers to DLE EOT 1, 2, 4 (hardware.md §5.5).
+// Status bytes a printer answers to DLE EOT 1, 2, 4 (docs/hardware.md §5.5).
 var (
 	StatusReady     = [3]byte{0x12, 0x12, 0x12}
 	StatusPaperOut  = [3]byte{0x1A, 0x32, 0x7E}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -39,7 +40,7 @@ type runner struct {
 	expiresAt time.Time
 
 	t        track
-	phase    string // as journaled
+	phase    Phase // as journaled
 	wake     chan struct{}
 	woken    atomic.Bool // Cancel happened
 	pending  []Event     // events not journaled yet
@@ -111,7 +112,7 @@ func (e *Engine) newRunner(s *Sale, a *Attempt, queued bool) *runner {
 	if !t1.IsZero() {
 		r.t1, r.t1Known = a.MicroPayEndedAt, true
 	}
-	r.t.deadline, r.t.reverseAfter = deadline, reverseAfter
+	r.t.deadline, r.t.reverseAfter, r.t.windowEnd = deadline, reverseAfter, t0.Add(reverseWindow)
 	r.t.cancelled = s.State == SaleCancelled || s.State == SalePaid
 	if a.Kind == AttemptKindQR {
 		// The deadline is time_expire (journaled as Deadline); a close waits for WeChat's
@@ -131,14 +132,13 @@ func (e *Engine) newRunner(s *Sale, a *Attempt, queued bool) *runner {
 			r.t.reverseAfter = later(r.t.reverseAfter, nowM.Add(qrCloseAfter))
 		}
 	}
-	for _, ev := range a.Events {
-		if ev.Call == "query" && !ev.At.After(now) {
-			r.t.lastQuery = later(r.t.lastQuery, nowM.Add(ev.At.Sub(now)))
-		}
-		// A "paid" refusal of the reverse survives the handoff to the durable queue and a
-		// restart: the resumed runner confirms by query instead of reversing again.
-		if ev.Call == "reverse" {
-			r.t.paidClaimed = ev.Outcome == wxpay.Paid.String()
+	r.resumeFrom(a.Events, now, nowM)
+	if r.t.undo == undoNone && r.t.cancelled && a.Phase == PhaseRefunding {
+		// Found paid after the cancel, not given back yet: reverse it (next() turns that
+		// into a refund past the window).
+		r.t.undo = undoReverse
+		if r.t.qr {
+			r.t.undo, r.t.nextRefund = undoRefund, nowM // a QR order is never reversed
 		}
 	}
 	// Queries that changed nothing are not journaled, so one may have been made just
@@ -150,6 +150,60 @@ func (e *Engine) newRunner(s *Sale, a *Attempt, queued bool) *runner {
 	r.t.lastQuery = later(r.t.lastQuery, e.lastQuery[r.otn])
 	e.mu.Unlock()
 	return r
+}
+
+// resumeFrom restores from the journaled timeline what the runner knew when it stopped,
+// so a restarted (or queued) runner resumes exactly where it was: the last query, a
+// "paid" refusal of the reverse, the reverses tried since the attempt last changed state
+// and their backoff, and a cancel refund under way (sent, accepted, its tries).
+func (r *runner) resumeFrom(evs []Event, now, nowM time.Time) {
+	onAxis := func(at time.Time) time.Time {
+		if at.After(now) {
+			return nowM // the wall clock was set back since: take it as just now
+		}
+		return nowM.Add(at.Sub(now))
+	}
+	var lastReverse, lastRefund time.Time
+	for _, ev := range evs {
+		switch ev.Call {
+		case "state":
+			// A new state (unresolved → a queued runner) starts a fresh round of tries.
+			r.t.reverseTries, lastReverse = 0, time.Time{}
+		case "query":
+			r.t.lastQuery = later(r.t.lastQuery, onAxis(ev.At))
+		case "reverse", "close": // a QR attempt's close is its reverse
+			// A "paid" refusal of the reverse survives the handoff to the durable queue
+			// and a restart: the resumed runner confirms by query instead of reversing.
+			r.t.paidClaimed = ev.Outcome == wxpay.Paid.String()
+			r.t.reverseTries++
+			lastReverse = onAxis(ev.At)
+			if ev.Code == "REVERSE_EXPIRE" {
+				r.t.windowEnd = lastReverse
+			}
+		case "refund":
+			r.t.undo = undoRefund
+			r.t.refundTries++
+			lastRefund = onAxis(ev.At)
+			r.t.refundAccepted = ev.Outcome == wxpay.Paid.String() || ev.Outcome == wxpay.Refunded.String()
+		case "refundquery":
+			lastRefund = onAxis(ev.At)
+			if ev.Outcome == wxpay.NotFound.String() {
+				r.t.refundAccepted = false // never arrived: sent again, same number
+			} else if ev.Detail == string(wxpay.RefundProcessing) {
+				r.t.refundAccepted = true
+			}
+		}
+	}
+	if r.t.reverseTries > 0 && !lastReverse.IsZero() {
+		r.t.nextReverse = lastReverse.Add(backoff(reverseBackoff, maxReverseBackoff, r.t.reverseTries-1))
+	}
+	if r.t.undo == undoRefund && !lastRefund.IsZero() {
+		wait := afterSystemError
+		if !r.t.refundAccepted {
+			wait = backoff(reverseBackoff, maxReverseBackoff, r.t.refundTries-1)
+		}
+		r.t.nextRefund = lastRefund.Add(wait)
+	}
 }
 
 // launch registers r (one runner per attempt) and starts it; done runs after it ends.
@@ -239,7 +293,7 @@ func (r *runner) run() {
 			// Cancelled while waiting: plan again. A cancel's wake token can also arrive
 			// after the top of the loop already saw the cancel; it then ends the sleep
 			// early, and acting now would query within a second or reverse before
-			// t0+15s. So an early wake always plans again.
+			// t1+15s. So an early wake always plans again.
 			continue
 		}
 		if r.queued && !r.e.limiter.wait(r.ctx, r.e) {
@@ -325,6 +379,13 @@ func (r *runner) micropay() bool {
 		r.t.nextQuery = now.Add(pollEvery)
 		r.t.mustQuery = true
 		r.setPhase(PhaseQuerying)
+	case o.Outcome == wxpay.Paid && r.paidMismatch(o) != "":
+		return r.mismatch(o)
+	case o.Outcome == wxpay.Paid && o.Amount == 0:
+		// Paid, but the answer does not say how much: ask again before the sale is paid.
+		r.t.nextQuery = now.Add(pollEvery)
+		r.t.mustQuery = true
+		r.setPhase(PhaseQuerying)
 	case o.Outcome == wxpay.Paid:
 		return r.paid(o)
 	case o.Outcome == wxpay.Failed:
@@ -368,12 +429,18 @@ func (r *runner) query() bool {
 		r.txID = o.TransactionID
 	}
 	switch {
-	case (o.Outcome == wxpay.Paid || o.Outcome == wxpay.Refunded) && o.Amount != 0 && o.Amount != r.amount:
-		// Paid, but not this sale's amount: the number belongs to another charge. Marking
-		// the sale paid would hand over goods for money that never came; a person decides.
-		r.lastErr = fmt.Sprintf("%s: order paid with %d, sale is %d", wxpay.CodeMismatch, o.Amount, r.amount)
-		return r.unresolveAttention(fmt.Sprintf("WeChat Pay reports order %s paid with a different amount (%s, sale %s): do not hand over the goods; look the order up in the WeChat Pay merchant platform.",
-			r.otn, formatAmount(o.Amount), formatAmount(r.amount)))
+	case (o.Outcome == wxpay.Paid || o.Outcome == wxpay.Refunded) && r.paidMismatch(o) != "":
+		return r.mismatch(o)
+	case (o.Outcome == wxpay.Paid || o.Outcome == wxpay.Refunded) && o.Amount == 0:
+		// Paid, but the answer does not say how much: not enough to pay the sale (or to
+		// refund it). Ask again; past the deadline the durable queue keeps asking.
+		r.lastErr = "paid answer without an amount"
+		r.t.mustQuery = true
+		r.t.nextQuery = now.Add(unknownEvery)
+		if !now.Before(r.t.deadline) {
+			r.unresolve()
+			return true
+		}
 	case o.Outcome == wxpay.Paid || o.Outcome == wxpay.Refunded:
 		return r.paid(o)
 	case o.Outcome == wxpay.Failed && o.TradeState == "PAYERROR":
@@ -383,6 +450,19 @@ func (r *runner) query() bool {
 	case o.Outcome == wxpay.NotFound && r.t.reverseClaimed:
 		// Reversed and no such order: the number is closed and no money moved.
 		return r.reversed()
+	case (o.Outcome == wxpay.NotPaid || o.Outcome == wxpay.NotFound) && r.t.pastWindow(now):
+		// Too old to reverse and not paid: nothing to give back and nothing to cancel
+		// (WeChat closes such orders itself). Settled with no money, no loop.
+		if r.t.cancelled {
+			return r.reversed()
+		}
+		return r.finish(AttemptFailed, &ErrorInfo{Code: "NOT_PAID", Message: "WeChat Pay says this payment was never made: ask for another payment method"})
+	case o.Outcome == wxpay.Pending && r.t.pastWindow(now):
+		// Still "confirming" past the window: WeChat will close it. Ask again slowly from
+		// the durable queue rather than once a second.
+		r.lastErr = "USERPAYING past the reverse window"
+		r.unresolve()
+		return true
 	case o.Outcome == wxpay.Pending || o.Outcome == wxpay.NotPaid || o.Outcome == wxpay.NotFound:
 		// WeChat's own order state outranks an earlier "paid" refusal of the reverse.
 		r.t.paidClaimed = false
@@ -414,6 +494,29 @@ func (r *runner) query() bool {
 	return false
 }
 
+// paidMismatch says how a paid answer disagrees with the sale ("" when it does not). A
+// missing amount is not a mismatch (the caller asks again); a missing currency is taken
+// as the sale's, as the wxpay client does (WeChat's v2 answers may leave it out).
+func (r *runner) paidMismatch(o wxpay.Order) string {
+	switch {
+	case o.Amount != 0 && o.Amount != r.amount:
+		return fmt.Sprintf("a different amount (%s, sale %s)", formatAmount(o.Amount), formatAmount(r.amount))
+	case o.Currency != "" && !strings.EqualFold(o.Currency, r.currency):
+		return fmt.Sprintf("a different currency (%s %s, sale %s %s)", o.Currency, formatAmount(o.Amount), r.currency, formatAmount(r.amount))
+	}
+	return ""
+}
+
+// mismatch: paid, but not this sale's money: the number belongs to another charge (a
+// reissued number after a journal restored from an old backup, a forged answer). Marking
+// the sale paid would hand over goods for money that never came; a person decides.
+func (r *runner) mismatch(o wxpay.Order) bool {
+	what := r.paidMismatch(o)
+	r.lastErr = fmt.Sprintf("%s: order paid with %s", wxpay.CodeMismatch, what)
+	return r.unresolveAttention(fmt.Sprintf("WeChat Pay reports order %s paid with %s: do not hand over the goods; look the order up in the WeChat Pay merchant platform.",
+		r.otn, what))
+}
+
 // reverse closes the order at WeChat (or, for a paid order within 7 days, gives the money
 // back); every reverse is confirmed by a query.
 func (r *runner) reverse() bool {
@@ -438,6 +541,14 @@ func (r *runner) reverse() bool {
 		detail = "recall=Y"
 	}
 	r.event("reverse", res.Outcome, res.Error, detail)
+	if res.Error != nil && res.Error.Code == "REVERSE_EXPIRE" {
+		// WeChat's clock says too old to reverse. That says nothing about payment: no
+		// more reverses, and a query decides (paid → refund, not paid → settled).
+		r.t.windowEnd = now
+		r.t.mustQuery = true
+		r.lastErr = describe(res.Error)
+		return false
+	}
 	switch res.Outcome {
 	case wxpay.Reversed, wxpay.NotFound:
 		r.t.reverseClaimed = true
@@ -446,12 +557,9 @@ func (r *runner) reverse() bool {
 		// Refused because the order is paid (e.g. past the reverse window): it is paid.
 		// A query confirms and fetches the transaction; if the sale was cancelled the
 		// money goes back by refund.
+		// Refund only what a query says is paid: paid() then refunds (paidClaimed).
 		r.t.mustQuery = true
 		r.t.paidClaimed = true
-		if r.t.undo == undoReverse || r.t.cancelled {
-			r.t.undo = undoRefund
-			r.t.nextRefund = now
-		}
 	case wxpay.Failed:
 		// A final refusal that is not about payment (certificate, permission): a person
 		// must look; the durable queue keeps the attempt.
@@ -465,6 +573,10 @@ func (r *runner) reverse() bool {
 		}
 		r.t.nextReverse = now.Add(backoff(reverseBackoff, maxReverseBackoff, r.t.reverseTries-1))
 	}
+	// Journal the reverse at once: a restart resumes its tries and backoff (resumeFrom).
+	if err := r.save(func(*Sale, *Attempt) {}); err != nil {
+		return true
+	}
 	return false
 }
 
@@ -472,6 +584,7 @@ func (r *runner) reverse() bool {
 func refundNoForCancel(otn string) string { return otn + "C" }
 
 func (r *runner) refund() bool {
+	r.t.undo = undoRefund
 	r.t.refundTries++
 	req := wxpay.RefundRequest{OutTradeNo: r.otn, TransactionID: r.txID, OutRefundNo: refundNoForCancel(r.otn),
 		Amount: r.amount, Total: r.amount, Currency: r.currency, Reason: "sale cancelled"}
@@ -505,6 +618,11 @@ func (r *runner) refund() bool {
 		}
 		r.t.nextRefund = now.Add(backoff(reverseBackoff, maxReverseBackoff, r.t.refundTries-1))
 	}
+	// Journal the refund at once: a restart must know it was sent (and accepted) to
+	// confirm it rather than reverse or send it again (resumeFrom).
+	if err := r.save(func(*Sale, *Attempt) {}); err != nil {
+		return true
+	}
 	return false
 }
 
@@ -521,6 +639,12 @@ func (r *runner) queryRefund() bool {
 	}
 	now := r.e.mono()
 	r.event("refundquery", res.Outcome, res.Error, string(res.State))
+	if res.Outcome == wxpay.Failed && res.State == "" {
+		// WeChat refused the query itself (signature, permission, an unknown 4xx): that
+		// says nothing about the refund, which may be paying out (as in workRefund).
+		res.Outcome = wxpay.Unknown
+		r.lastErr = describe(res.Error)
+	}
 	switch {
 	case res.State == wxpay.RefundSuccess:
 		return r.reversed()
@@ -563,8 +687,9 @@ func (r *runner) paid(o wxpay.Order) bool {
 		// Not for this sale any more: give it back.
 		r.t.cancelled = true
 		if r.t.undo != undoRefund {
-			if m := r.e.mono(); r.t.qr || m.Sub(r.t0) >= reverseWindow {
-				// A paid QR order cannot be reversed (reverse is for Quick Pay): refund it.
+			// Past the window, a reverse refused as paid, or a QR order (reverse is for
+			// Quick Pay): only a refund gives it back.
+			if m := r.e.mono(); r.t.qr || r.t.pastWindow(m) || r.t.paidClaimed {
 				r.t.undo, r.t.nextRefund = undoRefund, m
 			} else {
 				r.t.undo = undoReverse
@@ -655,7 +780,7 @@ func resolveJobID(otn string) string { return "resolve:" + otn }
 func formatAmount(cents int64) string { return fmt.Sprintf("%d.%02d", cents/100, cents%100) }
 
 // setPhase journals a new phase (the UI shows it); the same phase is not written again.
-func (r *runner) setPhase(p string) {
+func (r *runner) setPhase(p Phase) {
 	if p == r.phase || r.queued {
 		return // a queued attempt stays unresolved (waiting_network) until it is final
 	}

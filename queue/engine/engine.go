@@ -24,16 +24,21 @@ type Config struct {
 	Location        *time.Location // default Asia/Hong_Kong (fixed +08:00 if tzdata missing)
 	Description     string         // micropay description, e.g. "Example Store"
 	PollUntil       time.Duration  // default 30s, max 45s: reverse if not final by t0+PollUntil
-	ReverseFloor    time.Duration  // default 15s: never reverse before t0+15s
+	ReverseFloor    time.Duration  // default 15s: never reverse before t1+15s (t1: the micropay call ended)
 	QueueRate       float64        // durable-queue WeChat calls per second for this till (default 20)
 
 	// QueueWorkers bounds the attempts the durable queue works on at once (default 64).
 	// Each waits ≥ 1 s between two queries of its order, so draining fast needs many.
 	QueueWorkers int
-	// CodeSalt salts the hash that refuses a payment code used before. Empty: derived
-	// from StoreID and TillID. The hash only has to survive in the journal for the
-	// minute a code is valid; it is not a secret store.
+	// CodeSalt salts the hash that refuses a payment code used before, when CodeHashes
+	// is nil. Empty: derived from StoreID and TillID.
 	CodeSalt string
+	// CodeHashes gives the hashes that recognise a payment code used before: the first
+	// is stored with the attempt, every one is looked up (the previous keys of a keyed
+	// hash, while codes hashed under them may still come back). posd passes HMAC-SHA256
+	// under keys kept outside the journal, so the journal does not give codes back to a
+	// brute force over the ~10^12 codes a masked code leaves. Nil: the salted SHA-256.
+	CodeHashes func(code string) []string
 	// AttentionAfter flags a durable-queue job for a person after this many tries
 	// (default 12, about 40 minutes of backoff) ...
 	AttentionTries int
@@ -48,7 +53,7 @@ type Config struct {
 	QRCodePayment bool
 }
 
-// Limits from WeChat's rules (payment-policy.md).
+// Limits from WeChat's rules (docs/payment-policy.md).
 const (
 	DefaultPollUntil    = 30 * time.Second
 	MaxPollUntil        = 45 * time.Second
@@ -133,7 +138,7 @@ type Status struct {
 	WeChatReachable bool      // last call got an answer
 }
 
-// Engine runs Quick Pay attempts: see the package comment and payment-policy.md.
+// Engine runs Quick Pay attempts: see the package comment and docs/payment-policy.md.
 type Engine struct {
 	cfg Config
 	gw  wxpay.Client
@@ -299,10 +304,16 @@ func (e *Engine) monoReading() (string, time.Duration) {
 // day returns the journal day of t.
 func (e *Engine) day(t time.Time) string { return t.In(e.cfg.Location).Format("2006-01-02") }
 
-// codeHash is the salted hash that recognises a payment code used before.
-func (e *Engine) codeHash(code string) string {
+// codeHashes are the hashes that recognise a payment code used before; the first is
+// the one to store.
+func (e *Engine) codeHashes(code string) []string {
+	if e.cfg.CodeHashes != nil {
+		if hs := e.cfg.CodeHashes(code); len(hs) > 0 && hs[0] != "" {
+			return hs
+		}
+	}
 	h := sha256.Sum256([]byte(e.cfg.CodeSalt + "\x00" + code))
-	return hex.EncodeToString(h[:])
+	return []string{hex.EncodeToString(h[:])}
 }
 
 // OpenSaleRequest opens a sale; AuthCode (optional) pays it at once.
@@ -379,7 +390,11 @@ func (e *Engine) refusal(err error) error {
 	return storageError(err)
 }
 
-// Scan takes a scanner's code for the (single) sale awaiting a scan.
+// Scan takes a scanner's code for the sale awaiting it. A scanner cannot say which
+// customer a code belongs to, so the code goes to a sale only when exactly one sale of
+// the till waits for a code and no payment is in progress (payment-policy.md §4); any
+// other scan is refused with a sentence, and the POS pays a named sale with Pay. The
+// choice and the attempt are one journal write, so two scans cannot both pass it.
 func (e *Engine) Scan(ctx context.Context, code string) (*Sale, error) {
 	if err := e.cfg.CheckCode(code); err != nil {
 		return nil, &Error{Code: "invalid_code", Message: err.Error()}
@@ -387,35 +402,42 @@ func (e *Engine) Scan(ctx context.Context, code string) (*Sale, error) {
 	if err := e.refuseNew(); err != nil {
 		return nil, err
 	}
-	var target *Sale
-	busy := false
-	err := e.st.View(func(tx ReadTx) error {
+	now := e.now()
+	var out *Sale
+	var a *Attempt
+	err := e.update(func(tx *wtx) error {
 		open, err := tx.OpenSales()
 		if err != nil {
 			return err
 		}
+		var awaiting []*Sale
 		for _, s := range open {
 			switch s.State {
 			case SaleAwaitingScan:
-				if target == nil || s.CreatedAt.After(target.CreatedAt) {
-					target = s
-				}
+				awaiting = append(awaiting, s)
 			case SalePaying:
-				busy = true
+				return errorf("sale_busy", "A payment is already in progress: wait for it to finish before scanning the next code.")
 			}
 		}
-		return nil
+		switch len(awaiting) {
+		case 0:
+			return errorf("no_open_sale", "No sale is waiting for payment: open a sale on the POS first.")
+		case 1:
+		default:
+			return errorf("scan_ambiguous", "%d sales are waiting for payment, so the till cannot tell which one this code pays: pay the sale from the POS, or cancel the others.", len(awaiting))
+		}
+		s := awaiting[0]
+		if a, err = e.newAttempt(tx, s, code, now); err != nil {
+			return err
+		}
+		out = s
+		return tx.put(s)
 	})
 	if err != nil {
-		return nil, storageError(err)
+		return nil, e.refusal(err)
 	}
-	if target == nil {
-		if busy {
-			return nil, errorf("sale_busy", "A payment is already in progress: wait for it to finish")
-		}
-		return nil, errorf("no_open_sale", "No sale is waiting for payment: open a sale on the POS first")
-	}
-	return e.Pay(ctx, target.ID, code)
+	e.startLive(out, a.OutTradeNo, code)
+	return out, nil
 }
 
 // Pay charges code for the sale: the attempt is journaled, then the micropay leaves.
@@ -461,13 +483,16 @@ func (e *Engine) newAttempt(tx *wtx, s *Sale, code string, now time.Time) (*Atte
 			return nil, errorf("sale_busy", "A payment for this sale is already in progress: wait for it to finish")
 		}
 	}
-	h := e.codeHash(code)
-	used, err := tx.CodeUsed(h)
-	if err != nil {
-		return nil, err
-	}
-	if used {
-		return nil, errorf("code_used", "This payment code was already used: ask the customer to refresh the code and scan again")
+	hs := e.codeHashes(code)
+	h := hs[0]
+	for _, x := range hs {
+		used, err := tx.CodeUsed(x)
+		if err != nil {
+			return nil, err
+		}
+		if used {
+			return nil, errorf("code_used", "This payment code was already used: ask the customer to refresh the code and scan again")
+		}
 	}
 	seq, err := tx.NextSeq()
 	if err != nil {

@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -41,4 +42,29 @@ func TestOutTradeNoProperties(t *testing.T) {
 		}
 		seen[got] = key
 	})
+}
+
+// Ids that always fit: any store/till pair CheckIDs accepts gives an out_trade_no, and
+// every out_refund_no made from it (R1..R50 for refunds, C for a cancelled sale's
+// payment), of at most 32 characters for the life of the till (a 10-digit sequence);
+// any pair that could outgrow it is refused at config time.
+func TestIDsAlwaysFit(t *testing.T) {
+	day := time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)
+	for storeLen := 1; storeLen <= 16; storeLen++ {
+		for tillLen := 1; tillLen <= 16; tillLen++ {
+			store, till := strings.Repeat("S", storeLen), strings.Repeat("T", tillLen)
+			err := engine.CheckIDs(store, till)
+			otn, oerr := engine.OutTradeNo(store, till, day, 9_999_999_999)
+			fits := oerr == nil && len(otn+"R50") <= engine.MaxOutTradeNo && len(otn+"C") <= engine.MaxOutTradeNo
+			if err == nil && !fits {
+				t.Fatalf("CheckIDs accepts %d+%d characters, but %q + R50 is %d characters", storeLen, tillLen, otn, len(otn+"R50"))
+			}
+			if err != nil && storeLen+tillLen <= engine.MaxOutTradeNo-2-6-10-3 {
+				t.Fatalf("CheckIDs refuses %d+%d characters that fit: %v", storeLen, tillLen, err)
+			}
+		}
+	}
+	if _, err := engine.OutTradeNo("S", "T", day, 10_000_000_000); err == nil {
+		t.Fatal("an 11-digit sequence was accepted")
+	}
 }

@@ -9,17 +9,17 @@ import (
 
 // Phases: what the engine is doing with an open attempt, for the UI.
 const (
-	PhaseSending         = "sending"          // journaled, micropay on its way
-	PhaseWaitingCustomer = "waiting_customer" // USERPAYING: the customer confirms on the phone
-	PhaseQuerying        = "querying"         // outcome not known yet: asking WeChat
-	PhaseReversing       = "reversing"        // cancelling the order at WeChat (timeout or cashier)
-	PhaseWaitingNetwork  = "waiting_network"  // WeChat silent: the durable queue retries
-	PhaseRefunding       = "refunding"        // paid after its sale was cancelled: giving it back
-	PhaseCreatingQR      = "creating_qr"      // QR attempt journaled, native order on its way
-	PhaseShowingQR       = "showing_qr"       // the customer display shows the QR code
+	PhaseSending         Phase = "sending"          // journaled, micropay on its way
+	PhaseWaitingCustomer Phase = "waiting_customer" // USERPAYING: the customer confirms on the phone
+	PhaseQuerying        Phase = "querying"         // outcome not known yet: asking WeChat
+	PhaseReversing       Phase = "reversing"        // cancelling the order at WeChat (timeout or cashier)
+	PhaseWaitingNetwork  Phase = "waiting_network"  // WeChat silent: the durable queue retries
+	PhaseRefunding       Phase = "refunding"        // paid after its sale was cancelled: giving it back
+	PhaseCreatingQR      Phase = "creating_qr"      // QR attempt journaled, native order on its way
+	PhaseShowingQR       Phase = "showing_qr"       // the customer display shows the QR code
 )
 
-// Timings (payment-policy.md §2, §5; wxpay-v2.md §6).
+// Timings (docs/payment-policy.md §2, §5; docs/wxpay-v2.md §6).
 const (
 	// pollEvery is both WeChat's limit (one query per second per order) and what makes a
 	// customer's confirmation visible within about a second.
@@ -42,7 +42,7 @@ const (
 	// reverseWindow: WeChat reverses orders up to 7 days old; later a paid order is
 	// refunded. An hour of margin keeps clocks and queues from straddling the limit.
 	reverseWindow = 7*24*time.Hour - time.Hour
-	// Per-call limits (wxpay-v2.md §10: micropay ~15 s, others 6–10 s).
+	// Per-call limits (docs/wxpay-v2.md §10: micropay ~15 s, others 6–10 s).
 	microPayTimeout = 20 * time.Second
 	callTimeout     = 10 * time.Second
 	// Durable-queue backoff: from jobBackoff doubling to maxJobBackoff, with jitter.
@@ -53,7 +53,7 @@ const (
 )
 
 // silent reports a call that got no answer at all: only a query may follow it
-// (payment-policy.md §3). An answer that did not verify is an answer, but not one to trust.
+// (docs/payment-policy.md §3). An answer that did not verify is an answer, but not one to trust.
 func silent(outcome wxpay.Outcome, err *wxpay.Error) bool {
 	return outcome == wxpay.Unknown && (err == nil || err.HTTP == 0)
 }
@@ -64,6 +64,11 @@ func verified(outcome wxpay.Outcome, err *wxpay.Error) bool {
 		return true
 	}
 	return err != nil && err.HTTP != 0 && err.Code != wxpay.CodeBadSignature && err.Code != wxpay.CodeBadResponse
+}
+
+// pastWindow reports whether a reverse is no longer allowed.
+func (t *track) pastWindow(now time.Time) bool {
+	return !t.windowEnd.IsZero() && !now.Before(t.windowEnd)
 }
 
 // backoff is base·2^n capped at max, with ±20% jitter so tills that lost the network
@@ -122,7 +127,10 @@ const (
 // pure decision function next.
 type track struct {
 	deadline, reverseAfter time.Time
-	cancelled              bool // the sale was cancelled: the attempt must end with no money kept
+	// windowEnd: no reverse from then on (t0 + 7 days less the margin, or when WeChat
+	// said REVERSE_EXPIRE). Zero: no window (tests of other rules).
+	windowEnd time.Time
+	cancelled bool // the sale was cancelled: the attempt must end with no money kept
 
 	mustQuery bool      // the next call must be a query: after silence, after a reverse, at resume
 	silent    bool      // the last query (or the micropay) got no answer
@@ -131,7 +139,7 @@ type track struct {
 
 	reverseClaimed bool // WeChat said reversed (or no such order): a query confirms
 	// paidClaimed: a reverse was refused because the order is paid. That means paid
-	// (payment-policy.md §2), so only queries follow until one confirms it; another
+	// (docs/payment-policy.md §2), so only queries follow until one confirms it; another
 	// reverse would refund the customer of a sale the cashier was right to keep.
 	paidClaimed  bool
 	reverseTries int
@@ -150,7 +158,7 @@ type track struct {
 }
 
 // next decides the attempt's next call and when to make it (never earlier than the
-// returned time). It is pure: the policy of payment-policy.md in one place.
+// returned time). It is pure: the policy of docs/payment-policy.md in one place.
 func next(t *track, now time.Time) (action, time.Time) {
 	qAt := later(t.nextQuery, t.lastQuery.Add(pollEvery))
 	switch {
@@ -163,7 +171,12 @@ func next(t *track, now time.Time) (action, time.Time) {
 		// No answer and the customer's time is up: the durable queue takes over, and its
 		// first request will be a query.
 		return actUnresolve, now
-	case t.mustQuery, t.paidClaimed && !t.cancelled && t.undo == undoNone:
+	case t.pastWindow(now) && t.undo == undoReverse:
+		// Paid (a query said so), the sale cancelled, too old to reverse: refund.
+		return actRefund, t.nextRefund
+	case t.mustQuery, t.paidClaimed && !t.cancelled && t.undo == undoNone, t.pastWindow(now):
+		// Past the window only a query can settle the attempt: paid → kept or refunded,
+		// not paid → settled with no money (see runner.query).
 		return actQuery, qAt
 	case t.qr && t.needCode && !t.cancelled && t.reverseTries == 0 && now.Before(t.deadline.Add(-qrMinLeft)):
 		// Sending the same native order again is safe (WeChat answers with the same

@@ -45,7 +45,7 @@ func TestQRTransitionsNative(t *testing.T) {
 		answer    wxpay.NativeOrder
 		state     engine.AttemptState
 		sale      engine.SaleState
-		phase     string
+		phase     engine.Phase
 		code      bool
 		nextCall  string
 		nextAfter time.Duration

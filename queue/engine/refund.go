@@ -9,10 +9,10 @@ import (
 
 // Refund states (Refund.State).
 const (
-	RefundPending    = "pending"    // journaled; WeChat's answer not known yet
-	RefundProcessing = "processing" // accepted by WeChat, money on its way
-	RefundSucceeded  = "success"
-	RefundFailed     = "failed"
+	RefundPending    RefundState = "pending"    // journaled; WeChat's answer not known yet
+	RefundProcessing RefundState = "processing" // accepted by WeChat, money on its way
+	RefundSucceeded  RefundState = "success"
+	RefundFailed     RefundState = "failed"
 )
 
 // maxRefunds is WeChat's limit of partial refunds per order.
@@ -70,7 +70,7 @@ func (e *Engine) Refund(ctx context.Context, saleID string, amount int64, reason
 		s.UpdatedAt = now
 		// The job is due only after the call below has had its time: if posd dies
 		// meanwhile, the queue finishes the refund.
-		if err := tx.putJob(Job{ID: refundJobID(no), Kind: "refund", SaleID: s.ID, OutTradeNo: otn,
+		if err := tx.putJob(Job{ID: refundJobID(no), Kind: JobRefund, SaleID: s.ID, OutTradeNo: otn,
 			Due: now.Add(3 * callTimeout), CreatedAt: now}); err != nil {
 			return err
 		}
@@ -135,7 +135,7 @@ func (e *Engine) refundResult(saleID, no string, res wxpay.Refund, job *Job) (*S
 				paidOTN = a.OutTradeNo
 			}
 		}
-		j := Job{ID: refundJobID(no), Kind: "refund", SaleID: saleID, OutTradeNo: paidOTN, CreatedAt: now}
+		j := Job{ID: refundJobID(no), Kind: JobRefund, SaleID: saleID, OutTradeNo: paidOTN, CreatedAt: now}
 		if job != nil {
 			j = *job
 		} else if old, err := tx.job(j.ID); err != nil {

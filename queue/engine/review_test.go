@@ -11,7 +11,7 @@ import (
 	"posd/wxpay"
 )
 
-// A reverse refused because the order is paid means it is paid (payment-policy.md §2).
+// A reverse refused because the order is paid means it is paid (docs/payment-policy.md §2).
 // If the confirming query then gets an unclear answer (system error), the engine must keep
 // querying, not send a second reverse: within 7 days that reverse would give the
 // customer's money back and the cashier would be told "not paid" for a paid order.

@@ -16,7 +16,7 @@ func TestTransitionsMicroPay(t *testing.T) {
 		answer    wxpay.Order
 		state     engine.AttemptState
 		sale      engine.SaleState
-		phase     string
+		phase     engine.Phase
 		nextCall  string
 		nextAfter time.Duration
 	}{
@@ -64,7 +64,7 @@ func TestTransitionsQuery(t *testing.T) {
 		name      string
 		answer    wxpay.Order
 		state     engine.AttemptState
-		phase     string
+		phase     engine.Phase
 		nextAfter time.Duration // after the query; 0: final
 	}{
 		{"paid", enginetest.Paid(), engine.AttemptPaid, "", 0},

@@ -9,7 +9,7 @@ import (
 	"time"
 )
 
-// SaleState is the state of a sale (interfaces.md).
+// SaleState is the state of a sale (docs/interfaces.md).
 type SaleState string
 
 const (
@@ -34,6 +34,23 @@ const (
 func (s AttemptState) Final() bool {
 	return s == AttemptPaid || s == AttemptFailed || s == AttemptReversed
 }
+
+// Phase is what the engine is doing with an open attempt, for the UI: the Phase*
+// constants. The journal stores the string.
+type Phase string
+
+// RefundState is the state of one refund (one out_refund_no): the Refund* constants. The
+// journal stores the string.
+type RefundState string
+
+// JobKind is what a durable queue job works on. The journal stores the string.
+type JobKind string
+
+// Job kinds.
+const (
+	JobResolve JobKind = "resolve" // an attempt whose outcome is unknown: query, reverse
+	JobRefund  JobKind = "refund"  // a refund WeChat has not confirmed yet
+)
 
 // ErrorInfo is an attempt's or refund's error: a code and a sentence a cashier can act on.
 type ErrorInfo struct {
@@ -70,9 +87,8 @@ type Attempt struct {
 	Error         *ErrorInfo   `json:"error"`
 	Code          string       `json:"code"`                // payment code, masked (first 2 and last 4 digits)
 	CodeHash      string       `json:"code_hash,omitempty"` // salted hash: refuses a code used before
-	// Phase says what the engine is doing now: sending, waiting_customer, querying,
-	// reversing, waiting_network, refunding (an attempt paid after its sale was cancelled).
-	Phase     string    `json:"phase,omitempty"`
+	// Phase says what the engine is doing now; empty once the attempt is final.
+	Phase     Phase     `json:"phase,omitempty"`
 	StartedAt time.Time `json:"started_at"` // t0: journaled just before the micropay left
 	// MicroPayEndedAt is t1: when the micropay call ended (its answer came, or the call
 	// gave up). WeChat created the order no later than this, so its 15 s count from here.
@@ -93,14 +109,14 @@ type Attempt struct {
 
 // Refund is a (partial) refund of a paid sale.
 type Refund struct {
-	OutRefundNo string     `json:"out_refund_no"`
-	RefundID    string     `json:"refund_id,omitempty"`
-	Amount      int64      `json:"amount"`
-	Reason      string     `json:"reason,omitempty"`
-	State       string     `json:"state"` // pending, processing, success, failed
-	Error       *ErrorInfo `json:"error"`
-	CreatedAt   time.Time  `json:"created_at"`
-	UpdatedAt   time.Time  `json:"updated_at"`
+	OutRefundNo string      `json:"out_refund_no"`
+	RefundID    string      `json:"refund_id,omitempty"`
+	Amount      int64       `json:"amount"`
+	Reason      string      `json:"reason,omitempty"`
+	State       RefundState `json:"state"`
+	Error       *ErrorInfo  `json:"error"`
+	CreatedAt   time.Time   `json:"created_at"`
+	UpdatedAt   time.Time   `json:"updated_at"`
 }
 
 // Sale is what the cashier charges: an amount, paid by at most one attempt.
@@ -123,8 +139,8 @@ type Sale struct {
 // Job is a unit of work in the durable retry queue: an attempt to resolve, a refund to
 // finish. Attention is set when automation gave up and a person must look.
 type Job struct {
-	ID         string    `json:"id"`   // stable: kind + ":" + out_trade_no / out_refund_no
-	Kind       string    `json:"kind"` // resolve, refund
+	ID         string    `json:"id"` // stable: kind + ":" + out_trade_no / out_refund_no
+	Kind       JobKind   `json:"kind"`
 	SaleID     string    `json:"sale_id"`
 	OutTradeNo string    `json:"out_trade_no,omitempty"`
 	Due        time.Time `json:"due"`

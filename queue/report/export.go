@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"time"
 
 	"posd/queue/engine"
@@ -100,7 +101,7 @@ func WriteJournal(w io.Writer, rows []JournalRow, format string) error {
 		for _, r := range rows {
 			_ = cw.Write([]string{r.Date, r.SaleID, csvSafe(r.Reference), r.StoreID, r.TillID, r.SaleState, r.SaleCreated,
 				strconv.FormatInt(r.Amount, 10), r.Currency, r.OutTradeNo, r.AttemptState, r.StartedAt, r.UpdatedAt,
-				r.TransactionID, r.Wallet, strconv.FormatInt(r.PayerAmount, 10), r.Code, r.ErrorCode, r.ErrorMessage,
+				r.TransactionID, r.Wallet, strconv.FormatInt(r.PayerAmount, 10), r.Code, r.ErrorCode, csvSafe(r.ErrorMessage),
 				strconv.FormatInt(r.Refunded, 10), strconv.Itoa(r.RefundCount), csvSafe(r.Description)})
 		}
 		cw.Flush()
@@ -110,9 +111,11 @@ func WriteJournal(w io.Writer, rows []JournalRow, format string) error {
 	}
 }
 
-// csvSafe stops a spreadsheet from running a free-text cell as a formula.
+// csvSafe stops a spreadsheet from running a free-text cell as a formula: a leading tab or
+// carriage return counts too, as spreadsheets skip them before looking for "=" (OWASP CSV
+// injection).
 func csvSafe(s string) string {
-	if s != "" && (s[0] == '=' || s[0] == '+' || s[0] == '-' || s[0] == '@') {
+	if s != "" && strings.IndexByte("=+-@\t\r", s[0]) >= 0 {
 		return "'" + s
 	}
 	return s

@@ -61,7 +61,7 @@ func FuzzReconcile(f *testing.F) {
 					alerts++
 				}
 				refunds[it.OutRefundNo] = true
-				if it.Class == RefundMatched && (it.LocalAmount != it.WeChatAmount || it.LocalState == engine.RefundFailed) {
+				if it.Class == RefundMatched && (it.LocalAmount != it.WeChatAmount || it.LocalState == string(engine.RefundFailed)) {
 					t.Fatalf("refund matched but different: %+v", it)
 				}
 				continue

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"posd/internal/receipts"
 	"posd/printer"
 	"posd/queue/report"
 	"posd/wxpay"
@@ -54,7 +55,7 @@ func TestDayReportPrintout(t *testing.T) {
 	if day.Paid.Count != 4 || day.Paid.Amount != 16550 || day.Refunds.Amount != 700 || day.Net != 15850 {
 		t.Fatalf("day report: %+v", day)
 	}
-	p := day.Printout("Example Store 示例商店", 7, printer.LangBoth)
+	p := receipts.ZReport(day, "Example Store 示例商店", 7, printer.LangBoth)
 	day.Wallets[0].Count = 99 // the printout is a copy
 	for _, f := range []printer.Format{{Encoding: "big5", Columns: 42}, {Encoding: "ascii", Columns: 48}} {
 		b, err := printer.RenderReport(p, f)

@@ -81,7 +81,7 @@ func (rs *refundSet) classify(date string, loc *time.Location, add func(Item)) {
 			WeChatState: strings.ToUpper(row.RefundState), WeChatAmount: row.RefundAmount, WeChatCurr: row.Currency}
 		if ok {
 			seen[lr.r.OutRefundNo] = true
-			it.SaleID, it.LocalState = lr.sale.ID, lr.r.State
+			it.SaleID, it.LocalState = lr.sale.ID, string(lr.r.State)
 			it.LocalAmount, it.LocalCurrency = lr.r.Amount, lr.sale.Currency
 			if it.OutRefundNo == "" {
 				it.OutRefundNo = lr.r.OutRefundNo
@@ -128,7 +128,7 @@ func (rs *refundSet) classify(date string, loc *time.Location, add func(Item)) {
 					action = fmt.Sprintf("refund %s made around midnight: check the next day's statement before contacting WeChat Pay support", r.OutRefundNo)
 				}
 				add(Item{Class: RefundMissingAtWeChat, OutTradeNo: paidOutTradeNo(s), OutRefundNo: r.OutRefundNo, RefundID: r.RefundID,
-					SaleID: s.ID, LocalState: r.State, LocalAmount: r.Amount, LocalCurrency: s.Currency, Action: action})
+					SaleID: s.ID, LocalState: string(r.State), LocalAmount: r.Amount, LocalCurrency: s.Currency, Action: action})
 			}
 		}
 	}

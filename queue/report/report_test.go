@@ -305,7 +305,7 @@ func TestReconcilerDueLookback(t *testing.T) {
 // statement is reported, with a hint when it was made around midnight.
 func TestReconcileRefundClasses(t *testing.T) {
 	at := func(h, m int) time.Time { return time.Date(2026, 11, 25, h, m, 0, 0, hk) }
-	rf := func(no, id string, amount int64, state string, created time.Time) engine.Refund {
+	rf := func(no, id string, amount int64, state engine.RefundState, created time.Time) engine.Refund {
 		return engine.Refund{OutRefundNo: no, RefundID: id, Amount: amount, State: state, CreatedAt: created}
 	}
 	today := sale("a", 5000, engine.SalePaid, att("T01-1", engine.AttemptPaid, "tx1", "HKD", 5000))
@@ -389,7 +389,7 @@ func TestReconcileRefundClasses(t *testing.T) {
 	if it := got["T01-5R1"]; !it.Alert || it.SaleID != "" || it.WeChatAmount != 77 {
 		t.Errorf("not local: %+v", it)
 	}
-	if it := got["T01-1R4"]; it.LocalState != engine.RefundFailed || !strings.Contains(it.Action, "twice") {
+	if it := got["T01-1R4"]; it.LocalState != string(engine.RefundFailed) || !strings.Contains(it.Action, "twice") {
 		t.Errorf("failed locally: %+v", it)
 	}
 	// Alerts: R2, R3, R4, R6, R8, T01-9R2, T01-5R1; the payment matched.

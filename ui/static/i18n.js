@@ -269,6 +269,7 @@ window.POSD_I18N = {
     "err.code_used": "此付款碼已使用過：請顧客刷新付款碼。",
     "err.no_open_sale": "沒有等待付款的交易：請先輸入金額。",
     "err.sale_busy": "此交易正在付款中。",
+    "err.scan_ambiguous": "有多於一宗交易等待付款，無法判斷此付款碼屬於哪一宗：請在 POS 上選擇交易付款，或取消其他交易。",
     "err.storage": "無法寫入記錄：未收取任何款項，請通知 IT。",
     "err.stopping": "posd 正在停止：請稍後再試。",
     "err.not_paid": "此交易未付款，不能退款。",

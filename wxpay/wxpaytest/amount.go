@@ -15,7 +15,7 @@ type AmountCase struct {
 	StatementDelta int64
 }
 
-// amountTable is modelled on WeChat's sandbox acceptance cases (wxpay-v2.md §9).
+// amountTable is modelled on WeChat's sandbox acceptance cases (docs/wxpay-v2.md §9).
 var amountTable = []AmountCase{
 	{Cents: 1, Name: "paid", Description: "Paid at once (HKD wallet)."},
 	{Cents: 2, Name: "userpaying-5s", Description: "Customer confirms on the phone: USERPAYING for 5 s, then paid.",

@@ -11,7 +11,7 @@ import (
 )
 
 // Every simulator fault, seen through the real client, lands in the outcome class
-// payment-policy.md §1 gives it.
+// docs/payment-policy.md §1 gives it.
 func TestRealClientClassifiesFaults(t *testing.T) {
 	F := func(k wxpaytest.FaultKind) wxpaytest.Fault { return wxpaytest.Fault{Kind: k} }
 	cases := []struct {

@@ -19,14 +19,14 @@ import (
 //go:embed testdata/merchant_key.pem testdata/merchant_cert.pem testdata/platform_key.pem testdata/platform_cert.pem testdata/pubkey_mode_key.pem testdata/pubkey_mode_pub.pem
 var keyFS embed.FS
 
-// Default identities: the same numbers as the test vectors in wxpay-v3.md §6.6.
+// Default identities: the same numbers as the test vectors in docs/wxpay-v3.md §6.6.
 const (
 	DefaultMchID    = "1900000100"
 	DefaultAppID    = "wx8888888888888888"
 	DefaultSubMchID = "1900000109"
-	// DefaultAPIKey is the v2 API key of the worked example in wxpay-v2.md §3.3.
+	// DefaultAPIKey is the v2 API key of the worked example in docs/wxpay-v2.md §3.3.
 	DefaultAPIKey = "192006250b4c09247ec02edce69f6a2d"
-	// DefaultAPIv3Key is the APIv3 key of the AEAD vector in wxpay-v3.md §6.6.
+	// DefaultAPIv3Key is the APIv3 key of the AEAD vector in docs/wxpay-v3.md §6.6.
 	DefaultAPIv3Key    = "TESTONLYapiv3key0123456789abcdef"
 	DefaultPublicKeyID = "PUB_KEY_ID_0114000000000000000000000000000001"
 )

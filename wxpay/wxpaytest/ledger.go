@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// Trade states (wxpay-v3.md §4, wxpay-v2.md §5.3).
+// Trade states (docs/wxpay-v3.md §4, docs/wxpay-v2.md §5.3).
 const (
 	StateUserPaying = "USERPAYING"
 	StateSuccess    = "SUCCESS"
@@ -340,7 +340,7 @@ func (s *Server) query(outTradeNo, txID string, now time.Time) outcome {
 	return outcome{order: &c}
 }
 
-// reverseWindow and reverseFloor are WeChat's reverse rules (wxpay-v2.md §6.2).
+// reverseWindow and reverseFloor are WeChat's reverse rules (docs/wxpay-v2.md §6.2).
 const (
 	reverseWindow = 7 * 24 * time.Hour
 	reverseFloor  = 15 * time.Second

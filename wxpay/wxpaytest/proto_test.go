@@ -13,7 +13,7 @@ import (
 	"time"
 )
 
-// The worked examples of wxpay-v2.md §3.3 pin the simulator's v2 signing.
+// The worked examples of docs/wxpay-v2.md §3.3 pin the simulator's v2 signing.
 func TestV2SignWorkedExamples(t *testing.T) {
 	key := "192006250b4c09247ec02edce69f6a2d"
 	a := map[string]string{"appid": "wxd930ea5d5a258f4f", "mch_id": "10000100", "device_info": "1000", "body": "test", "nonce_str": "ibuaiVcKdpRxkhJA"}
@@ -174,7 +174,7 @@ func TestCertificatesEndpoint(t *testing.T) {
 }
 
 func TestAEADVector(t *testing.T) {
-	// certificates_response.json (wxpay-v3.md §6.6): same key, nonce and AAD must give the
+	// certificates_response.json (docs/wxpay-v3.md §6.6): same key, nonce and AAD must give the
 	// same ciphertext byte for byte.
 	var v struct {
 		Data []struct {

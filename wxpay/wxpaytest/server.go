@@ -40,7 +40,7 @@ type Options struct {
 	// AmountDriven picks a behaviour from the amount's last two digits (AmountTable).
 	AmountDriven bool
 	// UserPaying200 answers a v3 USERPAYING micropay with 200 and a full body instead of
-	// the default 202 with a body carrying only trade_state (wxpay-v3.md §0.3).
+	// the default 202 with a body carrying only trade_state (docs/wxpay-v3.md §0.3).
 	UserPaying200 bool
 	// PublicKeyMode signs every v3 answer with the public-key-mode key (Wechatpay-Serial =
 	// PublicKeyID). Without it, a request whose Wechatpay-Serial header names the public
@@ -321,6 +321,20 @@ func (s *Server) AddOutage(o Outage) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.outages = append(s.outages, o)
+}
+
+// EndOutages ends every outage now (sim clock): for tests whose outage lasts until an
+// event (the till has given up and queued the attempt) rather than for a fixed time that
+// a busy machine may overrun.
+func (s *Server) EndOutages() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.opts.Now()
+	for i := range s.outages {
+		if s.outages[i].Until.After(now) {
+			s.outages[i].Until = now
+		}
+	}
 }
 
 // DropFromStatement leaves an order's rows out of statements (reconciliation tests).

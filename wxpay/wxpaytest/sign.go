@@ -22,7 +22,7 @@ import (
 	"strings"
 )
 
-// v3AuthScheme is the only Authorization scheme WeChat Pay v3 accepts (wxpay-v3.md §6.1).
+// v3AuthScheme is the only Authorization scheme WeChat Pay v3 accepts (docs/wxpay-v3.md §6.1).
 const v3AuthScheme = "WECHATPAY2-SHA256-RSA2048"
 
 // v3Auth is a parsed Authorization header.
@@ -113,7 +113,7 @@ func rsaVerify(pub *rsa.PublicKey, msg []byte, sigB64 string) error {
 	return nil
 }
 
-// v2 sign types as they appear on the wire (wxpay-v2.md §3.4: exactly these strings).
+// v2 sign types as they appear on the wire (docs/wxpay-v2.md §3.4: exactly these strings).
 const (
 	signMD5  = "MD5"
 	signHMAC = "HMAC-SHA256"

@@ -584,7 +584,7 @@ func TestStaleRequestTimestamp(t *testing.T) {
 }
 
 func TestV3VectorRequestAccepted(t *testing.T) {
-	// The R1 vector (wxpay-v3.md §6.6) signed by the vector generator: the sim must accept
+	// The R1 vector (docs/wxpay-v3.md §6.6) signed by the vector generator: the sim must accept
 	// these exact bytes on the legacy path.
 	clk := &fakeClock{t: time.Unix(1554208460, 0)}
 	s, _ := newSim(t, Options{Now: clk.Now, RequestSkew: 300 * time.Second})

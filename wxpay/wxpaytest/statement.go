@@ -11,7 +11,7 @@ import (
 	"time"
 )
 
-// StatementHeader is the 38-column cross-border statement header (wxpay-v3.md §7), used for
+// StatementHeader is the 38-column cross-border statement header (docs/wxpay-v3.md §7), used for
 // both v3 statements and v2 downloadbill.
 var StatementHeader = []string{
 	"交易时间", "公众账号ID", "商户号", "子商户号", "设备号", "微信订单号", "商户订单号", "用户标识", "交易类型", "交易状态",
@@ -20,7 +20,7 @@ var StatementHeader = []string{
 	"退款汇率", "申请退款金额", "用户退款币种", "用户退款金额", "退款结算币种", "退款应结订单金额", "充值券退款金额", "优惠券退款金额",
 }
 
-// v2SummaryHeader is the summary header of a v2 bill (wxpay-v2.md §8).
+// v2SummaryHeader is the summary header of a v2 bill (docs/wxpay-v2.md §8).
 var v2SummaryHeader = []string{"总交易单数", "应结订单总金额", "退款总金额", "充值券退款总金额", "手续费总金额", "订单总金额", "申请退款总金额"}
 
 // money formats minor units as main units with two decimals (statements use "38.00").
@@ -74,7 +74,7 @@ func (s *Server) statementRows(day time.Time, billType string, now time.Time) (r
 			return r
 		}
 		// A reverse of a paid order on the day of payment turns the payment row REVOKED
-		// (wxpay-v2.md §8); a reverse on a later day shows as a REVOKED row on that day, so a
+		// (docs/wxpay-v2.md §8); a reverse on a later day shows as a REVOKED row on that day, so a
 		// day's statement does not change once that day is over.
 		revokedSameDay := o.State == StateRevoked && o.WasPaid && in(o.PaidAt) && in(o.ReversedAt)
 		revokedLater := o.State == StateRevoked && o.WasPaid && !in(o.PaidAt) && in(o.ReversedAt)

@@ -17,7 +17,7 @@ import (
 const maxBody = 1 << 20
 
 // v3Code maps a business code (v2 spelling) to the v3 HTTP status and code. The v3
-// spellings of micropay refusals are [UNCONFIRMED] in wxpay-v3.md §3.3; these follow the
+// spellings of micropay refusals are [UNCONFIRMED] in docs/wxpay-v3.md §3.3; these follow the
 // list given there (README.md has the table).
 func v3Code(code string) (int, string) {
 	switch code {
@@ -82,7 +82,7 @@ type v3Payer struct {
 	SubOpenID string `json:"sub_openid,omitempty"`
 }
 
-// v3OrderJSON is the micropay / query answer body (wxpay-v3.md §2.2).
+// v3OrderJSON is the micropay / query answer body (docs/wxpay-v3.md §2.2).
 type v3OrderJSON struct {
 	ID             string    `json:"id,omitempty"`
 	MchID          string    `json:"mchid,omitempty"`
@@ -136,7 +136,7 @@ func (s *Server) v3Order(o *Order) v3OrderJSON {
 	return j
 }
 
-// v3Refund is the refund apply / query answer (wxpay-v3.md §2.4, §2.5).
+// v3Refund is the refund apply / query answer (docs/wxpay-v3.md §2.4, §2.5).
 type v3RefundJSON struct {
 	ID            string    `json:"id"`
 	OutRefundNo   string    `json:"out_refund_no"`
@@ -310,7 +310,7 @@ func (s *Server) serveV3(w http.ResponseWriter, r *http.Request, dialect string,
 	s.finish(c.rec)
 }
 
-// authenticate checks the Authorization header (wxpay-v3.md §6.1).
+// authenticate checks the Authorization header (docs/wxpay-v3.md §6.1).
 func (c *v3Call) authenticate() (answer, bool) {
 	s := c.s
 	a, err := parseV3Auth(c.r.Header.Get("Authorization"))

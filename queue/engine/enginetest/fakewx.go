@@ -36,14 +36,43 @@ type FakeWx struct {
 	OnNative func(req wxpay.NativeRequest, n int) wxpay.NativeOrder
 	OnClose  func(otn string, n int) wxpay.CloseResult
 
-	clk   engine.Clock
-	mu    sync.Mutex
-	calls []Call
-	count map[string]int
+	clk    engine.Clock
+	mu     sync.Mutex
+	calls  []Call
+	count  map[string]int
+	orders map[string]wxpay.PayRequest // out_trade_no → its micropay, to complete answers
+}
+
+// NoAmount in a handler's paid answer (Order.Amount) sends it without an amount. A paid
+// answer with a transaction id and Amount 0 gets the amount and currency of the order's
+// micropay, as WeChat's full answers carry them.
+const NoAmount = -1
+
+// complete fills a full paid answer's amount and currency from the order's micropay.
+func (f *FakeWx) complete(otn string, o wxpay.Order) wxpay.Order {
+	if o.Amount == NoAmount {
+		o.Amount = 0
+		return o
+	}
+	if (o.Outcome != wxpay.Paid && o.Outcome != wxpay.Refunded) || o.TransactionID == "" || o.Amount != 0 {
+		return o
+	}
+	f.mu.Lock()
+	req, ok := f.orders[otn]
+	f.mu.Unlock()
+	if ok {
+		o.Amount = req.Amount
+		if o.Currency == "" {
+			o.Currency = req.Currency
+		}
+	}
+	return o
 }
 
 // NewFakeWx records calls with clk's time.
-func NewFakeWx(clk engine.Clock) *FakeWx { return &FakeWx{clk: clk, count: map[string]int{}} }
+func NewFakeWx(clk engine.Clock) *FakeWx {
+	return &FakeWx{clk: clk, count: map[string]int{}, orders: map[string]wxpay.PayRequest{}}
+}
 
 var (
 	_ wxpay.Client       = (*FakeWx)(nil)
@@ -87,10 +116,13 @@ func (f *FakeWx) MicroPay(ctx context.Context, req wxpay.PayRequest) (wxpay.Orde
 		return wxpay.Order{}, err
 	}
 	f.record(Call{Method: "micropay", OutTradeNo: req.OutTradeNo, Amount: req.Amount}, req.OutTradeNo)
+	f.mu.Lock()
+	f.orders[req.OutTradeNo] = req
+	f.mu.Unlock()
 	if f.OnMicroPay == nil {
 		return Silent(), nil
 	}
-	o := f.OnMicroPay(req)
+	o := f.complete(req.OutTradeNo, f.OnMicroPay(req))
 	if o.OutTradeNo == "" {
 		o.OutTradeNo = req.OutTradeNo
 	}
@@ -105,7 +137,7 @@ func (f *FakeWx) QueryOrder(ctx context.Context, otn string) (wxpay.Order, error
 	if f.OnQuery == nil {
 		return Silent(), nil
 	}
-	o := f.OnQuery(otn, n)
+	o := f.complete(otn, f.OnQuery(otn, n))
 	if o.OutTradeNo == "" {
 		o.OutTradeNo = otn
 	}
@@ -246,9 +278,14 @@ func ReverseRecall() wxpay.ReverseResult {
 		Error: &wxpay.Error{Code: "SYSTEMERROR", Message: "WeChat Pay system error", HTTP: 200}}
 }
 
-// ReversePaid is a reverse refused because the order is paid (e.g. past 7 days).
+// ReversePaid is a reverse refused because the order is paid.
 func ReversePaid() wxpay.ReverseResult {
-	return wxpay.ReverseResult{Outcome: wxpay.Paid, Error: &wxpay.Error{Code: "REVERSE_EXPIRE", HTTP: 200}}
+	return wxpay.ReverseResult{Outcome: wxpay.Paid, Error: &wxpay.Error{Code: "ORDER_PAID", HTTP: 200}}
+}
+
+// ReverseExpired is REVERSE_EXPIRE: too old to reverse. It says nothing about payment.
+func ReverseExpired() wxpay.ReverseResult {
+	return wxpay.ReverseResult{Outcome: wxpay.Unknown, Error: &wxpay.Error{Code: "REVERSE_EXPIRE", Message: "Too old to cancel: refund it instead", HTTP: 200}}
 }
 
 // ReverseSilent is a reverse with no answer.

@@ -1,17 +1,18 @@
-package report
+package receipts
 
 import (
 	"maps"
 	"slices"
 
 	"posd/printer"
+	"posd/queue/report"
 )
 
-// Printout turns the day report into the receipt printer's Z report (printer.RenderReport,
+// ZReport turns the day report into the receipt printer's Z report (printer.RenderReport,
 // printer.Spool.EnqueueReport). merchantName heads the slip; number is the Z number when
 // the caller keeps one (0: not printed). Maps and slices are copied: the printout is
 // journaled by the spool and must not change with the report.
-func (d DayReport) Printout(merchantName string, number int, lang printer.Lang) printer.DayReport {
+func ZReport(d report.DayReport, merchantName string, number int, lang printer.Lang) printer.DayReport {
 	p := printer.DayReport{
 		Lang: lang, MerchantName: merchantName, Date: d.Date, StoreID: d.StoreID, TillID: d.TillID,
 		Number: number, Currency: d.Currency,

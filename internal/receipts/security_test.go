@@ -1,10 +1,11 @@
-package printer
+package receipts
 
 import (
 	"bytes"
 	"strings"
 	"testing"
 
+	"posd/printer"
 	"posd/queue/engine"
 )
 
@@ -20,25 +21,25 @@ func TestReceipt_NeverPrintsFullCode(t *testing.T) {
 			{OutTradeNo: "o2", State: engine.AttemptPaid, TransactionID: "4200000000202611260000000001", Code: full},
 		},
 	}
-	for _, kind := range []Kind{KindReversal, KindSale} {
-		r, err := ReceiptFromSale(s, TillInfo{MerchantName: "Shop"}, kind)
+	for _, kind := range []printer.Kind{printer.KindReversal, printer.KindSale} {
+		r, err := FromSale(s, Till{MerchantName: "Shop"}, kind)
 		if err != nil {
 			t.Fatal(kind, err)
 		}
 		if strings.Contains(r.Code, full) || strings.Contains(r.Note, full) {
 			t.Fatalf("%s receipt carries the full code: code %q note %q", kind, r.Code, r.Note)
 		}
-		if kind == KindReversal && !strings.Contains(r.Note, "13************6789") {
+		if kind == printer.KindReversal && !strings.Contains(r.Note, "13************6789") {
 			t.Errorf("note %q: want the masked code kept for the cashier", r.Note)
 		}
-		b, err := Render(r, Format{Encoding: "ascii", Columns: 64})
+		b, err := printer.Render(r, printer.Format{Encoding: "ascii", Columns: 64})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if bytes.Contains(b, []byte(full)) || bytes.Contains(b, []byte(full[:12])) {
 			t.Fatalf("%s receipt bytes carry the full code", kind)
 		}
-		if kind == KindSale && !bytes.Contains(b, []byte("4200000000202611260000000001")) {
+		if kind == printer.KindSale && !bytes.Contains(b, []byte("4200000000202611260000000001")) {
 			t.Error("the 28-digit transaction id must still print")
 		}
 	}
