@@ -81,6 +81,10 @@ type crashSale struct {
 	amount int64
 	codes  []crashCode
 	cancel bool // cancel the sale once its last attempt is final (if not paid)
+	// QR Code Payment instead of codes: the till shows a QR code; qrCancel cancels the
+	// sale as soon as the code is shown; qrPay has the customer pay it (after the cancel,
+	// if any: the payment must then be refunded).
+	qr, qrCancel, qrPay bool
 }
 
 type crashCode struct {
@@ -106,6 +110,14 @@ var crashWorkloads = map[string][]crashSale{
 		{amount: 1018, codes: []crashCode{{}}, cancel: true},
 		{amount: 1004, codes: []crashCode{{}}},
 		{amount: 1002, codes: []crashCode{{}}},
+	},
+	// "qr": QR Code Payment. Paid by the customer; cancelled by the cashier and paid by
+	// the customer anyway (refunded); never paid (closed once WeChat allows, 5 min 30 s
+	// of scaled time after it was created).
+	"qr": {
+		{amount: 2001, qr: true, qrPay: true},
+		{amount: 2002, qr: true, qrCancel: true, qrPay: true},
+		{amount: 2003, qr: true},
 	},
 	"outage": {
 		// Without any answer the engine gives up at the deadline (45 s after t0).
@@ -232,6 +244,10 @@ func (r *crashRig) readChild(c childOut) (updates int, done bool) {
 			now := r.clk.Now()
 			r.sim.AddOutage(wxpaytest.Outage{From: now.Add(-time.Hour), Until: now.Add(100 * 365 * 24 * time.Hour)})
 			fmt.Fprintln(c.in, "ok") // the child waits for this before paying
+		case strings.HasPrefix(line, "qrpay "):
+			// The customer scans and pays, if WeChat still takes it.
+			r.sim.PayNative(strings.TrimPrefix(line, "qrpay "))
+			fmt.Fprintln(c.in, "ok")
 		case line == "done":
 			done = true
 		}
@@ -354,6 +370,30 @@ func (r *crashRig) explain(attempts map[string]*engine.Attempt) {
 
 // TestCrash_KillAtEveryJournaledStep: SIGKILL right after each durable Update in turn.
 func TestCrash_KillAtEveryJournaledStep(t *testing.T) { killAtEveryStep(t, "main", 10, false) }
+
+// TestCrash_QRKillAtEveryJournaledStep: the same for QR Code Payment: killed while the
+// code is being requested, shown, cancelled, paid after the cancel, refunded, closed.
+func TestCrash_QRKillAtEveryJournaledStep(t *testing.T) {
+	killAtEveryStep(t, "qr", 6, true)
+	// Without kills the workload reaches each outcome (else it tests less than it says).
+	r := newCrashRig(t, "qr")
+	r.run("work", 0)
+	r.recoverAndCheck("qr outcomes")
+	got := map[int64]string{}
+	for _, o := range r.sim.Orders() {
+		switch {
+		case o.Kept() > 0:
+			got[o.Amount] = "paid"
+		case o.WasPaid:
+			got[o.Amount] = "refunded"
+		default:
+			got[o.Amount] = o.State
+		}
+	}
+	if got[2001] != "paid" || got[2002] != "refunded" || got[2003] != wxpaytest.StateClosed {
+		t.Fatalf("QR outcomes at WeChat: %v", got)
+	}
+}
 
 // TestCrash_KillDuringOutage: the same through an outage, so kills land while the attempt
 // is unresolved and its job waits in the durable queue, and while the queue resolves it.
@@ -484,7 +524,7 @@ func crashChild(mode string) int {
 	log.SetOutput(os.Stderr)
 	log.SetLevel(logrus.WarnLevel)
 	eng, err := engine.New(engine.Config{StoreID: "HK001", TillID: "T01", Description: "crash test",
-		PollUntil: engine.MaxPollUntil}, gw, st, clk, log)
+		PollUntil: engine.MaxPollUntil, QRCodePayment: true}, gw, st, clk, log)
 	if err != nil {
 		return fail("engine: %v", err)
 	}
@@ -536,6 +576,12 @@ func crashChild(mode string) int {
 			if err != nil {
 				return fail("open sale: %v", err)
 			}
+			if spec.qr {
+				if rc := qrWork(ctx, eng, s.ID, spec, settle, settled, fail); rc != 0 {
+					return rc
+				}
+				continue
+			}
 			for j, code := range strings.Split(codes[i], "+") {
 				st.outage.Store(int64(spec.codes[j].outage))
 				if _, err := eng.Pay(ctx, s.ID, code); err != nil {
@@ -578,6 +624,40 @@ func crashChild(mode string) int {
 		return rc
 	}
 	fmt.Println("done")
+	return 0
+}
+
+// qrWork is a QR sale of the workload: the code is shown, then cancelled and/or paid by the
+// customer (the parent's simulator, asked on stdout) as the spec says.
+func qrWork(ctx context.Context, eng *engine.Engine, id string, spec crashSale, settle func(func() bool) bool, settled func(string) bool, fail func(string, ...any) int) int {
+	s, err := eng.ShowQR(ctx, id)
+	if err != nil {
+		return fail("show QR %s: %v", id, err)
+	}
+	otn := s.Attempts[len(s.Attempts)-1].OutTradeNo
+	shown := func() bool {
+		cur, err := eng.Sale(id)
+		if err != nil {
+			return false
+		}
+		a := cur.Attempts[len(cur.Attempts)-1]
+		return a.CodeURL != "" || a.State.Final() || a.State == engine.AttemptUnresolved
+	}
+	if !settle(shown) {
+		return fail("sale %s: no QR code", id)
+	}
+	if spec.qrCancel {
+		if _, err := eng.Cancel(ctx, id); err != nil {
+			return fail("cancel %s: %v", id, err)
+		}
+	}
+	if spec.qrPay {
+		fmt.Printf("qrpay %s\n", otn)
+		bufio.NewReader(os.Stdin).ReadString('\n')
+		if !spec.qrCancel && !settle(func() bool { return settled(id) }) {
+			return fail("sale %s did not settle", id)
+		}
+	}
 	return 0
 }
 
@@ -675,6 +755,6 @@ func crashGateway(clk scaledClock) (wxpay.Client, error) {
 		PrivateKey: key.(*rsa.PrivateKey), MerchantSerialNo: strings.ToUpper(mcert.SerialNumber.Text(16)),
 		APIv3Key: cr.APIv3Key, PlatformCerts: []*x509.Certificate{plat},
 		DeviceID: "T01", StoreID: "HK001", StoreName: "Demo Store", ClientIP: "127.0.0.1",
-		Now: clk.Now,
+		NotifyURL: wxpaytest.NotifyURL, Now: clk.Now,
 	})
 }

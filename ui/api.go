@@ -78,6 +78,7 @@ func (s *Server) routes() {
 	for _, r := range s.apiRoutes() {
 		m.HandleFunc(r.path, s.api(r.methods))
 	}
+	s.customerRoutes()
 	m.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, errNotFound("No such API call: "+r.URL.Path))
 	})

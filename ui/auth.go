@@ -569,13 +569,16 @@ type sessionInfo struct {
 	TokenLogin   bool      `json:"token_login"`
 	PINLogin     bool      `json:"pin_login"`
 	PrintReport  bool      `json:"print_report"`
+	QR           bool      `json:"qr"`            // the till takes QR Code Payment ("Show QR")
+	DemoCustomer bool      `json:"demo_customer"` // the demo's simulated customer can pay a QR code
 }
 
 func (s *Server) info(sess *session) sessionInfo {
 	now := s.opt.Now()
 	in := sessionInfo{Role: "none", Demo: s.opt.Demo, StoreID: s.opt.StoreID, TillID: s.opt.TillID,
 		Merchant: s.opt.MerchantName, Currency: s.opt.Currency, Today: now.In(s.opt.Location).Format(time.DateOnly),
-		ServerTime: now, TokenLogin: s.opt.Token != "", PrintReport: s.opt.PrintDayReport != nil}
+		ServerTime: now, TokenLogin: s.opt.Token != "", PrintReport: s.opt.PrintDayReport != nil,
+		QR: s.qrTill() != nil, DemoCustomer: s.opt.Demo && s.opt.DemoCustomerPays != nil}
 	_, in.TZOffset = now.In(s.opt.Location).Zone()
 	if sess != nil {
 		// The PIN is asked only of someone already on the till (security review): the

@@ -169,12 +169,13 @@ func newRealStack(t *testing.T) *realStack {
 	gw, err := wxpay.New(wxpay.Config{API: wxpay.APIv3Global, BaseURL: sim.URL(), RootCAs: sim.CertPool(),
 		MchID: creds.MchID, AppID: creds.AppID, PrivateKey: k.(*rsa.PrivateKey), MerchantSerialNo: creds.MerchantSerial,
 		APIv3Key: creds.APIv3Key, PlatformCerts: []*x509.Certificate{plat}, Currency: "HKD", MerchantCategoryCode: "5411",
-		DeviceID: "T01", StoreID: "HK001", StoreName: "posd test store", Logger: log.WithField("component", "wxpay")})
+		DeviceID: "T01", StoreID: "HK001", StoreName: "posd test store", NotifyURL: wxpaytest.NotifyURL,
+		Logger: log.WithField("component", "wxpay")})
 	if err != nil {
 		t.Fatal(err)
 	}
 	loc := engine.HongKong()
-	eng, err := engine.New(engine.Config{StoreID: "HK001", TillID: "T01", Location: loc, Description: "posd test store"},
+	eng, err := engine.New(engine.Config{StoreID: "HK001", TillID: "T01", Location: loc, Description: "posd test store", QRCodePayment: true},
 		gw, enginetest.NewMemStore(loc), engine.RealClock(), log.WithField("component", "engine"))
 	if err != nil {
 		t.Fatal(err)
@@ -228,7 +229,8 @@ func newRealStack(t *testing.T) *realStack {
 			st.printed = append(st.printed, r)
 			return nil
 		}, Token: testToken, ManagerPIN: testPIN, Kiosk: loopbackKiosk, Demo: true,
-		AmountTable: wxpaytest.AmountTable(), Receipts: &Receipts{Recent: receipts, Reprint: func(context.Context, string) error { return nil }},
+		DemoCustomerPays: func(_ context.Context, codeURL string) error { _, err := sim.PayCodeURL(codeURL); return err },
+		AmountTable:      wxpaytest.AmountTable(), Receipts: &Receipts{Recent: receipts, Reprint: func(context.Context, string) error { return nil }},
 		Logs: ring.entries, Health: func() any { return map[string]any{"ready": eng.Status().Ready, "storage": "ok"} },
 		Devices: st.deviceReport,
 		VirtualScan: func(ctx context.Context, code string) error {

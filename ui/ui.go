@@ -119,6 +119,9 @@ type Options struct {
 	// VirtualScan feeds a code typed in the demo's virtual-scanner field into the scanner
 	// pipeline; it should return the engine's error for a refused code. Nil: Till.Scan.
 	VirtualScan func(ctx context.Context, code string) error
+	// DemoCustomerPays makes the demo's simulated customer scan a QR code and pay it
+	// (the customer display's demo button). Nil: no button.
+	DemoCustomerPays func(ctx context.Context, codeURL string) error
 	// AmountTable is the simulator's amount-driven behaviours, shown as a hint in demo.
 	AmountTable any
 

@@ -60,6 +60,8 @@ const (
 	opRefund
 	opRefundQuery
 	opStatement
+	opNative // QR Code Payment order (v3 native, v2 unifiedorder)
+	opClose  // close an unpaid order
 )
 
 type rule struct {
@@ -86,6 +88,8 @@ var v3Codes = map[string]rule{
 	"NOT_FOUND":           {NotFound, msgNotFound},
 	"ORDER_PAID":          {Paid, "This order is already paid at WeChat Pay"},
 	"ORDER_CLOSED":        {Reversed, msgClosed},
+	"ORDERPAID":           {Paid, "This order is already paid at WeChat Pay"}, // v2 spelling, seen on close
+	"ORDERCLOSED":         {Reversed, msgClosed},
 	"ORDER_REVERSED":      {Reversed, msgReversed},
 	"AUTH_CODE_INVALID":   {Failed, msgCode},
 	"AUTH_CODE_ERROR":     {Failed, msgCode},
@@ -137,9 +141,9 @@ func classifyV3(op operation, status int, code string) rule {
 		return r
 	}
 	switch {
-	case status == http.StatusNotFound && (op == opQuery || op == opReverse || op == opRefundQuery):
+	case status == http.StatusNotFound && (op == opQuery || op == opReverse || op == opRefundQuery || op == opClose):
 		return rule{NotFound, msgNotFound}
-	case op == opPay || op == opRefund:
+	case op == opPay || op == opRefund || op == opNative:
 		return rule{Unknown, msgUnknown}
 	case status == http.StatusUnauthorized:
 		return rule{Failed, msgSign}
@@ -240,6 +244,40 @@ var v2RefundQueryCodes = map[string]rule{
 	"SYSTEMERROR":    {Unknown, msgSystem},
 }
 
+// v2NativeCodes: unifiedorder err_code. An order number seen before is never a plain
+// failure: it may be this till's own order from before a crash, so it is queried.
+var v2NativeCodes = map[string]rule{
+	"SYSTEMERROR":           {Unknown, msgSystem},
+	"ORDERPAID":             {Paid, "This order is already paid at WeChat Pay"},
+	"ORDERCLOSED":           {Reversed, msgClosed},
+	"OUT_TRADE_NO_USED":     {Unknown, msgUsed},
+	"INVALID_REQUEST":       {Unknown, msgUnknown},
+	"NOAUTH":                {Failed, msgNoAuth},
+	"PARAM_ERROR":           {Failed, msgSetup},
+	"LACK_PARAMS":           {Failed, msgSetup},
+	"XML_FORMAT_ERROR":      {Failed, msgSetup},
+	"REQUIRE_POST_METHOD":   {Failed, msgSetup},
+	"POST_DATA_EMPTY":       {Failed, msgSetup},
+	"NOT_UTF8":              {Failed, msgSetup},
+	"SIGNERROR":             {Failed, msgSign},
+	"APPID_NOT_EXIST":       {Failed, msgAccount},
+	"MCHID_NOT_EXIST":       {Failed, msgAccount},
+	"APPID_MCHID_NOT_MATCH": {Failed, msgAccount},
+	"FREQUENCY_LIMITED":     {Unknown, msgBusy},
+}
+
+// v2CloseCodes: closeorder err_code. A close refused for being too early (inside the
+// 5 minutes) has no documented code: it falls to Unknown and is tried again later.
+var v2CloseCodes = map[string]rule{
+	"SYSTEMERROR":         {Unknown, msgSystem},
+	"ORDERPAID":           {Paid, "The customer paid before the order was closed"},
+	"ORDERCLOSED":         {Reversed, msgClosed},
+	"ORDERNOTEXIST":       {NotFound, msgNotFound},
+	"SIGNERROR":           {Failed, msgSign},
+	"REQUIRE_POST_METHOD": {Failed, msgSetup},
+	"XML_FORMAT_ERROR":    {Failed, msgSetup},
+}
+
 // classifyV2 maps a v2 result_code=FAIL err_code. Codes not in the table are unknown: the
 // engine queries before it believes any refusal it cannot read.
 func classifyV2(op operation, code string) rule {
@@ -255,6 +293,10 @@ func classifyV2(op operation, code string) rule {
 		table = v2RefundCodes
 	case opRefundQuery:
 		table = v2RefundQueryCodes
+	case opNative:
+		table = v2NativeCodes
+	case opClose:
+		table = v2CloseCodes
 	}
 	if r, ok := table[code]; ok {
 		return r

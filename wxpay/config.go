@@ -39,10 +39,13 @@ type Config struct {
 
 	Currency             string // ISO 4217, default HKD
 	MerchantCategoryCode string // v3 micropay merchant_category_code
-	AppID                string
-	MchID                string
-	SubMchID             string // non-empty: institutional (service provider) mode
-	SubAppID             string
+	// NotifyURL is sent with QR Code Payment orders because WeChat requires it; posd
+	// never listens on it (a till behind NAT cannot be reached) and polls instead.
+	NotifyURL string
+	AppID     string
+	MchID     string
+	SubMchID  string // non-empty: institutional (service provider) mode
+	SubAppID  string
 
 	// v2 credentials.
 	APIKey     string           // 32-char API key

@@ -11,26 +11,29 @@ import (
 // that hold its secrets. internal/config reads the files; Config is what the client is
 // built from.
 type Section struct {
-	API                  string   `toml:"api"`
-	BaseURL              string   `toml:"base_url"`
-	BackupBaseURL        string   `toml:"backup_base_url"`
-	CAFile               string   `toml:"ca_file"`
-	Currency             string   `toml:"currency"`
-	MerchantCategoryCode string   `toml:"merchant_category_code"`
-	AppID                string   `toml:"appid"`
-	MchID                string   `toml:"mch_id"`
-	SubMchID             string   `toml:"sub_mch_id"`
-	SubAppID             string   `toml:"sub_appid"`
-	APIKeyFile           string   `toml:"api_key_file"`
-	SignType             string   `toml:"sign_type"`
-	ClientCertFile       string   `toml:"client_cert_file"`
-	ClientKeyFile        string   `toml:"client_key_file"`
-	PrivateKeyFile       string   `toml:"private_key_file"`
-	MerchantSerialNo     string   `toml:"merchant_serial_no"`
-	APIv3KeyFile         string   `toml:"apiv3_key_file"`
-	PlatformCertFiles    []string `toml:"platform_cert_files"`
-	PublicKeyFile        string   `toml:"public_key_file"`
-	PublicKeyID          string   `toml:"public_key_id"`
+	API                  string `toml:"api"`
+	BaseURL              string `toml:"base_url"`
+	BackupBaseURL        string `toml:"backup_base_url"`
+	CAFile               string `toml:"ca_file"`
+	Currency             string `toml:"currency"`
+	MerchantCategoryCode string `toml:"merchant_category_code"`
+	// NotifyURL is sent on QR Code Payment orders only because WeChat requires it; posd
+	// polls and never listens there. Empty: the till offers no QR Code Payment.
+	NotifyURL         string   `toml:"notify_url"`
+	AppID             string   `toml:"appid"`
+	MchID             string   `toml:"mch_id"`
+	SubMchID          string   `toml:"sub_mch_id"`
+	SubAppID          string   `toml:"sub_appid"`
+	APIKeyFile        string   `toml:"api_key_file"`
+	SignType          string   `toml:"sign_type"`
+	ClientCertFile    string   `toml:"client_cert_file"`
+	ClientKeyFile     string   `toml:"client_key_file"`
+	PrivateKeyFile    string   `toml:"private_key_file"`
+	MerchantSerialNo  string   `toml:"merchant_serial_no"`
+	APIv3KeyFile      string   `toml:"apiv3_key_file"`
+	PlatformCertFiles []string `toml:"platform_cert_files"`
+	PublicKeyFile     string   `toml:"public_key_file"`
+	PublicKeyID       string   `toml:"public_key_id"`
 }
 
 // DefaultCurrency is what a till charges in unless [wxpay] currency says otherwise: Hong
@@ -59,6 +62,11 @@ func (w Section) Problems() []check.Problem {
 	}
 	if w.BackupBaseURL != "" {
 		checkURL("backup_base_url", w.BackupBaseURL)
+	}
+	if w.NotifyURL != "" {
+		if err := CheckNotifyURL(w.NotifyURL); err != nil {
+			p.Add("notify_url", "%v", err)
+		}
 	}
 	if !currencyRE.MatchString(w.Currency) {
 		p.Add("currency", "a 3-letter ISO 4217 code such as HKD (got %q)", w.Currency)

@@ -30,6 +30,8 @@ type v3Paths struct {
 	refundQuery  string
 	statements   string
 	certificates string
+	native       string // QR Code Payment order
+	close        string
 }
 
 var v3PathTable = map[string]v3Paths{
@@ -42,6 +44,8 @@ var v3PathTable = map[string]v3Paths{
 		refundQuery:  "/refunds/out-refund-no/{}",
 		statements:   "/statements",
 		certificates: "/certificates",
+		native:       "/transactions/native",
+		close:        "/transactions/out-trade-no/{}/close",
 	},
 	APIv3HK: {
 		prefix:       "/hk/v3",
@@ -52,6 +56,8 @@ var v3PathTable = map[string]v3Paths{
 		refundQuery:  "/refunds/out-refund-no/{}",
 		statements:   "/statements",
 		certificates: "/certificates",
+		native:       "/transactions/native",
+		close:        "/transactions/out-trade-no/{}/close",
 	},
 }
 

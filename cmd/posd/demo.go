@@ -81,6 +81,10 @@ func (m *Main) demoCmd(ctx context.Context, args []string) error {
 		Demo:      true,
 		Amounts:   wxpaytest.AmountTable(),
 		Version:   version(),
+		CustomerPays: func(_ context.Context, codeURL string) error {
+			_, err := sim.PayCodeURL(codeURL)
+			return err
+		},
 	})
 	if err != nil {
 		return err
@@ -89,6 +93,7 @@ func (m *Main) demoCmd(ctx context.Context, args []string) error {
 	// the token (security review). It lasts the demo's day; a reload keeps working.
 	link, _ := d.LoginLink(24 * time.Hour)
 	fmt.Fprintf(m.Stdout, "posd demo: open %s\n", strings.TrimSuffix(d.URL(), "/")+link)
+	fmt.Fprintf(m.Stdout, "customer display (second screen, QR Code Payment): %s/customer\n", strings.TrimSuffix(d.URL(), "/"))
 	fmt.Fprintf(m.Stdout, "api token: %s\n", secrets.APIToken)
 	fmt.Fprintf(m.Stdout, "manager PIN: %s\n", secrets.ManagerPIN)
 	fmt.Fprintf(m.Stdout, "WeChat Pay simulator: %s (the last two digits of an amount pick its behaviour)\n", sim.URL())
@@ -112,6 +117,7 @@ func demoConfig(sim *wxpaytest.Server, dir, listen, level string) (config.Config
 	cfg.WxPay.MchID = creds.MchID
 	cfg.WxPay.AppID = creds.AppID
 	cfg.WxPay.MerchantSerialNo = creds.MerchantSerial
+	cfg.WxPay.NotifyURL = wxpaytest.NotifyURL
 	cfg.Storage.Path = filepath.Join(dir, "posd.db")
 	cfg.HTTP.Listen = listen
 	cfg.Log.Level = level

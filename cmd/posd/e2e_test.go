@@ -144,10 +144,13 @@ func (p *fakePrinter) serve(c net.Conn) {
 	}
 }
 
-func (p *fakePrinter) contains(s string) bool {
+func (p *fakePrinter) contains(s string) bool { return p.count(s) > 0 }
+
+// count is how many times s was printed.
+func (p *fakePrinter) count(s string) int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return bytes.Contains(p.data.Bytes(), []byte(s))
+	return bytes.Count(p.data.Bytes(), []byte(s))
 }
 
 // till is one posd under test and everything around it.
@@ -255,6 +258,7 @@ private_key_file = %q
 merchant_serial_no = %q
 apiv3_key_file = %q
 platform_cert_files = [%q]
+notify_url = "https://notify.posd.invalid/wxpay/notify"
 %s
 [storage]
 path = %q

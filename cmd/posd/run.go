@@ -63,6 +63,7 @@ func wxpayConfig(cfg *config.Config, s *config.Secrets) wxpay.Config {
 		RootCAs:              s.RootCAs,
 		Currency:             w.Currency,
 		MerchantCategoryCode: w.MerchantCategoryCode,
+		NotifyURL:            w.NotifyURL,
 		AppID:                w.AppID,
 		MchID:                w.MchID,
 		SubMchID:             w.SubMchID,

@@ -149,6 +149,8 @@ func TestParseConfig_Problems(t *testing.T) {
 		{"HTTPBaseURL", `base_url = "http://example.com"`, "wxpay.base_url: must be an https:// URL"},
 		{"Currency", `currency = "hkd"`, "wxpay.currency:"},
 		{"SubMchID", `sub_mch_id = "19x"`, "wxpay.sub_mch_id: digits only"},
+		{"NotifyURLQuery", `notify_url = "https://shop.example.com/n?till=1"`, "wxpay.notify_url: notify_url \"https://shop.example.com/n?till=1\": WeChat does not allow parameters"},
+		{"NotifyURLLoopback", `notify_url = "http://127.0.0.1/notify"`, "wxpay.notify_url: notify_url \"http://127.0.0.1/notify\": must be reachable from the internet"},
 		{"V2NeedsKey", `api = "v2"`, "wxpay.api_key_file: required"},
 		{"V2NeedsCert", `api = "v2"`, "wxpay.client_cert_file: required"},
 		{"SignType", "api = \"v2\"\nsign_type = \"SHA1\"", "wxpay.sign_type: must be one of HMAC-SHA256, MD5"},

@@ -83,6 +83,8 @@ type Parts struct {
 	Amounts   any
 	OnClose   []func()
 	Version   string // for /healthz
+	// CustomerPays is the demo's simulated customer paying a QR code (the simulator).
+	CustomerPays func(ctx context.Context, codeURL string) error
 }
 
 // Start opens everything, recovers unfinished attempts, starts listening and only
@@ -177,6 +179,8 @@ func (d *Daemon) openPayments(p Parts) (err error) {
 		QueueRate:    cfg.Engine.QueueRate,
 		CheckCode:    checkCodeFor(cfg.WxPay.API),
 		CodeHashes:   config.CodeHasher(codeKeys, "posd-code/"+cfg.Till.StoreID+"/"+cfg.Till.TillID, time.Now),
+		// QR Code Payment needs a notify_url for WeChat's sake (posd polls).
+		QRCodePayment: cfg.WxPay.NotifyURL != "",
 	}, d.gw, d.db, engine.RealClock(), d.logger("engine"))
 	if err != nil {
 		return fmt.Errorf("engine: %w", err)
@@ -504,26 +508,27 @@ func (d *Daemon) metricsHandler() http.Handler {
 // reconciliation and the receipt policy.
 func (d *Daemon) uiOptions(p Parts, h *monitor.HealthSources) (ui.Options, error) {
 	opts := ui.Options{
-		Till:         d.eng,
-		Token:        d.secrets.APIToken,
-		ManagerPIN:   d.secrets.ManagerPIN,
-		OnLogin:      d.metrics.Login,
-		PINLockouts:  d.db.Aux("pin_lockout"),
-		HealthAccess: d.cfg.HTTP.HealthAccess,
-		AllowedHosts: d.cfg.HTTP.AllowedHosts,
-		Demo:         p.Demo,
-		AmountTable:  p.Amounts,
-		Healthz:      h,
-		Metrics:      d.metricsHandler(),
-		StoreID:      d.cfg.Till.StoreID,
-		TillID:       d.cfg.Till.TillID,
-		MerchantName: d.cfg.Till.MerchantName,
-		Currency:     d.cfg.WxPay.Currency,
-		Location:     d.db.Location(),
-		Logger:       d.logger("ui"),
-		Health:       func() any { return h.Check(context.Background()) },
-		Devices:      func() ui.DeviceReport { return d.deviceReport(h) },
-		Alerts:       d.alerts,
+		Till:             d.eng,
+		Token:            d.secrets.APIToken,
+		ManagerPIN:       d.secrets.ManagerPIN,
+		OnLogin:          d.metrics.Login,
+		PINLockouts:      d.db.Aux("pin_lockout"),
+		HealthAccess:     d.cfg.HTTP.HealthAccess,
+		AllowedHosts:     d.cfg.HTTP.AllowedHosts,
+		Demo:             p.Demo,
+		AmountTable:      p.Amounts,
+		DemoCustomerPays: p.CustomerPays,
+		Healthz:          h,
+		Metrics:          d.metricsHandler(),
+		StoreID:          d.cfg.Till.StoreID,
+		TillID:           d.cfg.Till.TillID,
+		MerchantName:     d.cfg.Till.MerchantName,
+		Currency:         d.cfg.WxPay.Currency,
+		Location:         d.db.Location(),
+		Logger:           d.logger("ui"),
+		Health:           func() any { return h.Check(context.Background()) },
+		Devices:          func() ui.DeviceReport { return d.deviceReport(h) },
+		Alerts:           d.alerts,
 		Logs: func(level, grep string, n int) []ui.LogEntry {
 			return d.logs(level, grep, n)
 		},

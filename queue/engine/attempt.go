@@ -24,6 +24,7 @@ type runner struct {
 	saleID string
 	otn    string
 	code   string // the full payment code, for the micropay only; never journaled
+	create bool   // a just-journaled QR attempt: the native order leaves first
 	queued bool
 	job    Job // the durable-queue job (queued runners)
 
@@ -34,6 +35,9 @@ type runner struct {
 	t1Mono   time.Duration
 	t1Known  bool   // t1 is known (journaled or just measured); see run
 	txID     string // WeChat's transaction id once seen (needed to refund)
+	// expiresAt is a QR attempt's time_expire, sent again unchanged when the native order
+	// is re-sent (WeChat refuses a change of it).
+	expiresAt time.Time
 
 	t        track
 	phase    Phase // as journaled
@@ -110,11 +114,32 @@ func (e *Engine) newRunner(s *Sale, a *Attempt, queued bool) *runner {
 	}
 	r.t.deadline, r.t.reverseAfter, r.t.windowEnd = deadline, reverseAfter, t0.Add(reverseWindow)
 	r.t.cancelled = s.State == SaleCancelled || s.State == SalePaid
+	if a.Kind == AttemptKindQR {
+		// The deadline is time_expire (journaled as Deadline); a close waits for WeChat's
+		// 5 minutes plus a margin.
+		r.t.qr, r.t.needCode = true, a.CodeURL == ""
+		r.expiresAt = a.ExpiresAt
+		r.t.reverseAfter = later(r.t.reverseAfter, t0.Add(qrCloseAfter))
+		for _, ev := range a.Events {
+			if ev.Call == "native" {
+				// Events keep wall time only; a clock set back counts as no time passed.
+				r.t.reverseAfter = later(r.t.reverseAfter, nowM.Add(-max(0, now.Sub(ev.At))).Add(qrCloseAfter))
+			}
+		}
+		if r.t.needCode {
+			// A native order may have left just before the stop without its event being
+			// journaled: WeChat may have created the order as late as now.
+			r.t.reverseAfter = later(r.t.reverseAfter, nowM.Add(qrCloseAfter))
+		}
+	}
 	r.resumeFrom(a.Events, now, nowM)
 	if r.t.undo == undoNone && r.t.cancelled && a.Phase == PhaseRefunding {
 		// Found paid after the cancel, not given back yet: reverse it (next() turns that
 		// into a refund past the window).
 		r.t.undo = undoReverse
+		if r.t.qr {
+			r.t.undo, r.t.nextRefund = undoRefund, nowM // a QR order is never reversed
+		}
 	}
 	// Queries that changed nothing are not journaled, so one may have been made just
 	// before a crash: after a restart no order is queried within a second of it. Within
@@ -146,7 +171,7 @@ func (r *runner) resumeFrom(evs []Event, now, nowM time.Time) {
 			r.t.reverseTries, lastReverse = 0, time.Time{}
 		case "query":
 			r.t.lastQuery = later(r.t.lastQuery, onAxis(ev.At))
-		case "reverse":
+		case "reverse", "close": // a QR attempt's close is its reverse
 			// A "paid" refusal of the reverse survives the handoff to the durable queue
 			// and a restart: the resumed runner confirms by query instead of reversing.
 			r.t.paidClaimed = ev.Outcome == wxpay.Paid.String()
@@ -234,6 +259,10 @@ func (r *runner) run() {
 		if r.micropay() {
 			return
 		}
+	} else if r.create {
+		if r.native() {
+			return
+		}
 	} else {
 		// Resumed (restart or durable queue): whether or not the micropay left, and
 		// whatever happened since, the first request is a query.
@@ -280,6 +309,8 @@ func (r *runner) run() {
 			done = r.refund()
 		case actQueryRefund:
 			done = r.queryRefund()
+		case actNative:
+			done = r.native()
 		}
 		if done || r.ctx.Err() != nil {
 			return
@@ -441,9 +472,12 @@ func (r *runner) query() bool {
 			r.t.nextReverse = now.Add(backoff(reverseBackoff, maxReverseBackoff, r.t.reverseTries))
 		}
 		r.t.nextQuery = now.Add(pollEvery)
-		if o.Outcome == wxpay.Pending {
+		switch {
+		case o.Outcome == wxpay.Pending:
 			r.setPhase(PhaseWaitingCustomer)
-		} else {
+		case r.t.qr && !r.t.needCode && !r.t.cancelled && now.Before(r.t.deadline):
+			r.setPhase(PhaseShowingQR) // the code is on the customer display
+		default:
 			r.setPhase(PhaseQuerying)
 		}
 	default:
@@ -489,6 +523,9 @@ func (r *runner) mismatch(o wxpay.Order) bool {
 // reverse closes the order at WeChat (or, for a paid order within 7 days, gives the money
 // back); every reverse is confirmed by a query.
 func (r *runner) reverse() bool {
+	if r.t.qr {
+		return r.close()
+	}
 	r.reverses++
 	r.t.reverseTries++
 	ctx, cancel := context.WithTimeout(r.ctx, callTimeout)
@@ -656,8 +693,9 @@ func (r *runner) paid(o wxpay.Order) bool {
 		// Not for this sale any more: give it back.
 		r.t.cancelled = true
 		if r.t.undo != undoRefund {
-			// Past the window, or a reverse was refused as paid: only a refund gives it back.
-			if m := r.e.mono(); r.t.pastWindow(m) || r.t.paidClaimed {
+			// Past the window, a reverse refused as paid, or a QR order (reverse is for
+			// Quick Pay): only a refund gives it back.
+			if m := r.e.mono(); r.t.qr || r.t.pastWindow(m) || r.t.paidClaimed {
 				r.t.undo, r.t.nextRefund = undoRefund, m
 			} else {
 				r.t.undo = undoReverse
@@ -678,6 +716,9 @@ func (r *runner) paid(o wxpay.Order) bool {
 // reversed ends the attempt with no money kept.
 func (r *runner) reversed() bool {
 	msg := &ErrorInfo{Code: InfoReversed, Message: "Not paid: the payment was cancelled at WeChat Pay and no money was taken. Scan a fresh payment code, or take another payment method"}
+	if r.t.qr {
+		msg = &ErrorInfo{Code: InfoQRExpired, Message: "Not paid: the QR code expired and was closed. Show a new QR code or scan the customer's code"}
+	}
 	if r.t.cancelled {
 		msg = &ErrorInfo{Code: InfoCancelled, Message: "Sale cancelled: no money was kept"}
 	}

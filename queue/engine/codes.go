@@ -28,13 +28,14 @@ func Codes() []string {
 // Codes the engine writes into an attempt's or a refund's ErrorInfo itself; every other
 // ErrorInfo code is WeChat's or wxpay's (wxpay.Codes).
 const (
-	InfoNotSent   = "NOT_SENT"  // the request never left the till
-	InfoReversed  = "REVERSED"  // the payment was reversed at WeChat Pay: no money kept
-	InfoCancelled = "CANCELLED" // the cashier cancelled the sale: no money kept
-	InfoFailed    = "FAILED"    // failed without a code from WeChat Pay
+	InfoNotSent   = "NOT_SENT"   // the request never left the till
+	InfoReversed  = "REVERSED"   // the payment was reversed at WeChat Pay: no money kept
+	InfoCancelled = "CANCELLED"  // the cashier cancelled the sale: no money kept
+	InfoFailed    = "FAILED"     // failed without a code from WeChat Pay
+	InfoQRExpired = "QR_EXPIRED" // a QR Code Payment order expired unpaid and was closed
 )
 
 // InfoCodes lists the ErrorInfo codes the engine sets itself.
 func InfoCodes() []string {
-	return []string{InfoNotSent, InfoReversed, InfoCancelled, InfoFailed}
+	return []string{InfoNotSent, InfoReversed, InfoCancelled, InfoFailed, InfoQRExpired}
 }

@@ -49,6 +49,9 @@ type Config struct {
 	// wxpay.CheckAuthCode; the v3 Multi-Wallet API also takes the 160 prefix
 	// (wxpay.CheckMultiWalletAuthCode).
 	CheckCode func(code string) error
+	// QRCodePayment turns on QR Code Payment (ShowQR) when the client speaks it
+	// (wxpay.NativeClient). posd sets it when wxpay.notify_url is configured.
+	QRCodePayment bool
 }
 
 // Limits from WeChat's rules (docs/payment-policy.md).

@@ -102,7 +102,7 @@ func simClient(tb testing.TB, sim *wxpaytest.Server, api string, clk engine.Cloc
 	cr := sim.Credentials()
 	cfg := wxpay.Config{
 		API: api, BaseURL: "https://apihk.mch.weixin.qq.com", MchID: cr.MchID, AppID: cr.AppID,
-		Now: clk.Now, RoundTripper: memRT{h: sim},
+		Now: clk.Now, RoundTripper: memRT{h: sim}, NotifyURL: wxpaytest.NotifyURL,
 	}
 	switch api {
 	case wxpay.APIv2:

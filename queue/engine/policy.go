@@ -15,6 +15,8 @@ const (
 	PhaseReversing       Phase = "reversing"        // cancelling the order at WeChat (timeout or cashier)
 	PhaseWaitingNetwork  Phase = "waiting_network"  // WeChat silent: the durable queue retries
 	PhaseRefunding       Phase = "refunding"        // paid after its sale was cancelled: giving it back
+	PhaseCreatingQR      Phase = "creating_qr"      // QR attempt journaled, native order on its way
+	PhaseShowingQR       Phase = "showing_qr"       // the customer display shows the QR code
 )
 
 // Timings (docs/payment-policy.md §2, §5; docs/wxpay-v2.md §6).
@@ -105,10 +107,11 @@ const (
 	actRefund             // give back a payment too old to reverse
 	actQueryRefund        // confirm that refund
 	actUnresolve          // WeChat is silent: hand the attempt to the durable queue
+	actNative             // QR attempt: (re)create the native order to get its code_url
 )
 
 func (a action) String() string {
-	return [...]string{"query", "reverse", "refund", "refundquery", "unresolve"}[a]
+	return [...]string{"query", "reverse", "refund", "refundquery", "unresolve", "native"}[a]
 }
 
 // undo says how a payment that must not be kept (its sale was cancelled) is given back.
@@ -146,6 +149,12 @@ type track struct {
 	refundAccepted bool // the cancel refund was accepted: confirm it with refund queries
 	refundTries    int
 	nextRefund     time.Time
+
+	// QR Code Payment (qr.go). For a QR attempt deadline is the order's time_expire and
+	// reverseAfter the first moment WeChat takes a close; "reverse" means close.
+	qr         bool
+	needCode   bool // no code_url known yet: the native order is (re)sent while time is left
+	nextNative time.Time
 }
 
 // next decides the attempt's next call and when to make it (never earlier than the
@@ -169,6 +178,10 @@ func next(t *track, now time.Time) (action, time.Time) {
 		// Past the window only a query can settle the attempt: paid → kept or refunded,
 		// not paid → settled with no money (see runner.query).
 		return actQuery, qAt
+	case t.qr && t.needCode && !t.cancelled && t.reverseTries == 0 && now.Before(t.deadline.Add(-qrMinLeft)):
+		// Sending the same native order again is safe (WeChat answers with the same
+		// code_url) and the only way to show a code whose first answer was lost.
+		return actNative, later(t.nextNative, t.lastQuery.Add(pollEvery))
 	}
 	rAt := later(t.reverseAfter, t.nextReverse)
 	if !t.cancelled && t.undo == undoNone {

@@ -75,6 +75,24 @@ func drawFault(t *rapid.T, label string) wxpaytest.Fault {
 	return f
 }
 
+// drawQRFault draws a fault for a QR Code Payment order: the transport faults on the calls
+// a QR attempt makes (native order, query, close, and the refund of a late payment).
+func drawQRFault(t *rapid.T, label string) wxpaytest.Fault {
+	kinds := []wxpaytest.FaultKind{
+		wxpaytest.FaultSystemError, wxpaytest.FaultBankError, wxpaytest.FaultLost, wxpaytest.FaultDrop,
+		wxpaytest.FaultHTTP, wxpaytest.FaultRateLimit, wxpaytest.FaultForged,
+	}
+	f := wxpaytest.Fault{Kind: rapid.SampledFrom(kinds).Draw(t, label+"kind")}
+	f.Endpoint = rapid.SampledFrom([]wxpaytest.Endpoint{wxpaytest.EPNative, wxpaytest.EPQuery,
+		wxpaytest.EPClose, wxpaytest.EPRefund, wxpaytest.EPRefundQuery}).Draw(t, label+"ep")
+	f.N = rapid.IntRange(1, 4).Draw(t, label+"n")
+	f.Processed = rapid.Bool().Draw(t, label+"processed")
+	if f.Kind == wxpaytest.FaultHTTP {
+		f.Status = rapid.SampledFrom([]int{400, 401, 403, 404, 429, 500, 502, 503}).Draw(t, label+"status")
+	}
+	return f
+}
+
 var (
 	checksOnce     sync.Once
 	checksExplicit bool // set on the command line: leave it
@@ -82,7 +100,7 @@ var (
 
 type action struct {
 	at     time.Duration // after the schedule's start
-	kind   string        // pay, cancel, refund, crash
+	kind   string        // pay, qr, scanpay (the customer pays the QR code), cancel, refund, crash
 	sale   int
 	amount int64 // refund
 }
@@ -95,13 +113,29 @@ type action struct {
 //   - the money the merchant keeps equals the sales in state paid (per order: an order
 //     keeps money exactly when its attempt is paid);
 //   - once the faults stop, every attempt ends paid, failed or reversed;
-//   - the simulator recorded no protocol violation (reverse before 15 s, > 1 query/s, ...).
+//   - the simulator recorded no protocol violation (reverse before 15 s, > 1 query/s,
+//     close before 5 minutes, ...).
+//
+// Some sales are paid by QR Code Payment instead: the till shows a code, the simulated
+// customer pays it (or not) at a random time — before or after a cancel, after it
+// expired — with faults on the native order, queries, the close and the refund.
 func TestPropertyFaultSchedules(t *testing.T) {
 	propertyChecks(t, 1000)
+	qrStats = qrCounts{}
 	rapid.Check(t, func(rt *rapid.T) {
 		runSchedule(t, rt, wxpay.APIv2)
 	})
+	t.Logf("QR sales: %d shown, %d paid, %d paid after a cancel (refunded), %d closed unpaid", qrStats.shown, qrStats.paid, qrStats.refunded, qrStats.closed)
+	if qrStats.paid == 0 || qrStats.refunded == 0 || qrStats.closed == 0 {
+		t.Fatalf("the schedules missed a QR outcome: %+v", qrStats)
+	}
 }
+
+// qrCounts shows the QR outcomes the schedules reached (a schedule generator that never
+// reaches one proves nothing about it).
+type qrCounts struct{ shown, paid, refunded, closed int }
+
+var qrStats qrCounts
 
 // TestPropertyFaultSchedulesV3 is the same with the v3 client. Fewer schedules: each v3
 // call costs RSA signatures on both sides (the v2 schedules exercise the same engine).
@@ -120,6 +154,7 @@ func runSchedule(tt *testing.T, t *rapid.T, api string) {
 	h := &harness{t: tt, clk: clk, st: enginetest.NewMemStore(nil), wx: enginetest.NewFakeWx(clk), cfg: testConfig()}
 	h.cfg.PollUntil = rapid.SampledFrom([]time.Duration{30 * time.Second, 45 * time.Second}).Draw(t, "pollUntil")
 	h.cfg.QueueRate = 1000
+	h.cfg.QRCodePayment = true
 	h.gw = simClient(tt, sim, api, clk)
 	startEngine(t, h)
 	defer func() { stopEngine(h) }()
@@ -135,16 +170,34 @@ func runSchedule(tt *testing.T, t *rapid.T, api string) {
 	var acts []action
 	codes := make([]string, nSales)
 	amounts := make([]int64, nSales)
+	qr := make([]bool, nSales)
 	for i := 0; i < nSales; i++ {
 		codes[i] = newCode()
 		amounts[i] = int64(rapid.IntRange(1, 500000).Draw(t, "amount"))
+		// A QR sale's amount is unique in the schedule: its faults are bound by amount.
+		qr[i] = rapid.IntRange(0, 2).Draw(t, "qr") == 0
+		if qr[i] {
+			amounts[i] = amounts[i]*10 + int64(i)
+		}
 		var faults []wxpaytest.Fault
 		for j, n := 0, rapid.IntRange(0, 3).Draw(t, "faults"); j < n; j++ {
-			faults = append(faults, drawFault(t, fmt.Sprintf("s%df%d", i, j)))
+			if qr[i] {
+				faults = append(faults, drawQRFault(t, fmt.Sprintf("s%df%d", i, j)))
+			} else {
+				faults = append(faults, drawFault(t, fmt.Sprintf("s%df%d", i, j)))
+			}
 		}
-		sim.Script(wxpaytest.Match{AuthCode: codes[i]}, faults...)
 		at := time.Duration(rapid.IntRange(0, 20).Draw(t, "payAt")) * time.Second
-		acts = append(acts, action{at: at, kind: "pay", sale: i})
+		if qr[i] {
+			sim.Script(wxpaytest.Match{NativeAmount: amounts[i]}, faults...)
+			acts = append(acts, action{at: at, kind: "qr", sale: i})
+			if rapid.IntRange(0, 3).Draw(t, "customerPays") != 0 {
+				acts = append(acts, action{at: at + time.Duration(rapid.IntRange(0, 400000).Draw(t, "scanAfterMs"))*time.Millisecond, kind: "scanpay", sale: i})
+			}
+		} else {
+			sim.Script(wxpaytest.Match{AuthCode: codes[i]}, faults...)
+			acts = append(acts, action{at: at, kind: "pay", sale: i})
+		}
 		if rapid.IntRange(0, 3).Draw(t, "refunds") == 0 {
 			// A manager refunds part of the sale (if it ends up paid) some time later.
 			acts = append(acts, action{at: at + time.Duration(rapid.IntRange(1, 600).Draw(t, "refundAfter"))*time.Second,
@@ -160,9 +213,25 @@ func runSchedule(tt *testing.T, t *rapid.T, api string) {
 	sort.SliceStable(acts, func(i, j int) bool { return acts[i].at < acts[j].at })
 
 	saleIDs := make([]string, nSales)
+	qrOTN := make([]string, nSales)
 	cashierCancelled := make([]bool, nSales)
 	do := func(a action) {
 		switch a.kind {
+		case "qr":
+			s, err := h.e.OpenSale(context.Background(), engine.OpenSaleRequest{Amount: amounts[a.sale]})
+			if err != nil {
+				t.Fatalf("open sale %d: %v", a.sale, err)
+			}
+			saleIDs[a.sale] = s.ID
+			s, err = h.e.ShowQR(context.Background(), s.ID)
+			if err != nil {
+				t.Fatalf("show QR %d: %v", a.sale, err)
+			}
+			qrOTN[a.sale] = s.Attempts[len(s.Attempts)-1].OutTradeNo
+		case "scanpay":
+			// The customer scans and pays, if WeChat still takes it (not closed, not
+			// expired, the order exists).
+			sim.PayNative(qrOTN[a.sale])
 		case "pay":
 			s, err := h.e.OpenSale(context.Background(), engine.OpenSaleRequest{Amount: amounts[a.sale], AuthCode: codes[a.sale]})
 			if err != nil {
@@ -285,6 +354,23 @@ func runSchedule(tt *testing.T, t *rapid.T, api string) {
 		}
 		if paid > 1 {
 			t.Fatalf("sale %d paid %d times", i, paid)
+		}
+		if qr[i] {
+			for _, a := range s.Attempts {
+				if a.Kind != engine.AttemptKindQR {
+					continue
+				}
+				qrStats.shown++
+				o := orders[a.OutTradeNo]
+				switch {
+				case a.State == engine.AttemptPaid:
+					qrStats.paid++
+				case o.WasPaid:
+					qrStats.refunded++
+				case o.State == wxpaytest.StateClosed:
+					qrStats.closed++
+				}
+			}
 		}
 		if (s.State == engine.SalePaid) != (paid == 1) {
 			t.Fatalf("sale %d in state %s with %d paid attempts", i, s.State, paid)

@@ -68,9 +68,18 @@ type Event struct {
 	Detail  string    `json:"detail,omitempty"`
 }
 
-// Attempt is one payment code charged for a sale.
+// AttemptKindQR marks a QR Code Payment attempt: the customer scans the till's code.
+// Quick Pay attempts (the till scans the customer's code) have no kind.
+const AttemptKindQR = "qr"
+
+// Attempt is one payment code charged for a sale, or one QR code shown for it.
 type Attempt struct {
-	OutTradeNo    string       `json:"out_trade_no"`
+	OutTradeNo string `json:"out_trade_no"`
+	Kind       string `json:"kind,omitempty"` // "" (Quick Pay) or AttemptKindQR
+	// CodeURL is a QR attempt's code, from WeChat (weixin://wxpay/bizpayurl?pr=...);
+	// ExpiresAt is the time_expire sent with it: nobody can pay after it.
+	CodeURL       string       `json:"code_url,omitempty"`
+	ExpiresAt     time.Time    `json:"expires_at,omitzero"`
 	State         AttemptState `json:"state"`
 	TransactionID string       `json:"transaction_id,omitempty"`
 	Wallet        string       `json:"wallet,omitempty"`       // payer currency: HKD or CNY

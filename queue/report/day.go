@@ -27,14 +27,17 @@ type WalletTotals struct {
 
 // DayReport is the Z report of one till for one day.
 type DayReport struct {
-	Date        string            `json:"date"` // 2006-01-02, till time zone
-	StoreID     string            `json:"store_id"`
-	TillID      string            `json:"till_id"`
-	Currency    string            `json:"currency"`
-	Sales       map[string]int    `json:"sales"`    // sale state → count
-	Attempts    map[string]int    `json:"attempts"` // attempt state → count
-	Paid        Money             `json:"paid"`
-	Wallets     []WalletTotals    `json:"wallets"` // sorted by wallet
+	Date     string         `json:"date"` // 2006-01-02, till time zone
+	StoreID  string         `json:"store_id"`
+	TillID   string         `json:"till_id"`
+	Currency string         `json:"currency"`
+	Sales    map[string]int `json:"sales"`    // sale state → count
+	Attempts map[string]int `json:"attempts"` // attempt state → count
+	Paid     Money          `json:"paid"`
+	Wallets  []WalletTotals `json:"wallets"` // sorted by wallet
+	// TradeTypes splits the paid attempts by trade type: MICROPAY (Quick Pay) and NATIVE
+	// (QR Code Payment).
+	TradeTypes  map[string]Money  `json:"trade_types"`
 	Refunds     Money             `json:"refunds"` // successful refunds
 	RefundsOpen Money             `json:"refunds_open"`
 	Net         int64             `json:"net"` // paid − refunded
@@ -55,7 +58,7 @@ func Day(date, storeID, tillID, currency string, loc *time.Location, sales []*en
 	}
 	r := DayReport{
 		Date: date, StoreID: storeID, TillID: tillID, Currency: currency,
-		Sales: map[string]int{}, Attempts: map[string]int{}, ByHour: map[int]Money{},
+		Sales: map[string]int{}, Attempts: map[string]int{}, ByHour: map[int]Money{}, TradeTypes: map[string]Money{},
 		GeneratedAt: now,
 	}
 	wallets := map[string]*WalletTotals{}
@@ -70,6 +73,10 @@ func Day(date, storeID, tillID, currency string, loc *time.Location, sales []*en
 			case engine.AttemptPaid:
 				r.Paid.Count++
 				r.Paid.Amount += s.Amount
+				tt := r.TradeTypes[TradeTypeOf(&a)]
+				tt.Count++
+				tt.Amount += s.Amount
+				r.TradeTypes[TradeTypeOf(&a)] = tt
 				w := a.Wallet
 				if w == "" {
 					w = s.Currency

@@ -74,6 +74,9 @@ type Item struct {
 	// Refund items only (their amounts are the refund's).
 	OutRefundNo string `json:"out_refund_no,omitempty"`
 	RefundID    string `json:"refund_id,omitempty"`
+	// TradeType: MICROPAY (Quick Pay) or NATIVE (QR Code Payment), from the statement's
+	// 交易类型 column, else from the journal.
+	TradeType string `json:"trade_type,omitempty"`
 }
 
 // Result is a day's reconciliation.
@@ -86,7 +89,9 @@ type Result struct {
 	Counts    map[Class]int `json:"counts"`
 	Alerts    int           `json:"alerts"`
 	Rows      int           `json:"rows"` // statement rows considered (this till's)
-	Items     []Item        `json:"items"`
+	// TradeTypes counts the payments WeChat lists (SUCCESS rows) by trade type.
+	TradeTypes map[string]int `json:"trade_types,omitempty"`
+	Items      []Item         `json:"items"`
 }
 
 // Filter says which statement rows belong to this till (a merchant's statement covers
@@ -114,6 +119,7 @@ type localAttempt struct {
 type wechatOrder struct {
 	paid, revoked bool
 	tx            string
+	tradeType     string
 	state         string
 	amount        int64
 	currency      string
@@ -201,6 +207,9 @@ func ReconcileInput(in Input) Result {
 		if row.TransactionID != "" {
 			w.tx = row.TransactionID
 		}
+		if tt := row.Raw[statementTradeType]; tt != "" {
+			w.tradeType = strings.ToUpper(tt)
+		}
 		// A REFUND row is money going back, listed on the day of the refund: it does not
 		// say the order was paid this day (a refund today of last week's sale is normal).
 		// The payment itself is the SUCCESS row on the day it was paid.
@@ -208,6 +217,10 @@ func ReconcileInput(in Input) Result {
 		case "SUCCESS":
 			w.paid = true
 			w.amount, w.currency = row.Amount, row.Currency
+			if res.TradeTypes == nil {
+				res.TradeTypes = map[string]int{}
+			}
+			res.TradeTypes[nz(w.tradeType, TradeMicroPay)]++
 		case "REVOKED":
 			w.revoked = true
 			w.amount, w.currency = row.Amount, row.Currency
@@ -228,12 +241,13 @@ func ReconcileInput(in Input) Result {
 			continue // listed but never paid (e.g. closed): nothing moved
 		}
 		la, ok := local[key]
-		it := Item{OutTradeNo: key, TransactionID: w.tx, WeChatAmount: w.amount, WeChatCurr: w.currency}
+		it := Item{OutTradeNo: key, TransactionID: w.tx, WeChatAmount: w.amount, WeChatCurr: w.currency, TradeType: w.tradeType}
 		it.WeChatState = "SUCCESS"
 		if w.revoked {
 			it.WeChatState = "REVOKED"
 		}
 		if ok {
+			it.TradeType = nz(it.TradeType, TradeTypeOf(la.a))
 			it.SaleID, it.LocalState = la.sale.ID, string(la.a.State)
 			it.LocalAmount, it.LocalCurrency = la.sale.Amount, la.sale.Currency
 			if it.TransactionID == "" {
@@ -280,13 +294,37 @@ func ReconcileInput(in Input) Result {
 			if end := dayEnd(date, or(loc, la.a.StartedAt.Location())); !la.a.StartedAt.Before(end.Add(-midnightMargin)) {
 				action = "paid around midnight: check the next day's statement before contacting WeChat Pay support"
 			}
-			add(Item{Class: MissingAtWeChat, OutTradeNo: k, TransactionID: la.a.TransactionID, SaleID: la.sale.ID,
+			add(Item{Class: MissingAtWeChat, OutTradeNo: k, TransactionID: la.a.TransactionID, SaleID: la.sale.ID, TradeType: TradeTypeOf(la.a),
 				LocalState: string(la.a.State), LocalAmount: la.sale.Amount, LocalCurrency: la.sale.Currency,
 				Action: action})
 		}
 	}
 	refs.classify(date, loc, add)
 	return res
+}
+
+// Trade types as WeChat names them (statement column 交易类型, query trade_type).
+const (
+	TradeMicroPay = "MICROPAY" // Quick Pay: the till scanned the customer's code
+	TradeNative   = "NATIVE"   // QR Code Payment: the customer scanned the till's code
+)
+
+// statementTradeType is the statement column with the trade type.
+const statementTradeType = "交易类型"
+
+// TradeTypeOf is the trade type of a journaled attempt.
+func TradeTypeOf(a *engine.Attempt) string {
+	if a.Kind == engine.AttemptKindQR {
+		return TradeNative
+	}
+	return TradeMicroPay
+}
+
+func nz(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
 }
 
 // midnightMargin: a payment started this close to midnight may be paid (and listed)

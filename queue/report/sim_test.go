@@ -98,7 +98,7 @@ func newRig(t *testing.T, api string) *rig {
 	t.Cleanup(sim.Close)
 	r := &rig{t: t, api: api, clk: clk, sim: sim, wx: newClient(t, sim, api, tillA), tills: map[string]*engine.Engine{}}
 	for _, till := range []string{tillA, tillB} {
-		e, err := engine.New(engine.Config{StoreID: store, TillID: till, Description: "Example Store", Location: hkt},
+		e, err := engine.New(engine.Config{StoreID: store, TillID: till, Description: "Example Store", Location: hkt, QRCodePayment: true},
 			newClient(t, sim, api, till), enginetest.NewMemStore(hkt), clk, nil)
 		if err != nil {
 			t.Fatal(err)

@@ -392,6 +392,17 @@
     paying: (sale, a) => {
       const phase = (a && a.phase) || "sending";
       const v = { cls: "paying", title: has(phase) ? t(phase) : phase, detail: phase === "waiting_customer" ? t("waiting_customer_hint") : "" };
+      if (a && a.kind === "qr" && a.state !== "unresolved") {
+        // QR Code Payment: the customer display shows the code until it expires.
+        const left = a.expires_at ? new Date(a.expires_at).getTime() - now() : 0;
+        Object.assign(v, { cls: "scan", detail: "" });
+        if (!a.code_url) v.title = t("qr_creating");
+        else if (left > 0 && phase !== "reversing") {
+          Object.assign(v, { title: t("qr_shown"), detail: t("qr_shown_hint"), time: t("qr_time_left", { s: secondsLeft(a.expires_at) }) });
+          v.progress = progressOf(a.started_at, a.expires_at);
+        } else v.title = t("qr_checking");
+        return v;
+      }
       if (a && a.state === "unresolved") Object.assign(v, { cls: "unresolved", title: t("unresolved"), detail: t("unresolved_hint") });
       if (a && a.deadline && a.started_at) {
         const end = new Date(a.deadline).getTime();
@@ -468,6 +479,8 @@
     $("btn-charge").hidden = !!active || (done && S.digits === "");
     $("btn-charge").disabled = S.busy || amount <= 0;
     $("btn-cancel").hidden = !active;
+    $("btn-qr").hidden = !(sale && sale.state === "awaiting_scan" && S.session && S.session.qr);
+    $("btn-qr").disabled = S.busy;
     $("btn-new").hidden = !(done && S.digits === "");
     $("btn-reprint").hidden = !(sale && sale.state === "paid" && S.digits === "");
     document.querySelectorAll("#keypad button").forEach((b) => (b.disabled = !!active));
@@ -496,6 +509,24 @@
       const sale = await api("POST", "/api/v1/sales", { amount, currency: S.session.currency });
       S.sale = sale;
       S.digits = "";
+    } catch (e) {
+      toast(errText(e), "error");
+    } finally {
+      S.busy = false;
+      renderCashier();
+    }
+  }
+
+  // showQR starts a QR Code Payment: the customer display shows the code to scan.
+  async function showQR() {
+    if (!S.sale || S.busy) return;
+    S.busy = true;
+    renderCashier();
+    try {
+      const s = await api("POST", "/api/v1/sales/" + encodeURIComponent(S.sale.id) + "/qr");
+      // The event stream may already have brought a newer state (the code itself).
+      if (!S.sale || S.sale.id !== s.id || newer(s, S.sale)) S.sale = s;
+      S.notice = null;
     } catch (e) {
       toast(errText(e), "error");
     } finally {
@@ -1280,6 +1311,7 @@
     document.querySelectorAll("#keypad button").forEach((b) => b.addEventListener("click", () => keypad(b.dataset.key)));
     $("btn-charge").addEventListener("click", charge);
     $("btn-cancel").addEventListener("click", cancelSale);
+    $("btn-qr").addEventListener("click", showQR);
     $("btn-new").addEventListener("click", newSale);
     $("btn-reprint").addEventListener("click", () => S.sale && reprint(S.sale.id));
     $("scan-form").addEventListener("submit", (ev) => {

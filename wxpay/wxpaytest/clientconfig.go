@@ -6,6 +6,10 @@ import (
 	"posd/wxpay"
 )
 
+// NotifyURL is the notify_url of ClientConfig: WeChat requires one on QR Code Payment
+// orders; the simulator never calls it (posd polls), so it points at a reserved name.
+const NotifyURL = "https://notify.posd.invalid/wxpay/notify"
+
 // ClientConfig returns a wxpay.Config pointed at the simulator, for api wxpay.APIv3Global,
 // wxpay.APIv3HK or wxpay.APIv2, in direct-merchant mode (set SubMchID from Credentials()
 // for institutional mode). It trusts the simulator's CA, carries every credential, and uses
@@ -39,6 +43,7 @@ func (s *Server) ClientConfig(api string) wxpay.Config {
 		StoreName:            "Demo Store",
 		StoreAddress:         "1 Queen's Road Central, Hong Kong",
 		ClientIP:             "127.0.0.1",
+		NotifyURL:            NotifyURL,
 		Now:                  s.opts.Now,
 	}
 }

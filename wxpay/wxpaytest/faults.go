@@ -157,6 +157,9 @@ func (f Fault) String() string {
 type Match struct {
 	OutTradeNo string
 	AuthCode   string
+	// NativeAmount binds the script to the first QR (native) order of this amount, for
+	// tests that cannot know the out_trade_no before the order leaves.
+	NativeAmount int64
 }
 
 // scripted is one fault with its remaining uses.

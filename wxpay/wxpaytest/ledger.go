@@ -28,6 +28,9 @@ type Order struct {
 	Description   string
 	Attach        string
 	DeviceID      string
+	TradeType     string // MICROPAY (empty in orders made before QR codes existed) or NATIVE
+	CodeURL       string // NATIVE: the QR code's content
+	TimeExpire    time.Time
 
 	Amount        int64 // amount.total / total_fee, minor units
 	Currency      string
@@ -43,6 +46,7 @@ type Order struct {
 	Created    time.Time
 	PaidAt     time.Time
 	ReversedAt time.Time
+	ClosedAt   time.Time
 
 	Refunded int64    // sum of accepted refunds
 	Refunds  []Refund // in a snapshot: the order's refunds, oldest first
@@ -204,7 +208,7 @@ func (s *Server) pay(r payReq, behaviour []Fault, now time.Time) outcome {
 	if o, ok := s.orders[r.outTradeNo]; ok {
 		s.advance(o, now)
 		switch {
-		case o.AuthCode != r.authCode || o.Amount != r.amount || o.Currency != r.currency:
+		case o.TradeType == TradeNative || o.AuthCode != r.authCode || o.Amount != r.amount || o.Currency != r.currency:
 			s.violate(now, RuleOutTradeNoReused, r.outTradeNo, "out_trade_no resubmitted with another payment code or amount")
 			return fail("OUT_TRADE_NO_USED", "商户订单号重复")
 		case o.State == StateRevoked:
@@ -242,6 +246,7 @@ func (s *Server) pay(r payReq, behaviour []Fault, now time.Time) outcome {
 		AuthCode:      r.authCode,
 		Dialect:       r.dialect,
 		Institutional: r.institutional,
+		TradeType:     TradeMicroPay,
 		Description:   r.description,
 		Attach:        r.attach,
 		DeviceID:      r.deviceID,

@@ -90,6 +90,7 @@ type Server struct {
 	platforms  []platformCert // every platform certificate issued; the last one signs
 	orders     map[string]*Order
 	byTxID     map[string]*Order
+	byCodeURL  map[string]*Order
 	order      []string // out_trade_nos in creation order
 	codes      map[string]string
 	lastQuery  map[string]time.Time
@@ -171,6 +172,7 @@ func Start(opts Options) (*Server, error) {
 		closed:     make(chan struct{}),
 		orders:     map[string]*Order{},
 		byTxID:     map[string]*Order{},
+		byCodeURL:  map[string]*Order{},
 		codes:      map[string]string{},
 		lastQuery:  map[string]time.Time{},
 		refunds:    map[string]*Refund{},
@@ -335,6 +337,9 @@ func (s *Server) Script(m Match, faults ...Fault) {
 	}
 	if m.AuthCode != "" {
 		s.scripts["code:"+m.AuthCode] = sc
+	}
+	if m.NativeAmount > 0 {
+		s.scripts[nativeAmountKey(m.NativeAmount)] = sc
 	}
 }
 

@@ -61,7 +61,7 @@ func (s *Server) statementRows(day time.Time, billType string, now time.Time) (r
 			r := make([]string, len(StatementHeader))
 			r[0] = t.In(hkt).Format("2006-01-02 15:04:05")
 			r[1], r[2], r[3], r[4] = s.creds.AppID, s.creds.MchID, sub, o.DeviceID
-			r[5], r[6], r[7], r[8], r[9] = o.TransactionID, o.OutTradeNo, openID(o.AuthCode), "MICROPAY", state
+			r[5], r[6], r[7], r[8], r[9] = o.TransactionID, o.OutTradeNo, openID(o.payerKey()), o.tradeType(), state
 			r[10], r[11], r[12], r[13], r[14] = "OTHERS", "", "0.00", "", "0.00"
 			r[19], r[20], r[21], r[22] = o.Description, o.Attach, "0.00", "0.00%"
 			amt := o.Amount + s.stmtDelta[no]

@@ -198,6 +198,7 @@ func (s *Server) serveV2(w http.ResponseWriter, r *http.Request, now time.Time) 
 var v2Endpoints = map[string]Endpoint{
 	"/pay/micropay": EPMicroPay, "/pay/orderquery": EPQuery, "/secapi/pay/reverse": EPReverse,
 	"/secapi/pay/refund": EPRefund, "/pay/refundquery": EPRefundQuery, "/pay/downloadbill": EPStatement,
+	"/pay/unifiedorder": EPNative, "/pay/closeorder": EPClose,
 }
 
 func (c *v2Call) route() (answer, *Fault) {
@@ -266,6 +267,10 @@ func (c *v2Call) route() (answer, *Fault) {
 		return c.refund()
 	case EPRefundQuery:
 		return c.refundQuery()
+	case EPNative:
+		return c.nativeOrder()
+	case EPClose:
+		return c.closeOrder()
 	}
 	return c.downloadBill()
 }
@@ -291,7 +296,7 @@ func hkTime(t time.Time) string { return t.In(hkt).Format("20060102150405") }
 // orderFields renders an order's v2 fields (micropay / orderquery success layer).
 func (c *v2Call) orderFields(o *Order, query bool) map[string]string {
 	f := map[string]string{"result_code": "SUCCESS", "out_trade_no": o.OutTradeNo, "total_fee": strconv.FormatInt(o.Amount, 10),
-		"fee_type": o.Currency, "trade_type": "MICROPAY", "attach": o.Attach, "device_info": o.DeviceID}
+		"fee_type": o.Currency, "trade_type": o.tradeType(), "attach": o.Attach, "device_info": o.DeviceID}
 	if o.TransactionID != "" {
 		f["transaction_id"] = o.TransactionID
 	}
@@ -301,10 +306,10 @@ func (c *v2Call) orderFields(o *Order, query bool) map[string]string {
 	}
 	if o.WasPaid {
 		if c.inst {
-			f["sub_openid"] = openID(o.AuthCode)
+			f["sub_openid"] = openID(o.payerKey())
 			f["sub_is_subscribe"] = "N"
 		}
-		f["openid"] = openID(o.AuthCode)
+		f["openid"] = openID(o.payerKey())
 		f["is_subscribe"] = "N"
 		f["bank_type"] = "OTHERS"
 		f["cash_fee_type"] = o.PayerCurrency

@@ -49,6 +49,8 @@ func v3Code(code string) (int, string) {
 		return 404, "RESOURCE_NOT_EXISTS"
 	case "REVERSE_EXPIRE", "TRADE_OVERDUE", "INVALID_REQUEST", "NO_STATEMENT_EXIST":
 		return 400, code
+	case "CLOSE_TOO_EARLY":
+		return 400, "INVALID_REQUEST"
 	case "TRADE_STATE_ERROR", "ERROR":
 		return 400, "INVALID_REQUEST"
 	case "SIGNERROR":
@@ -109,7 +111,7 @@ func rfc3339(t time.Time) string { return t.In(hkt).Format(time.RFC3339) }
 
 func (s *Server) v3Order(o *Order) v3OrderJSON {
 	j := v3OrderJSON{
-		ID: o.TransactionID, OutTradeNo: o.OutTradeNo, TradeType: "MICROPAY",
+		ID: o.TransactionID, OutTradeNo: o.OutTradeNo, TradeType: o.tradeType(),
 		TradeState: o.State, TradeStateDesc: stateDesc[o.State], Attach: o.Attach,
 	}
 	if o.Institutional {
@@ -126,9 +128,9 @@ func (s *Server) v3Order(o *Order) v3OrderJSON {
 		j.Amount.PayerCurrency = o.PayerCurrency
 		j.Amount.ExchangeRate = &v3ExchangeRate{Type: "SETTLEMENT_RATE", Rate: o.ExchangeRate}
 		if o.Institutional {
-			j.Payer = &v3Payer{SpOpenID: openID(o.AuthCode)}
+			j.Payer = &v3Payer{SpOpenID: openID(o.payerKey())}
 		} else {
-			j.Payer = &v3Payer{OpenID: openID(o.AuthCode)}
+			j.Payer = &v3Payer{OpenID: openID(o.payerKey())}
 		}
 	}
 	return j
@@ -359,6 +361,10 @@ func (c *v3Call) route() (answer, *Fault) {
 		ep, fn = EPReverse, func() (answer, *Fault) { return c.reverse(seg[2], seg[3]) }
 	case m == "POST" && c.dialect == "v3-hk" && len(seg) == 4 && seg[0] == "transactions" && seg[3] == "reverse":
 		ep, fn = EPReverse, func() (answer, *Fault) { return c.reverse(seg[1], seg[2]) }
+	case m == "POST" && p == "/transactions/native":
+		ep, fn = EPNative, c.nativeOrder
+	case m == "POST" && len(seg) == 4 && seg[0] == "transactions" && seg[1] == "out-trade-no" && seg[3] == "close":
+		ep, fn = EPClose, func() (answer, *Fault) { return c.closeOrder(seg[2]) }
 	case m == "POST" && p == "/refunds":
 		ep, fn = EPRefund, c.refund
 	case m == "GET" && p == "/refunds":

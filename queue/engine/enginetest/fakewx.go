@@ -32,6 +32,9 @@ type FakeWx struct {
 	OnReverse     func(otn string, n int) wxpay.ReverseResult
 	OnRefund      func(req wxpay.RefundRequest, n int) wxpay.Refund
 	OnQueryRefund func(outRefundNo string, n int) wxpay.Refund
+	// QR Code Payment (wxpay.NativeClient).
+	OnNative func(req wxpay.NativeRequest, n int) wxpay.NativeOrder
+	OnClose  func(otn string, n int) wxpay.CloseResult
 
 	clk    engine.Clock
 	mu     sync.Mutex
@@ -71,7 +74,10 @@ func NewFakeWx(clk engine.Clock) *FakeWx {
 	return &FakeWx{clk: clk, count: map[string]int{}, orders: map[string]wxpay.PayRequest{}}
 }
 
-var _ wxpay.Client = (*FakeWx)(nil)
+var (
+	_ wxpay.Client       = (*FakeWx)(nil)
+	_ wxpay.NativeClient = (*FakeWx)(nil)
+)
 
 func (f *FakeWx) record(c Call, key string) int {
 	f.mu.Lock()
@@ -178,6 +184,44 @@ func (f *FakeWx) QueryRefund(ctx context.Context, no string) (wxpay.Refund, erro
 	}
 	return r, nil
 }
+
+// NativeOrder answers through OnNative; nil answers "no answer".
+func (f *FakeWx) NativeOrder(ctx context.Context, req wxpay.NativeRequest) (wxpay.NativeOrder, error) {
+	if err := ctx.Err(); err != nil {
+		return wxpay.NativeOrder{}, err
+	}
+	n := f.record(Call{Method: "native", OutTradeNo: req.OutTradeNo, Amount: req.Amount}, req.OutTradeNo)
+	if f.OnNative == nil {
+		return wxpay.NativeOrder{Outcome: wxpay.Unknown, Error: silentErr()}, nil
+	}
+	return f.OnNative(req, n), nil
+}
+
+// CloseOrder answers through OnClose; nil answers "no answer".
+func (f *FakeWx) CloseOrder(ctx context.Context, otn string) (wxpay.CloseResult, error) {
+	if err := ctx.Err(); err != nil {
+		return wxpay.CloseResult{}, err
+	}
+	n := f.record(Call{Method: "close", OutTradeNo: otn}, otn)
+	if f.OnClose == nil {
+		return wxpay.CloseResult{Outcome: wxpay.Unknown, Error: silentErr()}, nil
+	}
+	return f.OnClose(otn, n), nil
+}
+
+// CodeURL is the code_url NativeOK answers with.
+const CodeURL = "weixin://wxpay/bizpayurl?pr=FakeCode1"
+
+// NativeOK is a created QR order.
+func NativeOK() wxpay.NativeOrder {
+	return wxpay.NativeOrder{Outcome: wxpay.NotPaid, CodeURL: CodeURL}
+}
+
+// CloseOK is a closed order.
+func CloseOK() wxpay.CloseResult { return wxpay.CloseResult{Outcome: wxpay.Reversed} }
+
+// Closed is a query of a closed order.
+func Closed() wxpay.Order { return wxpay.Order{Outcome: wxpay.Reversed, TradeState: "CLOSED"} }
 
 // Statement is not used by the engine.
 func (f *FakeWx) Statement(ctx context.Context, date string) (wxpay.Statement, error) {
