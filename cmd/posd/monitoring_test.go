@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	neturl "net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -53,6 +54,10 @@ func TestMonitoringKit(t *testing.T) {
 			}
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+	// The printed URL is a one-time login link; the API and /metrics are on its origin.
+	if u, err := neturl.Parse(url); err == nil {
+		url = u.Scheme + "://" + u.Host + "/"
 	}
 	// One payment, so the per-call histograms have series.
 	tl := &till{t: t, base: strings.TrimSuffix(url, "/"), token: token, stderr: out}
@@ -148,7 +153,7 @@ func TestMonitoringKit(t *testing.T) {
 	pt := needTool(t, "promtool")
 	for _, args := range [][]string{{"check", "rules", "posd-alerts.yml"}, {"test", "rules", "posd-alerts.test.yml"}} {
 		c := exec.Command(pt, args...)
-		c.Dir = "../../monitoring"
+		c.Dir = "../../configs/monitoring"
 		if o, err := c.CombinedOutput(); err != nil {
 			t.Errorf("promtool %s: %v\n%s", strings.Join(args, " "), err, o)
 		}

@@ -152,7 +152,7 @@ func TestDeb(t *testing.T) {
 	if err != nil {
 		t.Fatalf("dpkg-deb -I: %v\n%s", err, info)
 	}
-	for _, w := range []string{"Package: posd", "Version: 1.2.3", "Depends: libc6", "Recommends: udev, fonts-noto-cjk", "postinst", "prerm", "postrm", "conffiles"} {
+	for _, w := range []string{"Package: posd", "Version: 1.2.3", "Depends: libc6", "Recommends: udev, logrotate, fonts-noto-cjk", "postinst", "prerm", "postrm", "conffiles"} {
 		if !strings.Contains(string(info), w) {
 			t.Errorf("control data lacks %q:\n%s", w, info)
 		}
