@@ -634,7 +634,7 @@ func TestE2E_Sales(t *testing.T) {
 			tl.api("POST", "/api/v1/sales/"+s.ID+"/pay", map[string]string{"auth_code": newCode()})
 			tl.waitSale(s.ID, 5*time.Second, "paying", func(s *engine.Sale) bool { return s.State == engine.SalePaying })
 			tl.api("POST", "/api/v1/sales/"+s.ID+"/cancel", nil)
-			s = tl.waitSale(s.ID, 40*time.Second, "cancelled with the attempt reversed", func(s *engine.Sale) bool {
+			tl.waitSale(s.ID, 40*time.Second, "cancelled with the attempt reversed", func(s *engine.Sale) bool {
 				return s.State == engine.SaleCancelled && lastAttempt(s).State == engine.AttemptReversed
 			})
 			if tl.metric("posd_reverses_total") == "0" {

@@ -335,7 +335,7 @@ func stopEngine(h *harness) {
 }
 
 // idle waits until every goroutine of the engine waits for the clock.
-var idleWall, setupWall time.Duration
+var idleWall time.Duration
 
 func idle(t *rapid.T, h *harness) {
 	defer func(t0 time.Time) { idleWall += time.Since(t0) }(time.Now())
