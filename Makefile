@@ -22,11 +22,13 @@ endif
 FUZZTIME  ?= 2m
 SOAK      ?= 100000
 
-.PHONY: help build test bench fuzz soak deb demo clean man
+.PHONY: help build test stress lint bench fuzz soak deb demo clean man
 
 help:
 	@echo "make build   build ./posd (cgo on: HID scanners need it)"
 	@echo "make test    go test -race ./..."
+	@echo "make stress  go test -race of the money paths while a CPU hog keeps every core busy"
+	@echo "make lint    staticcheck ./..."
 	@echo "make bench   benchmarks + the 60 s idle CPU/RSS measurement"
 	@echo "make fuzz    every Fuzz* target for FUZZTIME=$(FUZZTIME) each"
 	@echo "make soak    every test with POSD_SOAK=$(SOAK) (property tests run SOAK/1000 times their CI checks)"
@@ -40,6 +42,16 @@ build:
 
 test:
 	$(GO) test -race $(PKG)
+
+# A busy till: the money-path tests under a CPU hog (stress-ng, else internal/cpuhog),
+# started and stopped by .ci/stress. STRESS_PKGS overrides the packages.
+STRESS_PKGS ?= ./queue/... ./wxpay/... ./cmd/posd
+stress:
+	bash .ci/stress $(STRESS_PKGS)
+
+# staticcheck, pinned in .ci/lint.
+lint:
+	bash .ci/lint
 
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem $(PKG)

@@ -89,6 +89,7 @@ type crashSale struct {
 
 type crashCode struct {
 	fault *wxpaytest.Fault
+	then  []wxpaytest.Fault // more faults for the same code (after fault)
 	// outage (non-zero): WeChat becomes unreachable as soon as the micropay's outcome is
 	// journaled (so the micropay itself gets through and every query fails), until the
 	// recovery starts.
@@ -97,7 +98,8 @@ type crashCode struct {
 
 // crashWorkloads, by name. "main": paid at once; refused then paid with the answer lost on
 // the way; the customer never confirms (reversed at the deadline) then the sale is
-// cancelled; SYSTEMERROR but paid (found by a query); USERPAYING then paid. "outage": the
+// cancelled; SYSTEMERROR but paid (found by a query); USERPAYING then paid; a slow uplink
+// with a customer who never confirms (reversed 15 s after WeChat's order). "outage": the
 // answer to a paid micropay is lost and WeChat is unreachable past the deadline, so the
 // attempt goes unresolved into the durable queue, which resolves it once WeChat is back.
 var crashWorkloads = map[string][]crashSale{
@@ -110,6 +112,10 @@ var crashWorkloads = map[string][]crashSale{
 		{amount: 1018, codes: []crashCode{{}}, cancel: true},
 		{amount: 1004, codes: []crashCode{{}}},
 		{amount: 1002, codes: []crashCode{{}}},
+		// A slow uplink: the micropay reaches WeChat 8 s (scaled) after it left, and the
+		// customer never confirms: the reverse must still come 15 s after WeChat's order.
+		{amount: 1019, codes: []crashCode{{fault: &wxpaytest.Fault{Kind: wxpaytest.FaultSlowUplink, Delay: 8 * time.Second},
+			then: []wxpaytest.Fault{{Kind: wxpaytest.FaultUserPayingForever}}}}},
 	},
 	// "qr": QR Code Payment. Paid by the customer; cancelled by the cashier and paid by
 	// the customer anyway (refunded); never paid (closed once WeChat allows, 5 min 30 s
@@ -140,7 +146,18 @@ type crashRig struct {
 func newCrashRig(t *testing.T, workload string) *crashRig {
 	t.Helper()
 	r := &crashRig{t: t, clk: scaledClock{epoch: time.Now(), scale: crashScale}, dir: t.TempDir(), workload: workload}
-	r.sim = wxpaytest.New(wxpaytest.Options{Now: r.clk.Now, AmountDriven: true})
+	r.sim = wxpaytest.New(wxpaytest.Options{Now: r.clk.Now, AmountDriven: true,
+		// A slow uplink waits on the scaled clock.
+		Sleep: func(ctx context.Context, d time.Duration) bool {
+			t := time.NewTimer(r.clk.real(d))
+			defer t.Stop()
+			select {
+			case <-t.C:
+				return true
+			case <-ctx.Done():
+				return false
+			}
+		}})
 	t.Cleanup(r.sim.Close)
 	r.dbPath = filepath.Join(r.dir, "state", "posd.db")
 	r.caPath = filepath.Join(r.dir, "ca.pem")
@@ -152,7 +169,7 @@ func newCrashRig(t *testing.T, workload string) *crashRig {
 		for j, c := range s.codes {
 			code := fmt.Sprintf("13%08d%08d", i*10+j, rand.IntN(1e8))
 			if c.fault != nil {
-				r.sim.Script(wxpaytest.Match{AuthCode: code}, *c.fault)
+				r.sim.Script(wxpaytest.Match{AuthCode: code}, append([]wxpaytest.Fault{*c.fault}, c.then...)...)
 			}
 			codes = append(codes, code)
 		}

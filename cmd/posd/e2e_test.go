@@ -641,11 +641,57 @@ func TestE2E_Sales(t *testing.T) {
 			tl.api("POST", "/api/v1/sales/"+s.ID+"/pay", map[string]string{"auth_code": newCode()})
 			tl.waitSale(s.ID, 5*time.Second, "paying", func(s *engine.Sale) bool { return s.State == engine.SalePaying })
 			tl.api("POST", "/api/v1/sales/"+s.ID+"/cancel", nil)
-			s = tl.waitSale(s.ID, 40*time.Second, "cancelled with the attempt reversed", func(s *engine.Sale) bool {
+			tl.waitSale(s.ID, 40*time.Second, "cancelled with the attempt reversed", func(s *engine.Sale) bool {
 				return s.State == engine.SaleCancelled && lastAttempt(s).State == engine.AttemptReversed
 			})
 			if tl.metric("posd_reverses_total") == "0" {
 				t.Fatal("reverse not counted")
+			}
+		})
+		t.Run("SlowLinkCancel", func(t *testing.T) {
+			// The micropay reaches WeChat 3 s after posd sent it (a congested uplink) and
+			// the cashier cancels at once. WeChat counts its 15 s from when it created the
+			// order: the first reverse must reach the simulator at least 15 s after that.
+			// This waits ~19 s of real time on purpose: the floor is in the real binary on
+			// the real clock (config refuses a floor under 15 s); it runs in parallel.
+			t.Parallel()
+			code := newCode()
+			tl.sim.Script(wxpaytest.Match{AuthCode: code},
+				wxpaytest.Fault{Kind: wxpaytest.FaultSlowUplink, Delay: 3 * time.Second},
+				wxpaytest.Fault{Kind: wxpaytest.FaultUserPayingForever})
+			s := tl.openSale(1099, "R-slow-link")
+			if st, b := tl.api("POST", "/api/v1/sales/"+s.ID+"/pay", map[string]string{"auth_code": code}); st >= 300 {
+				t.Fatalf("pay: %d %s", st, b)
+			}
+			if st, b := tl.api("POST", "/api/v1/sales/"+s.ID+"/cancel", nil); st != http.StatusOK {
+				t.Fatalf("cancel: %d %s", st, b)
+			}
+			s = tl.waitSale(s.ID, 60*time.Second, "cancelled with the attempt reversed", func(s *engine.Sale) bool {
+				return s.State == engine.SaleCancelled && lastAttempt(s).State == engine.AttemptReversed
+			})
+			otn := lastAttempt(s).OutTradeNo
+			o, ok := tl.sim.Order(otn)
+			if !ok {
+				t.Fatal("WeChat never created the order")
+			}
+			var first time.Time
+			for _, r := range tl.sim.Requests() {
+				if r.Endpoint == wxpaytest.EPReverse && r.OutTradeNo == otn && first.IsZero() {
+					first = r.Time
+				}
+			}
+			if first.IsZero() {
+				t.Fatal("no reverse reached WeChat")
+			}
+			margin := first.Sub(o.Created)
+			t.Logf("first reverse reached WeChat %v after it created the order (%v after posd's t0)", margin.Round(time.Millisecond), first.Sub(lastAttempt(s).StartedAt).Round(time.Millisecond))
+			if margin < 15*time.Second {
+				t.Fatalf("reverse %v after WeChat created the order: WeChat forbids it before 15 s", margin)
+			}
+			for _, v := range tl.sim.Violations() {
+				if v.OutTradeNo == otn {
+					t.Fatalf("violation: %v", v)
+				}
 			}
 		})
 		t.Run("Refund", func(t *testing.T) {

@@ -112,7 +112,14 @@ func (e *Engine) newRunner(s *Sale, a *Attempt, queued bool) *runner {
 	if !t1.IsZero() {
 		r.t1, r.t1Known = a.MicroPayEndedAt, true
 	}
-	r.t.deadline, r.t.reverseAfter, r.t.windowEnd = deadline, reverseAfter, t0.Add(reverseWindow)
+	r.t.deadline, r.t.reverseAfter = deadline, reverseAfter
+	if sameBoot || a.Boot == "" {
+		r.t.windowEnd = t0.Add(reverseWindow)
+	}
+	// else: after a reboot the real age of the order is unknown (the wall clock may have
+	// jumped a week forward while the till was off), so WeChat decides: a reverse it
+	// finds too old is refused with REVERSE_EXPIRE, which closes the window (see reverse).
+	// Believing the wall clock instead could settle a fresh order as "too old".
 	r.t.cancelled = s.State == SaleCancelled || s.State == SalePaid
 	if a.Kind == AttemptKindQR {
 		// The deadline is time_expire (journaled as Deadline); a close waits for WeChat's

@@ -45,16 +45,20 @@ func propertyChecks(t *testing.T, n int) {
 }
 
 // faults a schedule draws from: every kind the simulator has, except the two that wait
-// in real time (hang, slow), which the wxpay client's own tests cover.
+// in real time (hang, slow), which the wxpay client's own tests cover. A slow uplink
+// waits on the simulator's clock, which here is the fake clock: time passes while the
+// micropay travels.
 func drawFault(t *rapid.T, label string) wxpaytest.Fault {
 	kinds := []wxpaytest.FaultKind{
 		wxpaytest.FaultUserPaying, wxpaytest.FaultUserPayingForever, wxpaytest.FaultSystemError,
 		wxpaytest.FaultBankError, wxpaytest.FaultLost, wxpaytest.FaultDrop, wxpaytest.FaultHTTP,
 		wxpaytest.FaultRateLimit, wxpaytest.FaultForged, wxpaytest.FaultReverseRetry,
-		wxpaytest.FaultFail, wxpaytest.FaultMainlandWallet,
+		wxpaytest.FaultFail, wxpaytest.FaultMainlandWallet, wxpaytest.FaultSlowUplink,
 	}
 	f := wxpaytest.Fault{Kind: rapid.SampledFrom(kinds).Draw(t, label+"kind")}
 	switch f.Kind {
+	case wxpaytest.FaultSlowUplink:
+		f.Delay = time.Duration(rapid.IntRange(0, 19000).Draw(t, label+"uplinkMs")) * time.Millisecond
 	case wxpaytest.FaultUserPaying:
 		f.For = time.Duration(rapid.IntRange(0, 70).Draw(t, label+"for")) * time.Second
 		f.Then = rapid.SampledFrom([]string{"", "PAYERROR", "NOTPAY"}).Draw(t, label+"then")
@@ -99,10 +103,12 @@ var (
 )
 
 type action struct {
-	at     time.Duration // after the schedule's start
-	kind   string        // pay, qr, scanpay (the customer pays the QR code), cancel, refund, crash
+	at     time.Duration // after the schedule's start (real time: the fake clock's Elapsed)
+	kind   string        // pay, qr, scanpay (the customer pays the QR code), cancel, refund, crash, jump
 	sale   int
-	amount int64 // refund
+	amount int64         // refund
+	jump   time.Duration // jump: the till's wall clock steps by this (NTP, a dead RTC)
+	reboot bool          // crash: the machine rebooted (monotonic readings start again)
 }
 
 // TestPropertyFaultSchedules runs random fault schedules — the simulator's faults per
@@ -148,14 +154,20 @@ func TestPropertyFaultSchedulesV3(t *testing.T) {
 
 func runSchedule(tt *testing.T, t *rapid.T, api string) {
 	clk := enginetest.NewFakeClock(epoch)
-	sim := wxpaytest.New(wxpaytest.Options{Now: clk.Now,
+	// WeChat's clock is real time (the fake clock's monotonic time): the till's wall
+	// clock jumps, WeChat's does not. A slow uplink advances the fake clock.
+	sim := wxpaytest.New(wxpaytest.Options{Now: func() time.Time { return epoch.Add(clk.Elapsed()) },
+		Sleep:       func(_ context.Context, d time.Duration) bool { clk.Advance(d); return true },
 		RefundDelay: time.Duration(rapid.IntRange(0, 20).Draw(t, "refundDelay")) * time.Second})
 	defer sim.Close()
 	h := &harness{t: tt, clk: clk, st: enginetest.NewMemStore(nil), wx: enginetest.NewFakeWx(clk), cfg: testConfig()}
 	h.cfg.PollUntil = rapid.SampledFrom([]time.Duration{30 * time.Second, 45 * time.Second}).Draw(t, "pollUntil")
 	h.cfg.QueueRate = 1000
 	h.cfg.QRCodePayment = true
-	h.gw = simClient(tt, sim, api, clk)
+	// The wxpay client signs and checks v3 timestamps on WeChat's clock: a till clock an
+	// hour off cannot talk v3 at all (WeChat's 5-minute window; the client's own tests
+	// cover that). What is under test here is the engine's timing across wall-clock jumps.
+	h.gw = simClient(tt, sim, api, simNow{sim})
 	startEngine(t, h)
 	defer func() { stopEngine(h) }()
 
@@ -208,7 +220,13 @@ func runSchedule(tt *testing.T, t *rapid.T, api string) {
 		}
 	}
 	for i, n := 0, rapid.IntRange(0, 2).Draw(t, "crashes"); i < n; i++ {
-		acts = append(acts, action{at: time.Duration(rapid.IntRange(0, 90000).Draw(t, "crashAtMs")) * time.Millisecond, kind: "crash"})
+		acts = append(acts, action{at: time.Duration(rapid.IntRange(0, 90000).Draw(t, "crashAtMs")) * time.Millisecond, kind: "crash",
+			reboot: rapid.IntRange(0, 3).Draw(t, "reboot") == 0})
+	}
+	// Wall-clock jumps, forward and back, during live attempts and across restarts.
+	for i, n := 0, rapid.IntRange(0, 2).Draw(t, "jumps"); i < n; i++ {
+		acts = append(acts, action{at: time.Duration(rapid.IntRange(0, 90000).Draw(t, "jumpAtMs")) * time.Millisecond, kind: "jump",
+			jump: rapid.SampledFrom([]time.Duration{-time.Hour, -20 * time.Second, 20 * time.Second, time.Hour, 8 * 24 * time.Hour}).Draw(t, "jump")})
 	}
 	sort.SliceStable(acts, func(i, j int) bool { return acts[i].at < acts[j].at })
 
@@ -260,7 +278,12 @@ func runSchedule(tt *testing.T, t *rapid.T, api string) {
 			snap := h.st.Clone()
 			stopEngine(h)
 			h.st = snap
+			if a.reboot {
+				h.clk.Reboot()
+			}
 			startEngine(t, h)
+		case "jump":
+			h.clk.Jump(a.jump)
 		}
 	}
 
@@ -290,13 +313,13 @@ func runSchedule(tt *testing.T, t *rapid.T, api string) {
 	defer func() {
 		if os.Getenv("POSD_PROP_TRACE") != "" {
 			fmt.Fprintf(os.Stderr, "idle %v total; ", idleWall)
-			fmt.Fprintf(os.Stderr, "schedule %d µs wall, %d steps, %v fake, api %s\n", time.Since(wallStart).Microseconds(), steps, clk.Now().Sub(epoch), api)
+			fmt.Fprintf(os.Stderr, "schedule %d µs wall, %d steps, %v fake, api %s\n", time.Since(wallStart).Microseconds(), steps, clk.Elapsed(), api)
 		}
 	}()
 	for {
 		steps++
 		idle(t, h)
-		now := clk.Now().Sub(epoch)
+		now := clk.Elapsed() // the schedule runs on real time; the wall clock may jump
 		for len(acts) > 0 && acts[0].at <= now {
 			do(acts[0])
 			acts = acts[1:]
@@ -399,6 +422,12 @@ func runSchedule(tt *testing.T, t *rapid.T, api string) {
 	}
 }
 
+// simNow is the simulator's clock as an engine.Clock (only Now is used, by the client).
+type simNow struct{ sim *wxpaytest.Server }
+
+func (c simNow) Now() time.Time                         { return c.sim.Now() }
+func (c simNow) After(d time.Duration) <-chan time.Time { return time.After(d) }
+
 func startEngine(t *rapid.T, h *harness) {
 	e, err := engine.New(h.cfg, h.gw, h.st, h.clk, nil)
 	if err != nil {
@@ -421,7 +450,7 @@ func stopEngine(h *harness) {
 }
 
 // idle waits until every goroutine of the engine waits for the clock.
-var idleWall, setupWall time.Duration
+var idleWall time.Duration
 
 func idle(t *rapid.T, h *harness) {
 	defer func(t0 time.Time) { idleWall += time.Since(t0) }(time.Now())

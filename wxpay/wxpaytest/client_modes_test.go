@@ -101,8 +101,8 @@ func TestRealClientFollowUpFaults(t *testing.T) {
 			if got := s.Captured(); got != 600 {
 				t.Fatalf("captured %d: the refund was applied twice or not at all", got)
 			}
-			// Reverse after 7 days is refused with REVERSE_EXPIRE: "too old to cancel" says
-			// nothing about whether the order is paid, so it is unknown (a query tells).
+			// Reverse after 7 days is refused with the code that says "refund instead". It
+			// says nothing about payment: unknown, and only a query tells.
 			clk.Advance(8 * 24 * time.Hour)
 			if rv, _ := c.Reverse(ctx, "FU-1"); rv.Outcome != wxpay.Unknown || rv.Error == nil || rv.Error.Code != "REVERSE_EXPIRE" {
 				t.Fatalf("late reverse: %+v", rv)
