@@ -277,7 +277,7 @@ func drainLimits() map[wxpaytest.Endpoint]int {
 }
 
 // fleetEnv reads an optional number from the environment (POSD_FLEET_PER_TILL,
-// POSD_FLEET_QUEUE_RATE), for the README's table.
+// POSD_FLEET_QUEUE_RATE, POSD_FLEET_OUTAGE_MIN), for the README's table.
 func fleetEnv(name string, def float64) float64 {
 	if v, err := strconv.ParseFloat(os.Getenv(name), 64); err == nil && v > 0 {
 		return v
@@ -291,9 +291,10 @@ func fleetEnv(name string, def float64) float64 {
 func TestFleetAfterOutage(t *testing.T) {
 	n := fleetSize()
 	per := int(fleetEnv("POSD_FLEET_PER_TILL", 3))
-	r := runFleet(t, fleetRun{tills: n, perTill: per, outage: 2 * time.Hour, limits: drainLimits(),
+	outage := time.Duration(fleetEnv("POSD_FLEET_OUTAGE_MIN", 120)) * time.Minute
+	r := runFleet(t, fleetRun{tills: n, perTill: per, outage: outage, limits: drainLimits(),
 		queueRate: fleetEnv("POSD_FLEET_QUEUE_RATE", 0)})
-	t.Logf("N=%d, %d attempts per till: %v", n, per, r)
+	t.Logf("N=%d, %d attempts per till, outage %v: %v", n, per, outage, r)
 	for ep, peak := range r.peakByEP {
 		if lim, ok := wxpaytest.WeChatRateLimits[ep]; ok && peak > lim {
 			t.Errorf("%s peaked at %d/s, over the merchant's %d/s", ep, peak, lim)
