@@ -310,12 +310,12 @@ func TestFleetAfterOutage(t *testing.T) {
 }
 
 // TestFleetRateLimited: merchant limits below what the tills offer at their peak (query
-// N/30 per second, reverse N/60: 2 and 1 for 60 tills). WeChat refuses the excess; no till
+// N/100 per second, reverse N/200, at least 2 and 1: 10 and 5 for 1,000 tills). WeChat refuses the excess; no till
 // spins on the refusals: an order refused as too frequent is not asked again for seconds
 // (backoff with jitter), never refused many times in a row, and everything still settles.
 func TestFleetRateLimited(t *testing.T) {
 	n := fleetSize()
-	limits := map[wxpaytest.Endpoint]int{wxpaytest.EPQuery: max(2, n/30), wxpaytest.EPReverse: max(1, n/60)}
+	limits := map[wxpaytest.Endpoint]int{wxpaytest.EPQuery: max(2, n/100), wxpaytest.EPReverse: max(1, n/200)}
 	r := runFleet(t, fleetRun{tills: n, perTill: 3, outage: 2 * time.Hour, limits: limits})
 	t.Logf("N=%d, query %d/s, reverse %d/s: %v; after a refusal the order waited ≥ %v; at most %d refusals in a row",
 		n, limits[wxpaytest.EPQuery], limits[wxpaytest.EPReverse], r, r.minAfterLimit, r.maxLimitedRun)
