@@ -31,7 +31,7 @@ help:
 	@echo "make lint    staticcheck ./..."
 	@echo "make bench   benchmarks + the 60 s idle CPU/RSS measurement"
 	@echo "make fuzz    every Fuzz* target for FUZZTIME=$(FUZZTIME) each"
-	@echo "make soak    every test with POSD_SOAK=$(SOAK) (property tests run SOAK/1000 times their CI checks)"
+	@echo "make soak    every test with POSD_SOAK=$(SOAK) (property tests run SOAK/1000 times their CI checks; the fleet simulation runs 1,000 tills)"
 	@echo "make deb     $(DIST)/posd_<version>_<arch>.deb (ARCH=arm64 cross-compiles for ARM tills)"
 	@echo "make man     regenerate docs/man/posd.8 and posd.toml.5 (from -h and configs/posd.toml)"
 	@echo "make demo    run the whole till on embedded defaults (http://127.0.0.1:8080)"

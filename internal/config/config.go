@@ -151,7 +151,7 @@ func DefaultConfig() Config {
 		Engine: EngineConfig{
 			PollUntil:    Duration{30 * time.Second},
 			ReverseFloor: Duration{15 * time.Second},
-			QueueRate:    20,
+			QueueRate:    5,
 		},
 		Reconcile: ReconcileConfig{Auto: true, ReadyAfter: Duration{10 * time.Hour}, Retry: Duration{30 * time.Minute}},
 	}

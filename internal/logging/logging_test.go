@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -341,4 +342,49 @@ func needTool(t *testing.T, name string) string {
 		t.Skipf("%s not installed", name)
 	}
 	return p
+}
+
+// TestJournald writes through the real journald (CI starts one, systemd is not PID 1
+// there) and reads the entry back the way IT does, by field: journalctl OUT_TRADE_NO=...
+func TestJournald(t *testing.T) {
+	jc := needTool(t, "journalctl")
+	if !journal.Enabled() {
+		if os.Getenv("CI") != "" {
+			t.Fatal("no journald socket: .ci/run starts systemd-journald for this test")
+		}
+		t.Skip("journald not running")
+	}
+	l, stderr := newTestLogging(t, Config{Level: "info", Format: "text"}, true)
+	otn := fmt.Sprintf("HK001_T01_%d", time.Now().UnixNano()%1e12)
+	code := "134567890123456789"
+	l.Logger.WithFields(logrus.Fields{"component": "engine", "sale": "S-TEST-0001", "out_trade_no": otn, "code": code}).
+		Warn("attempt unresolved after scanning " + code)
+	if stderr.Len() != 0 {
+		t.Fatalf("written to stderr instead of the journal: %q", stderr.String())
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		out, err := exec.Command(jc, "--no-pager", "-o", "json", "OUT_TRADE_NO="+otn).CombinedOutput()
+		if err == nil && bytes.Contains(out, []byte(otn)) {
+			var e map[string]any
+			if err := json.Unmarshal(bytes.SplitN(out, []byte("\n"), 2)[0], &e); err != nil {
+				t.Fatalf("%v: %s", err, out)
+			}
+			for k, want := range map[string]string{"SALE_ID": "S-TEST-0001", "PRIORITY": "4", "SYSLOG_IDENTIFIER": "posd",
+				"POSD_COMPONENT": "engine", "CODE": "13************6789"} {
+				if e[k] != want {
+					t.Errorf("%s = %v, want %s", k, e[k], want)
+				}
+			}
+			if bytes.Contains(out, []byte(code)) {
+				t.Errorf("the journal holds the payment code: %s", out)
+			}
+			t.Logf("journalctl OUT_TRADE_NO=%s: %s", otn, e["MESSAGE"])
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("journalctl OUT_TRADE_NO=%s found nothing: %v %s", otn, err, out)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }

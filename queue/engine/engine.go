@@ -26,7 +26,7 @@ type Config struct {
 	Description     string         // micropay description, e.g. "Example Store"
 	PollUntil       time.Duration  // default 30s, max 45s: reverse if not final by t0+PollUntil
 	ReverseFloor    time.Duration  // default 15s: never reverse before t1+15s (t1: the micropay call ended)
-	QueueRate       float64        // durable-queue WeChat calls per second for this till (default 20)
+	QueueRate       float64        // durable-queue WeChat calls per second for this till (default 5)
 
 	// QueueWorkers bounds the attempts the durable queue works on at once (default 64).
 	// Each waits ≥ 1 s between two queries of its order, so draining fast needs many.
@@ -59,7 +59,9 @@ const (
 	DefaultPollUntil    = 30 * time.Second
 	MaxPollUntil        = 45 * time.Second
 	DefaultReverseFloor = 15 * time.Second
-	DefaultQueueRate    = 20
+	// DefaultQueueRate: the fleet simulation (fleet_test.go, README) drains as fast at 5/s
+	// as at 20/s, and 5/s keeps 60 tills working backlogs at once under the query limit.
+	DefaultQueueRate = 5
 	// MaxQueueRate keeps one till far below WeChat's query limit (300/s per merchant).
 	MaxQueueRate = 5000
 )

@@ -277,7 +277,7 @@ func drainLimits() map[wxpaytest.Endpoint]int {
 }
 
 // fleetEnv reads an optional number from the environment (POSD_FLEET_PER_TILL,
-// POSD_FLEET_QUEUE_RATE), for the README's table.
+// POSD_FLEET_QUEUE_RATE, POSD_FLEET_OUTAGE_MIN), for the README's table.
 func fleetEnv(name string, def float64) float64 {
 	if v, err := strconv.ParseFloat(os.Getenv(name), 64); err == nil && v > 0 {
 		return v
@@ -291,9 +291,10 @@ func fleetEnv(name string, def float64) float64 {
 func TestFleetAfterOutage(t *testing.T) {
 	n := fleetSize()
 	per := int(fleetEnv("POSD_FLEET_PER_TILL", 3))
-	r := runFleet(t, fleetRun{tills: n, perTill: per, outage: 2 * time.Hour, limits: drainLimits(),
+	outage := time.Duration(fleetEnv("POSD_FLEET_OUTAGE_MIN", 120)) * time.Minute
+	r := runFleet(t, fleetRun{tills: n, perTill: per, outage: outage, limits: drainLimits(),
 		queueRate: fleetEnv("POSD_FLEET_QUEUE_RATE", 0)})
-	t.Logf("N=%d, %d attempts per till: %v", n, per, r)
+	t.Logf("N=%d, %d attempts per till, outage %v: %v", n, per, outage, r)
 	for ep, peak := range r.peakByEP {
 		if lim, ok := wxpaytest.WeChatRateLimits[ep]; ok && peak > lim {
 			t.Errorf("%s peaked at %d/s, over the merchant's %d/s", ep, peak, lim)
@@ -309,12 +310,12 @@ func TestFleetAfterOutage(t *testing.T) {
 }
 
 // TestFleetRateLimited: merchant limits below what the tills offer at their peak (query
-// N/30 per second, reverse N/60: 2 and 1 for 60 tills). WeChat refuses the excess; no till
+// N/100 per second, reverse N/200, at least 2 and 1: 10 and 5 for 1,000 tills). WeChat refuses the excess; no till
 // spins on the refusals: an order refused as too frequent is not asked again for seconds
 // (backoff with jitter), never refused many times in a row, and everything still settles.
 func TestFleetRateLimited(t *testing.T) {
 	n := fleetSize()
-	limits := map[wxpaytest.Endpoint]int{wxpaytest.EPQuery: max(2, n/30), wxpaytest.EPReverse: max(1, n/60)}
+	limits := map[wxpaytest.Endpoint]int{wxpaytest.EPQuery: max(2, n/100), wxpaytest.EPReverse: max(1, n/200)}
 	r := runFleet(t, fleetRun{tills: n, perTill: 3, outage: 2 * time.Hour, limits: limits})
 	t.Logf("N=%d, query %d/s, reverse %d/s: %v; after a refusal the order waited ≥ %v; at most %d refusals in a row",
 		n, limits[wxpaytest.EPQuery], limits[wxpaytest.EPReverse], r, r.minAfterLimit, r.maxLimitedRun)
