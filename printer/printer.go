@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"sort"
 	"strings"
 	"time"
+
+	"posd/internal/check"
 )
 
 // Printer is one receipt printer behind some link.
@@ -79,36 +82,49 @@ func orDefault(d, def time.Duration) time.Duration {
 	return d
 }
 
-// Validate checks the kind, the fields it needs, the encoding and the width.
+// Validate checks the kind, the fields it needs, the encoding and the width: every
+// problem, one a line, each naming its key ("printer.columns: ...").
 func (c Config) Validate() error {
 	var errs []error
+	for _, p := range check.Under("printer.", c.Problems()) {
+		errs = append(errs, errors.New(p.String()))
+	}
+	return errors.Join(errs...)
+}
+
+// Problems lists what is wrong with the [printer] section, each naming its key within the
+// section (kind, address, device, encoding, columns).
+func (c Config) Problems() []check.Problem {
+	var p check.List
 	switch c.Kind {
 	case "tcp":
 		if c.Address == "" {
-			errs = append(errs, errors.New("printer.address: required for kind tcp"))
+			p.Add("address", "required for kind tcp")
+		} else if _, port, err := net.SplitHostPort(c.Address); err != nil || port == "" {
+			p.Add("address", "host:port such as 192.168.1.50:9100 (got %q)", c.Address)
 		}
 	case "usb", "serial", "file":
 		if c.Device == "" {
-			errs = append(errs, fmt.Errorf("printer.device: required for kind %s", c.Kind))
+			p.Add("device", "required for kind %s", c.Kind)
 		}
 	case "none":
 	default:
-		errs = append(errs, fmt.Errorf("printer.kind: %q is not tcp, usb, serial, file or none", c.Kind))
+		p.Add("kind", "%q is not tcp, usb, serial, file or none", c.Kind)
 	}
 	if _, err := newCodec(c.Encoding); err != nil {
-		errs = append(errs, fmt.Errorf("printer.encoding: %w", err))
+		p.Add("encoding", "%v", err)
 	}
 	switch c.Raster {
 	case "", RasterLine, RasterReceipt, RasterOff:
 	default:
-		errs = append(errs, fmt.Errorf("printer.raster: %q is not line, receipt or off", c.Raster))
+		p.Add("raster", "%q is not line, receipt or off", c.Raster)
 	}
 	switch c.Columns {
 	case 0, 32, 42, 48:
 	default:
-		errs = append(errs, fmt.Errorf("printer.columns: %d is not 32, 42 or 48", c.Columns))
+		p.Add("columns", "%d is not 32, 42 or 48", c.Columns)
 	}
-	return errors.Join(errs...)
+	return p
 }
 
 // Open returns the printer the configuration names. It does not touch the device yet:

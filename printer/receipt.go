@@ -25,10 +25,6 @@ const (
 	LangZH   Lang = "zh" // Traditional Chinese only
 )
 
-// HongKong is the till's time zone. Hong Kong has had no daylight saving since 1979, so
-// a fixed zone is exact and needs no tzdata on the till.
-var HongKong = time.FixedZone("HKT", 8*3600)
-
 // Receipt is everything printed on one slip. Amounts are in minor units (cents).
 type Receipt struct {
 	Kind Kind `json:"kind"`

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Format is how receipts are laid out for one printer.
@@ -20,6 +21,9 @@ type Format struct {
 	// RasterOff prints '?'. Without a usable font they print as '?' too.
 	Raster string
 	Font   string // a font file (.ttf, .otf, .ttc); default DefaultFontPath()
+	// Location is the till's time zone, in which dates print. Nil prints each time in
+	// its own zone.
+	Location *time.Location
 }
 
 // rasterMode is the format's raster mode with the default applied.
@@ -28,6 +32,14 @@ func (f Format) rasterMode() string {
 		return RasterLine
 	}
 	return f.Raster
+}
+
+// local is t in the till's time zone.
+func (w *builder) local(t time.Time) time.Time {
+	if w.loc == nil {
+		return t
+	}
+	return t.In(w.loc)
 }
 
 func (f Format) cols() int {
@@ -122,6 +134,7 @@ type builder struct {
 	rasterAll bool     // RasterReceipt: draw every text line
 	st        glyphStyle
 	align     byte
+	loc       *time.Location // Format.Location
 }
 
 func newBuilder(f Format, lang Lang, size int) (*builder, error) {
@@ -129,7 +142,7 @@ func newBuilder(f Format, lang Lang, size int) (*builder, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := &builder{b: make([]byte, 0, size), c: c, cols: f.cols(), lang: lang}
+	w := &builder{b: make([]byte, 0, size), c: c, cols: f.cols(), lang: lang, loc: f.Location}
 	if mode := f.rasterMode(); mode != RasterOff {
 		// A missing font is not an error here: the receipt prints with '?' rather than
 		// not at all, and check-config says why (TextProblems). The font file (~20 MB for
@@ -324,7 +337,7 @@ func (w *builder) receipt(r Receipt, f Format, copyLabel string) error {
 	w.setAlign('L')
 	w.rule('-')
 
-	w.pair(w.label("date"), r.Time.In(HongKong).Format("2006-01-02 15:04:05"))
+	w.pair(w.label("date"), w.local(r.Time).Format("2006-01-02 15:04:05"))
 	if r.Reference != "" {
 		w.pair(w.label("ref"), r.Reference)
 	}
@@ -421,7 +434,7 @@ func RenderReport(d DayReport, f Format) ([]byte, error) {
 	if d.Number > 0 {
 		w.pair(w.label("number"), strconv.Itoa(d.Number))
 	}
-	w.pair(w.label("printed"), d.GeneratedAt.In(HongKong).Format("2006-01-02 15:04:05"))
+	w.pair(w.label("printed"), w.local(d.GeneratedAt).Format("2006-01-02 15:04:05"))
 	w.rule('-')
 	w.line(w.label("sales"))
 	for _, k := range sortedKeys(d.Sales) {

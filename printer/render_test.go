@@ -16,7 +16,9 @@ import (
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden from the current output")
 
-var saleTime = time.Date(2026, 11, 26, 2, 0, 5, 0, time.UTC) // 10:00:05 in Hong Kong
+// saleTime is in the till's zone: a receipt prints each time in its own zone unless
+// Format.Location says otherwise (the daemon sets it to the till's).
+var saleTime = time.Date(2026, 11, 26, 10, 0, 5, 0, time.FixedZone("HKT", 8*3600))
 
 func sampleReceipt() Receipt {
 	return Receipt{
@@ -42,7 +44,7 @@ func sampleReport() DayReport {
 		RefundsOpen: Money{Count: 1, Amount: 200},
 		Net:         34550, Unresolved: 0,
 		Problems:    []string{"s_9: attempt X paid but the sale is cancelled"},
-		GeneratedAt: time.Date(2026, 11, 26, 14, 0, 0, 0, time.UTC),
+		GeneratedAt: time.Date(2026, 11, 26, 22, 0, 0, 0, saleTime.Location()), // 14:00 UTC
 	}
 }
 

@@ -6,13 +6,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"sort"
 	"sync"
 	"time"
 
 	"github.com/sirupsen/logrus"
 	"go.etcd.io/bbolt"
+
+	"posd/internal/discard"
 )
 
 // JobState is where a print job is.
@@ -149,9 +150,7 @@ func NewSpool(db *bbolt.DB, p Printer, o SpoolOptions) (*Spool, error) {
 		o.Clock = realClock{}
 	}
 	if o.Logger == nil {
-		l := logrus.New()
-		l.Out = io.Discard
-		o.Logger = l
+		o.Logger = discard.Logger()
 	}
 	o.MinBackoff = orDefault(o.MinBackoff, 500*time.Millisecond)
 	o.MaxBackoff = orDefault(o.MaxBackoff, 30*time.Second)

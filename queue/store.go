@@ -3,7 +3,6 @@ package queue
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -16,6 +15,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
 
+	"posd/internal/discard"
 	"posd/queue/engine"
 )
 
@@ -47,8 +47,7 @@ var (
 type Options struct {
 	// Timeout bounds the wait for the file lock (default DefaultTimeout).
 	Timeout time.Duration
-	// Location is the time zone of the day index (default Asia/Hong_Kong; a fixed +08:00
-	// when the system has no tzdata).
+	// Location is the time zone of the day index (default engine.HongKong()).
 	Location *time.Location
 	// ReadOnly opens the journal for reading only (tools); Update returns ErrReadOnly.
 	ReadOnly bool
@@ -68,28 +67,17 @@ type DB struct {
 	closed   atomic.Bool
 }
 
-// HongKong returns the Asia/Hong_Kong zone, or a fixed +08:00 zone (Hong Kong has no
-// daylight saving) when the system has no tzdata.
-func HongKong() *time.Location {
-	if loc, err := time.LoadLocation("Asia/Hong_Kong"); err == nil {
-		return loc
-	}
-	return time.FixedZone("HKT", 8*3600)
-}
-
 // Open opens (creating if needed) the journal at path.
 func Open(path string, opts Options) (*DB, error) {
 	if opts.Timeout <= 0 {
 		opts.Timeout = DefaultTimeout
 	}
 	if opts.Location == nil {
-		opts.Location = HongKong()
+		opts.Location = engine.HongKong()
 	}
 	log := opts.Logger
 	if log == nil {
-		l := logrus.New()
-		l.SetOutput(io.Discard)
-		log = l
+		log = discard.Logger()
 	}
 	db := &DB{path: path, loc: opts.Location, readOnly: opts.ReadOnly, log: log}
 	if !opts.ReadOnly {

@@ -17,6 +17,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"posd/internal/check"
 )
 
 // Scan is one scanned code.
@@ -94,57 +96,76 @@ type Config struct {
 // within a few tens of milliseconds; a longer silence means the rest is not coming.
 const DefaultInterKeyGap = 200 * time.Millisecond
 
-// Validate reports the first problem with the entry, naming the key.
+// Validate reports the first problem with the entry, naming the entry and the key.
 func (c Config) Validate() error {
-	switch c.Kind {
-	case "serial":
-		if c.Device == "" && c.VendorID == "" {
-			return fmt.Errorf("scanner %s: device or vendor_id is required for a serial scanner", c.DisplayName())
-		}
-		if c.DataBits != 0 && (c.DataBits < 5 || c.DataBits > 8) {
-			return fmt.Errorf("scanner %s: data_bits %d: want 5–8", c.DisplayName(), c.DataBits)
-		}
-		switch c.Parity {
-		case "", "none", "odd", "even", "mark", "space":
-		default:
-			return fmt.Errorf("scanner %s: parity %q: want none, odd, even, mark or space", c.DisplayName(), c.Parity)
-		}
-		if c.StopBits != 0 && c.StopBits != 1 && c.StopBits != 2 {
-			return fmt.Errorf("scanner %s: stop_bits %d: want 1 or 2", c.DisplayName(), c.StopBits)
-		}
-		if _, err := ParseTerminator(c.Terminator); err != nil {
-			return fmt.Errorf("scanner %s: terminator: %w", c.DisplayName(), err)
-		}
-	case "hid":
-		if c.VendorID == "" && c.Device == "" {
-			return fmt.Errorf("scanner %s: vendor_id (and product_id) or device is required for a hid scanner", c.DisplayName())
-		}
-		switch c.Mode {
-		case "", "keyboard", "pos":
-		default:
-			return fmt.Errorf("scanner %s: mode %q: want keyboard or pos", c.DisplayName(), c.Mode)
-		}
-		if _, err := LookupKeymap(c.Keymap); err != nil {
-			return fmt.Errorf("scanner %s: keymap: %w", c.DisplayName(), err)
-		}
-		switch c.Layout {
-		case "", "auto", "honeywell", "newland":
-		default:
-			return fmt.Errorf("scanner %s: layout %q: want auto, honeywell or newland", c.DisplayName(), c.Layout)
-		}
-	default:
-		return fmt.Errorf("scanner %s: kind %q: want serial or hid", c.DisplayName(), c.Kind)
-	}
-	if _, err := parseID(c.VendorID); err != nil {
-		return fmt.Errorf("scanner %s: vendor_id: %w", c.DisplayName(), err)
-	}
-	if _, err := parseID(c.ProductID); err != nil {
-		return fmt.Errorf("scanner %s: product_id: %w", c.DisplayName(), err)
-	}
-	if c.InterKeyGap < 0 {
-		return fmt.Errorf("scanner %s: inter_key_gap must not be negative", c.DisplayName())
+	if ps := c.Problems(); len(ps) > 0 {
+		return fmt.Errorf("scanner %s: %s", c.DisplayName(), ps[0])
 	}
 	return nil
+}
+
+// Problems lists what is wrong with the entry, each naming its key within the
+// [[scanner]] table (kind, device, data_bits...).
+func (c Config) Problems() []check.Problem {
+	var p check.List
+	switch c.Kind {
+	case "serial":
+		c.serialProblems(&p)
+	case "hid":
+		c.hidProblems(&p)
+	default:
+		p.OneOf("kind", c.Kind, "serial", "hid")
+		return p
+	}
+	if _, err := parseID(c.VendorID); err != nil {
+		p.Add("vendor_id", "%v", err)
+	}
+	if _, err := parseID(c.ProductID); err != nil {
+		p.Add("product_id", "%v", err)
+	}
+	if c.InterKeyGap < 0 {
+		p.Add("inter_key_gap", "must not be negative")
+	}
+	return p
+}
+
+func (c Config) serialProblems(p *check.List) {
+	if c.Device == "" && c.VendorID == "" {
+		p.Add("device", "required (a serial scanner needs device or vendor_id and product_id to find the port)")
+	}
+	if c.DataBits != 0 && (c.DataBits < 5 || c.DataBits > 8) {
+		p.Add("data_bits", "data_bits %d: want 5–8", c.DataBits)
+	}
+	switch c.Parity {
+	case "", "none", "odd", "even", "mark", "space":
+	default:
+		p.Add("parity", "parity %q: want none, odd, even, mark or space", c.Parity)
+	}
+	if c.StopBits != 0 && c.StopBits != 1 && c.StopBits != 2 {
+		p.Add("stop_bits", "stop_bits %d: want 1 or 2", c.StopBits)
+	}
+	if _, err := ParseTerminator(c.Terminator); err != nil {
+		p.Add("terminator", "%v", err)
+	}
+}
+
+func (c Config) hidProblems(p *check.List) {
+	if c.VendorID == "" && c.Device == "" {
+		p.Add("vendor_id", "vendor_id (and product_id) or device is required for a hid scanner")
+	}
+	switch c.Mode {
+	case "", "keyboard", "pos":
+	default:
+		p.Add("mode", "mode %q: want keyboard or pos", c.Mode)
+	}
+	if _, err := LookupKeymap(c.Keymap); err != nil {
+		p.Add("keymap", "%v", err)
+	}
+	switch c.Layout {
+	case "", "auto", "honeywell", "newland":
+	default:
+		p.Add("layout", "layout %q: want auto, honeywell or newland", c.Layout)
+	}
 }
 
 // DisplayName is Name, or a name derived from the device or its USB IDs.
@@ -190,6 +211,7 @@ type DeviceStatus struct {
 	Kind        string    `json:"kind"`
 	Device      string    `json:"device,omitempty"` // what is open now (path), if connected
 	Connected   bool      `json:"connected"`
+	Since       time.Time `json:"since,omitzero"` // when Connected last changed
 	LastError   string    `json:"last_error,omitempty"`
 	LastErrorAt time.Time `json:"last_error_at,omitzero"`
 	LastScan    time.Time `json:"last_scan,omitzero"`

@@ -3,12 +3,12 @@ package scanner
 import (
 	"context"
 	"fmt"
-	"io"
 	"sync"
 	"time"
 
 	"github.com/sirupsen/logrus"
 
+	"posd/internal/discard"
 	"posd/wxpay"
 )
 
@@ -79,9 +79,7 @@ func NewSupervisor(configs []Config, opts Options) (*Supervisor, error) {
 	}
 	log := opts.Logger
 	if log == nil {
-		l := logrus.New()
-		l.Out = io.Discard
-		log = l
+		log = discard.Logger()
 	}
 	s := &Supervisor{
 		opts:    opts,
@@ -165,7 +163,7 @@ func (s *Supervisor) supervise(ctx context.Context, i int) {
 			path = p.Path()
 		}
 		s.update(i, func(st *DeviceStatus) {
-			st.Connected, st.Device = true, path
+			st.Connected, st.Device, st.Since = true, path, s.opts.Now()
 			if !first {
 				st.Reopens++
 			}
@@ -179,7 +177,7 @@ func (s *Supervisor) supervise(ctx context.Context, i int) {
 			scan, err := src.Next(ctx)
 			if err != nil {
 				src.Close()
-				s.update(i, func(st *DeviceStatus) { st.Connected, st.Device = false, "" })
+				s.update(i, func(st *DeviceStatus) { st.Connected, st.Device, st.Since = false, "", s.opts.Now() })
 				if ctx.Err() != nil {
 					return
 				}

@@ -31,6 +31,46 @@ type endpoint struct {
 
 type route map[string]endpoint
 
+// apiRoute is one path of the local API and its methods. docs/openapi.yaml documents
+// exactly these (TestOpenAPI_MatchesRoutes).
+type apiRoute struct {
+	path    string
+	methods route
+}
+
+func (s *Server) apiRoutes() []apiRoute {
+	return []apiRoute{
+		{"/api/v1/sales", route{"GET": {h: s.listSales}, "POST": {h: s.openSale}}},
+		{"/api/v1/sales/{id}", route{"GET": {h: s.getSale}}},
+		{"/api/v1/sales/{id}/cancel", route{"POST": {h: s.cancelSale}}},
+		{"/api/v1/sales/{id}/pay", route{"POST": {h: s.paySale}}},
+		{"/api/v1/sales/{id}/refunds", route{"POST": {h: s.refundSale, manager: true}}},
+		{"/api/v1/sales/{id}/reprint", route{"POST": {h: s.reprint}}},
+		{"/api/v1/scan", route{"POST": {h: s.virtualScan}}},
+		{"/api/v1/events", route{"GET": {h: s.events}}},
+		{"/api/v1/status", route{"GET": {h: s.status}}},
+		{"/api/v1/login-links", route{"POST": {h: s.loginLinks}}},
+		{"/api/v1/demo", route{"GET": {h: s.demo}}},
+		{"/api/v1/receipts", route{"GET": {h: s.receipts}}},
+		{"/api/v1/receipts/{file}", route{"GET": {h: s.receiptPNG}}},
+		{"/api/v1/jobs", route{"GET": {h: s.jobs, manager: true}}},
+		{"/api/v1/logs", route{"GET": {h: s.logs, manager: true}}},
+		{"/api/v1/devices", route{"GET": {h: s.devices, manager: true}}},
+		{"/api/v1/reports/day", route{"GET": {h: s.dayReport, manager: true}}},
+		{"/api/v1/reports/day/print", route{"POST": {h: s.printDayReport, manager: true}}},
+		{"/api/v1/reports/reconciliation", route{
+			"GET": {h: s.reconciliation, manager: true}, "POST": {h: s.reconcileNow, manager: true}}},
+		{"/api/v1/export/journal", route{"GET": {h: s.exportJournal, manager: true}}},
+		// QR Code Payment and the customer display (customer.go).
+		{"/api/v1/sales/{id}/qr", route{"POST": {h: s.showQR}}},
+		{"/api/v1/sales/{id}/qr.svg", route{"GET": {h: s.qrSVG}}},
+		{"/api/v1/demo/customer-pays", route{"POST": {h: s.demoCustomerPays}}},
+	}
+}
+
+// uiRoutes are the page's session calls, outside /api/v1, with their one method.
+var uiRoutes = map[string]string{"/ui/session": "GET", "/ui/login": "POST", "/ui/logout": "POST", "/ui/link": "GET"}
+
 func (s *Server) routes() {
 	m := s.mux
 	m.HandleFunc("/{$}", s.handleIndex)
@@ -39,29 +79,10 @@ func (s *Server) routes() {
 	m.HandleFunc("/ui/login", s.handleLogin)
 	m.HandleFunc("/ui/logout", s.handleLogout)
 	m.HandleFunc("/ui/link", s.handleLink)
-
-	m.HandleFunc("/api/v1/sales", s.api(route{"GET": {h: s.listSales}, "POST": {h: s.openSale}}))
-	m.HandleFunc("/api/v1/sales/{id}", s.api(route{"GET": {h: s.getSale}}))
-	m.HandleFunc("/api/v1/sales/{id}/cancel", s.api(route{"POST": {h: s.cancelSale}}))
-	m.HandleFunc("/api/v1/sales/{id}/pay", s.api(route{"POST": {h: s.paySale}}))
-	m.HandleFunc("/api/v1/sales/{id}/refunds", s.api(route{"POST": {h: s.refundSale, manager: true}}))
-	m.HandleFunc("/api/v1/sales/{id}/reprint", s.api(route{"POST": {h: s.reprint}}))
-	m.HandleFunc("/api/v1/scan", s.api(route{"POST": {h: s.virtualScan}}))
-	m.HandleFunc("/api/v1/events", s.api(route{"GET": {h: s.events}}))
-	m.HandleFunc("/api/v1/status", s.api(route{"GET": {h: s.status}}))
-	m.HandleFunc("/api/v1/login-links", s.api(route{"POST": {h: s.loginLinks}}))
-	m.HandleFunc("/api/v1/demo", s.api(route{"GET": {h: s.demo}}))
-	m.HandleFunc("/api/v1/receipts", s.api(route{"GET": {h: s.receipts}}))
-	m.HandleFunc("/api/v1/receipts/{file}", s.api(route{"GET": {h: s.receiptPNG}}))
-	m.HandleFunc("/api/v1/jobs", s.api(route{"GET": {h: s.jobs, manager: true}}))
-	m.HandleFunc("/api/v1/logs", s.api(route{"GET": {h: s.logs, manager: true}}))
-	m.HandleFunc("/api/v1/devices", s.api(route{"GET": {h: s.devices, manager: true}}))
-	m.HandleFunc("/api/v1/reports/day", s.api(route{"GET": {h: s.dayReport, manager: true}}))
-	m.HandleFunc("/api/v1/reports/day/print", s.api(route{"POST": {h: s.printDayReport, manager: true}}))
-	m.HandleFunc("/api/v1/reports/reconciliation", s.api(route{
-		"GET": {h: s.reconciliation, manager: true}, "POST": {h: s.reconcileNow, manager: true}}))
-	m.HandleFunc("/api/v1/export/journal", s.api(route{"GET": {h: s.exportJournal, manager: true}}))
-	s.customerRoutes()
+	for _, r := range s.apiRoutes() {
+		m.HandleFunc(r.path, s.api(r.methods))
+	}
+	m.HandleFunc("/customer", s.handleCustomer)
 	m.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, errNotFound("No such API call: "+r.URL.Path))
 	})
@@ -114,7 +135,7 @@ func (s *Server) api(rt route) http.HandlerFunc {
 func (s *Server) decode(w http.ResponseWriter, r *http.Request, v any) error {
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || mt != "application/json" {
-		return &apiError{Status: http.StatusUnsupportedMediaType, Code: "unsupported_media_type",
+		return &apiError{Status: http.StatusUnsupportedMediaType, Code: CodeUnsupportedMediaType,
 			Message: "Send the body as Content-Type: application/json"}
 	}
 	if r.ContentLength > s.opt.MaxBodyBytes {
@@ -399,13 +420,13 @@ func (s *Server) reprint(w http.ResponseWriter, r *http.Request, _ caller) error
 		return err
 	}
 	if s.opt.Receipts == nil || s.opt.Receipts.Reprint == nil {
-		return &apiError{Status: http.StatusNotImplemented, Code: "no_printer", Message: "No printer is configured on this till"}
+		return &apiError{Status: http.StatusNotImplemented, Code: CodeNoPrinter, Message: "No printer is configured on this till"}
 	}
 	if _, err := s.opt.Till.Sale(id); err != nil {
 		return err
 	}
 	if err := s.opt.Receipts.Reprint(r.Context(), id); err != nil {
-		return &apiError{Status: http.StatusServiceUnavailable, Code: "print_failed", Message: "Reprint failed: " + err.Error()}
+		return &apiError{Status: http.StatusServiceUnavailable, Code: CodePrintFailed, Message: "Reprint failed: " + err.Error()}
 	}
 	writeJSON(w, http.StatusAccepted, map[string]bool{"ok": true})
 	return nil
@@ -456,23 +477,23 @@ func (s *Server) alerts(st engine.Status) []Alert {
 		out = append(out, s.opt.Alerts()...)
 	}
 	if !st.Ready {
-		out = append(out, Alert{Code: "not_ready", Severity: "warning",
+		out = append(out, Alert{Code: AlertNotReady, Severity: "warning",
 			Message: "Posd is still recovering unfinished payments"})
 	}
 	// Before the first call WeChat is neither reachable nor not; say so only once a call
 	// failed (a success before, or work waiting).
 	if !st.WeChatReachable && (!st.LastWeChatOK.IsZero() || st.QueueDepth > 0) {
-		out = append(out, Alert{Code: "wechat_unreachable", Severity: "error",
+		out = append(out, Alert{Code: AlertWeChatUnreachable, Severity: "error",
 			Message: "WeChat Pay cannot be reached: payments may not go through"})
 	}
 	if st.Attention > 0 {
-		out = append(out, Alert{Code: "attention", Severity: "error", Count: st.Attention,
+		out = append(out, Alert{Code: AlertAttention, Severity: "error", Count: st.Attention,
 			Message: fmt.Sprintf("%d payment(s) need a manager", st.Attention)})
 	}
 	// Attempts in flight count in Unresolved too; the queue holds only those that are
 	// waiting for WeChat after the cashier's screen moved on.
 	if n := st.QueueDepth - st.Attention; n > 0 {
-		out = append(out, Alert{Code: "queue_waiting", Severity: "warning", Count: n,
+		out = append(out, Alert{Code: AlertQueueWaiting, Severity: "warning", Count: n,
 			Message: fmt.Sprintf("%d job(s) in the durable queue: payments or refunds waiting for WeChat's answer", n)})
 	}
 	if out == nil {
@@ -624,7 +645,7 @@ func (s *Server) dayReport(w http.ResponseWriter, r *http.Request, _ caller) err
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, report.Day(day, s.opt.StoreID, s.opt.TillID, s.opt.Currency, sales, s.opt.Now()))
+	writeJSON(w, http.StatusOK, report.Day(day, s.opt.StoreID, s.opt.TillID, s.opt.Currency, s.opt.Location, sales, s.opt.Now()))
 	return nil
 }
 
@@ -635,15 +656,15 @@ func (s *Server) printDayReport(w http.ResponseWriter, r *http.Request, _ caller
 		return err
 	}
 	if s.opt.PrintDayReport == nil {
-		return &apiError{Status: http.StatusNotImplemented, Code: "no_printer", Message: "No printer is configured on this till"}
+		return &apiError{Status: http.StatusNotImplemented, Code: CodeNoPrinter, Message: "No printer is configured on this till"}
 	}
 	sales, err := s.opt.Till.Sales(day)
 	if err != nil {
 		return err
 	}
-	rep := report.Day(day, s.opt.StoreID, s.opt.TillID, s.opt.Currency, sales, s.opt.Now())
+	rep := report.Day(day, s.opt.StoreID, s.opt.TillID, s.opt.Currency, s.opt.Location, sales, s.opt.Now())
 	if err := s.opt.PrintDayReport(r.Context(), rep); err != nil {
-		return &apiError{Status: http.StatusServiceUnavailable, Code: "print_failed", Message: "Printing the day report failed: " + err.Error()}
+		return &apiError{Status: http.StatusServiceUnavailable, Code: CodePrintFailed, Message: "Printing the day report failed: " + err.Error()}
 	}
 	writeJSON(w, http.StatusAccepted, map[string]bool{"ok": true})
 	return nil
@@ -659,10 +680,19 @@ func (s *Server) reconciliation(w http.ResponseWriter, r *http.Request, _ caller
 		return nil
 	}
 	res, err := s.opt.Reconciliation(day)
+	if errors.Is(err, engine.ErrNotFound) {
+		res, err = nil, nil // not reconciled yet: not an error for the manager
+	}
 	if err != nil {
 		return fmt.Errorf("load reconciliation: %w", err)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"available": true, "can_run": s.opt.Reconcile != nil, "result": res})
+	out := map[string]any{"available": true, "can_run": s.opt.Reconcile != nil, "result": res}
+	if s.opt.ReconcileNext != nil {
+		if t := s.opt.ReconcileNext(day); !t.IsZero() {
+			out["next_try"] = t
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
 	return nil
 }
 
@@ -672,14 +702,14 @@ func (s *Server) reconcileNow(w http.ResponseWriter, r *http.Request, _ caller) 
 		return err
 	}
 	if s.opt.Reconcile == nil {
-		return &apiError{Status: http.StatusNotImplemented, Code: "no_reconciliation",
+		return &apiError{Status: http.StatusNotImplemented, Code: CodeNoReconciliation,
 			Message: "Reconciliation is not set up on this till"}
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 60*time.Second)
 	defer cancel()
 	res, err := s.opt.Reconcile(ctx, day)
 	if err != nil {
-		return &apiError{Status: http.StatusBadGateway, Code: "reconcile_failed", Message: "Reconciliation failed: " + err.Error()}
+		return &apiError{Status: http.StatusBadGateway, Code: CodeReconcileFailed, Message: "Reconciliation failed: " + err.Error()}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"available": true, "can_run": true, "result": res})
 	return nil
@@ -808,7 +838,7 @@ func (s *Server) openStream(owner string, screen bool) *apiError {
 		total -= screenStreams
 	}
 	if s.perOwner[owner] >= limit || s.streams >= total {
-		return &apiError{Status: http.StatusServiceUnavailable, Code: "too_many_streams",
+		return &apiError{Status: http.StatusServiceUnavailable, Code: CodeTooManyStreams,
 			Message: "Too many open event streams: close other pages of this till"}
 	}
 	s.perOwner[owner]++

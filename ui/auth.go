@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -105,7 +104,7 @@ const (
 	maxKioskSessions = 8
 )
 
-var errTooManySessions = &apiError{Status: http.StatusServiceUnavailable, Code: "too_many_sessions",
+var errTooManySessions = &apiError{Status: http.StatusServiceUnavailable, Code: CodeTooManySessions,
 	Message: "Too many managers are logged in on this till: log out elsewhere, or wait for the manager sessions to expire"}
 
 func (st *sessionStore) create(ttl time.Duration, kiosk, screen bool) (*session, *apiError) {
@@ -316,7 +315,7 @@ func (g *pinGuard) check(src, pin string) (*apiError, pinResult) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.pin == "" {
-		return &apiError{Status: http.StatusForbidden, Code: "no_manager_pin",
+		return &apiError{Status: http.StatusForbidden, Code: CodeNoManagerPIN,
 			Message: "No manager PIN is configured on this till (http.manager_pin_file)"}, "refused"
 	}
 	now := g.now()
@@ -329,7 +328,7 @@ func (g *pinGuard) check(src, pin string) (*apiError, pinResult) {
 		r = nil
 	}
 	if pin == "" {
-		return &apiError{Status: http.StatusUnauthorized, Code: "pin_required",
+		return &apiError{Status: http.StatusUnauthorized, Code: CodePINRequired,
 			Message: "This needs the manager PIN"}, "refused"
 	}
 	if equalSecret(pin, g.pin) {
@@ -354,8 +353,8 @@ func (g *pinGuard) check(src, pin string) (*apiError, pinResult) {
 	}
 	g.save(src, r)
 	left := g.maxTries - r.Fails
-	return &apiError{Status: http.StatusForbidden, Code: "wrong_pin",
-		Message: "Wrong manager PIN: " + strconv.Itoa(left) + " tries left before the PIN is locked"}, "wrong"
+	return &apiError{Status: http.StatusForbidden, Code: CodeWrongPIN, TriesLeft: left,
+		Message: "Wrong manager PIN: " + plural(left, "try", "tries") + " left before the PIN is locked"}, "wrong"
 }
 
 // makeRoom forgets the oldest unlocked sources while the map is full. The lock is held.
@@ -385,8 +384,8 @@ func lockedError(left time.Duration) *apiError {
 		secs = 1
 	}
 	mins := (secs + 59) / 60
-	return &apiError{Status: http.StatusTooManyRequests, Code: "pin_locked", RetryAfter: secs,
-		Message: "Too many wrong PINs from this device: the manager PIN is locked here for " + strconv.Itoa(mins) + " more minute(s)"}
+	return &apiError{Status: http.StatusTooManyRequests, Code: CodePINLocked, RetryAfter: secs,
+		Message: "Too many wrong PINs from this device: the manager PIN is locked here for " + plural(mins, "more minute", "more minutes")}
 }
 
 // linkStore holds the one-time login links: a code is good for one use before it expires.
@@ -446,13 +445,13 @@ type caller struct {
 }
 
 var (
-	errUnauthorized = &apiError{Status: http.StatusUnauthorized, Code: "unauthorized",
+	errUnauthorized = &apiError{Status: http.StatusUnauthorized, Code: CodeUnauthorized,
 		Message: "Log in, or send Authorization: Bearer <api token>"}
-	errBadToken = &apiError{Status: http.StatusUnauthorized, Code: "unauthorized",
+	errBadToken = &apiError{Status: http.StatusUnauthorized, Code: CodeUnauthorized,
 		Message: "Wrong API token"}
-	errCSRF = &apiError{Status: http.StatusForbidden, Code: "csrf",
+	errCSRF = &apiError{Status: http.StatusForbidden, Code: CodeCSRF,
 		Message: "Cross-site request refused: reload the page"}
-	errManager = &apiError{Status: http.StatusForbidden, Code: "manager_required",
+	errManager = &apiError{Status: http.StatusForbidden, Code: CodeManagerRequired,
 		Message: "Manager login required (the manager session may have expired)"}
 )
 
@@ -620,7 +619,7 @@ func (s *Server) handleSession(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, s.info(nil))
 }
 
-var errLoginFirst = &apiError{Status: http.StatusUnauthorized, Code: "unauthorized",
+var errLoginFirst = &apiError{Status: http.StatusUnauthorized, Code: CodeUnauthorized,
 	Message: "Log in to the till first (API token or login link), then enter the manager PIN"}
 
 // handleLogin: {"token":"..."} gives a cashier session; {"pin":"..."} makes a session a
@@ -696,12 +695,12 @@ func (s *Server) monitoring(h http.Handler) http.Handler {
 		if s.opt.HealthAccess == "token" {
 			tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 			if !ok || !equalSecret(strings.TrimSpace(tok), s.opt.Token) {
-				writeError(w, &apiError{Status: http.StatusUnauthorized, Code: "unauthorized",
+				writeError(w, &apiError{Status: http.StatusUnauthorized, Code: CodeUnauthorized,
 					Message: "Send Authorization: Bearer <api token> (http.health_access = \"token\")"})
 				return
 			}
 		} else if !isLoopback(r.RemoteAddr) {
-			writeError(w, &apiError{Status: http.StatusForbidden, Code: "loopback_only",
+			writeError(w, &apiError{Status: http.StatusForbidden, Code: CodeLoopbackOnly,
 				Message: "Health and metrics answer on the till only (set http.health_access = \"token\" to scrape them over the network)"})
 			return
 		}
@@ -735,7 +734,7 @@ func (s *Server) handleLink(w http.ResponseWriter, r *http.Request) {
 		}
 		s.observeLogin("link", "wrong")
 		s.log.WithField("source", sourceOf(r.RemoteAddr)).Warn("login link refused")
-		writeError(w, &apiError{Status: http.StatusUnauthorized, Code: "unauthorized",
+		writeError(w, &apiError{Status: http.StatusUnauthorized, Code: CodeUnauthorized,
 			Message: "This login link was used already or has expired: ask for a new one (posd login-link)"})
 		return
 	}
@@ -754,7 +753,7 @@ func (s *Server) handleLink(w http.ResponseWriter, r *http.Request) {
 // posd login-link). A browser session cannot make one: it would outlive its logout.
 func (s *Server) loginLinks(w http.ResponseWriter, _ *http.Request, c caller) error {
 	if !c.bearer {
-		return &apiError{Status: http.StatusForbidden, Code: "bearer_required",
+		return &apiError{Status: http.StatusForbidden, Code: CodeBearerRequired,
 			Message: "Login links are made with the API token (posd login-link)"}
 	}
 	path, exp := s.LoginLink(s.opt.LoginLinkTTL)

@@ -14,6 +14,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -102,16 +104,34 @@ type realStack struct {
 	sim  *wxpaytest.Server
 	logs *logRing
 
-	srv     *Server
-	mu      sync.Mutex
-	devices []Alert
-	printed []report.DayReport // day reports sent to the printer // what the daemon would report: scanner unplugged, printer out of paper
+	srv      *Server
+	mu       sync.Mutex
+	devices  []Alert
+	printed  []report.DayReport // day reports sent to the printer
+	scans    int                // codes typed into the virtual scanner
+	lastScan time.Time
 }
 
 func (s *realStack) setAlerts(a ...Alert) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.devices = a
+}
+
+// devices is what the daemon reports on a demo till: the virtual scanner has delivered
+// every code typed into the page.
+func (s *realStack) deviceReport() DeviceReport {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	since := time.Date(2026, 11, 25, 1, 0, 0, 123456789, time.UTC) // 09:00 in Hong Kong
+	return DeviceReport{Version: "1.4.0",
+		Scanners: []ScannerCard{{Name: "virtual scanner", Kind: "virtual", Connected: true, Since: since, Scans: uint64(s.scans), LastScan: s.lastScan}},
+		Printer:  &PrinterCard{Kind: "virtual", State: "ready", Since: since},
+		WeChat:   WeChatCard{Reachable: true, LastOK: since.Add(time.Hour)},
+		Storage:  StorageCard{OK: true},
+		Certificates: []CertCard{{Name: "wxpay.platform_certificates", Kind: "wechat_platform", NotAfter: since.AddDate(0, 0, 200), DaysLeft: 200},
+			{Name: "wxpay.client_cert_file", Kind: "merchant", NotAfter: since.AddDate(0, 0, 20), DaysLeft: 20}},
+		Details: map[string]any{"health": map[string]any{"status": "ok", "version": "1.4.0"}}}
 }
 
 func (s *realStack) alerts() []Alert {
@@ -154,7 +174,7 @@ func newRealStack(t *testing.T) *realStack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	loc := printer.HongKong
+	loc := engine.HongKong()
 	eng, err := engine.New(engine.Config{StoreID: "HK001", TillID: "T01", Location: loc, Description: "posd test store", QRCodePayment: true},
 		gw, enginetest.NewMemStore(loc), engine.RealClock(), log.WithField("component", "engine"))
 	if err != nil {
@@ -212,9 +232,22 @@ func newRealStack(t *testing.T) *realStack {
 		DemoCustomerPays: func(_ context.Context, codeURL string) error { _, err := sim.PayCodeURL(codeURL); return err },
 		AmountTable:      wxpaytest.AmountTable(), Receipts: &Receipts{Recent: receipts, Reprint: func(context.Context, string) error { return nil }},
 		Logs: ring.entries, Health: func() any { return map[string]any{"ready": eng.Status().Ready, "storage": "ok"} },
-		Devices: func() any {
-			return map[string]any{"scanners": []map[string]any{{"name": "virtual scanner", "connected": true}},
-				"printer": map[string]any{"kind": "virtual", "state": "ready"}}
+		Devices: st.deviceReport,
+		VirtualScan: func(ctx context.Context, code string) error {
+			st.mu.Lock()
+			st.scans++
+			st.lastScan = time.Now()
+			st.mu.Unlock()
+			_, err := eng.Scan(ctx, code)
+			return err
+		},
+		// No reconciliation has run for today: the manager reads when it will.
+		Reconciliation: func(date string) (*report.Result, error) {
+			return nil, fmt.Errorf("reconciliation %q: %w", date, engine.ErrNotFound)
+		},
+		ReconcileNext: func(date string) time.Time {
+			d, _ := time.ParseInLocation(time.DateOnly, date, loc)
+			return d.AddDate(0, 0, 1).Add(10 * time.Hour)
 		},
 		StoreID: "HK001", TillID: "T01", MerchantName: "posd test store", Location: loc,
 		Logger: log.WithField("component", "ui")})
@@ -294,7 +327,10 @@ func shot(t *testing.T, ctx context.Context, dir, name string) {
 
 func text(t *testing.T, ctx context.Context, sel string) string {
 	t.Helper()
-	s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+	// A missing element fails the step, not the whole run at its deadline.
+	tctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	s, err := chromedp.Run(tctx, chromedp.Text(chromedp.CSS(sel)))
 	if err != nil {
 		t.Fatalf("text of %s: %v", sel, err)
 	}
@@ -330,10 +366,39 @@ func scanCode(code string) chromedp.Action[chromedp.Void] {
 	)
 }
 
+// refusalCodes is every code a cashier or manager can be shown for a refusal: the
+// engine's, the engine's own attempt codes, every WeChat/wxpay code, the API's own.
+func refusalCodes() []string {
+	var out []string
+	out = append(out, engine.Codes()...)
+	out = append(out, engine.InfoCodes()...)
+	out = append(out, wxpay.Codes()...)
+	out = append(out, Codes()...)
+	return out
+}
+
+var hanRE = regexp.MustCompile(`\p{Han}`)
+
+// fits checks that the element's box lies inside the viewport: no scrolling to reach it.
+func fits(t *testing.T, ctx context.Context, sel string) {
+	t.Helper()
+	js := `(() => { const e = document.querySelector(` + strconv.Quote(sel) + `); if (!e) return "missing";
+		const r = e.getBoundingClientRect(); if (r.width === 0) return "hidden";
+		return r.bottom <= innerHeight && r.right <= innerWidth && r.top >= 0 ? "" : "at " + r.left + "," + r.top + "–" + r.right + "," + r.bottom + " in " + innerWidth + "×" + innerHeight; })()`
+	got, err := chromedp.Run(ctx, chromedp.Evaluate[string](js))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != "" {
+		t.Errorf("%s does not fit the screen: %s", sel, got)
+	}
+}
+
 // TestBrowser_Till drives the real UI in headless Chromium against the real engine and the
 // WeChat Pay simulator: a demo sale from the keypad to the receipt, a sale waiting for the
-// customer's password, refused codes, cancel, the manager PIN (wrong, then right), a
-// refund, the day report and the logs.
+// customer's password, refused codes (every code, both languages), cancel, the manager PIN
+// (wrong, then right), the sales list, a confirmed refund, the day report, the devices,
+// the logs, and the cashier's screen at 800×600 and 1024×768.
 func TestBrowser_Till(t *testing.T) {
 	st := newRealStack(t) // first, so its cleanup runs after the browser's
 	ctx, problems := browser(t)
@@ -346,6 +411,23 @@ func TestBrowser_Till(t *testing.T) {
 	codeN := 0
 	nextCode := func() string { codeN++; return fmt.Sprintf("1345678901234567%02d", codeN) }
 	wait := func(sel string) chromedp.Action[chromedp.Void] { return chromedp.WaitVisible(chromedp.CSS(sel)) }
+	poll := func(js string) chromedp.Action[chromedp.Void] {
+		return chromedp.Poll[chromedp.Void](js, chromedp.WithPollingTimeout(10*time.Second))
+	}
+	eval := func(js string) string {
+		t.Helper()
+		s, err := chromedp.Run(ctx, chromedp.Evaluate[string](js))
+		if err != nil {
+			t.Fatalf("%s: %v", js, err)
+		}
+		return s
+	}
+	lang := func(l string) {
+		t.Helper()
+		if eval(`document.documentElement.lang`) != map[string]string{"en": "en", "zh": "zh-Hant-HK"}[l] {
+			run(t, ctx, "switch language", chromedp.Click(chromedp.CSS("#btn-lang")))
+		}
+	}
 	t.Cleanup(func() {
 		if p := problems(); len(p) > 0 {
 			t.Errorf("browser reported problems:\n%s", strings.Join(p, "\n"))
@@ -363,13 +445,16 @@ func TestBrowser_Till(t *testing.T) {
 			t.Fatalf("prompt %q", got)
 		}
 		shot(t, ctx, dir, "cashier-scan")
-		run(t, ctx, "scan and get paid", scanCode(nextCode()), wait("#state.state-paid"), wait("#receipts figure.receipt"))
+		run(t, ctx, "scan and get paid", scanCode(nextCode()), wait("#state.state-paid"), wait("#receipts figure.receipt img"))
 		if got := text(t, ctx, "#state"); !strings.Contains(got, "Paid") || !strings.Contains(got, "HKD wallet") {
 			t.Fatalf("paid screen %q", got)
 		}
-		if got := text(t, ctx, "#receipts pre"); !strings.Contains(got, "10.01") {
-			t.Fatalf("receipt %q", got)
+		// The receipt is the printer's image; its text (alt) has no decoder markup.
+		alt := eval(`document.querySelector("#receipts img").alt`)
+		if !strings.Contains(alt, "10.01") || strings.Contains(alt, "C|") || strings.Contains(alt, "**") || strings.Contains(alt, "^^") {
+			t.Fatalf("receipt text %q", alt)
 		}
+		run(t, ctx, "the image loads", poll(`document.querySelector("#receipts img").naturalWidth > 0`))
 		shot(t, ctx, dir, "cashier-paid")
 	})
 
@@ -378,9 +463,8 @@ func TestBrowser_Till(t *testing.T) {
 		run(t, ctx, "new sale by keyboard", chromedp.KeyEvent("\r"), wait("#state.state-idle"),
 			chromedp.KeyEvent("1002"), chromedp.KeyEvent("\r"), wait("#state.state-scan"))
 		run(t, ctx, "scan", scanCode(nextCode()), wait("#state.state-paying"))
-		run(t, ctx, "waiting for the password", chromedp.Poll[chromedp.Void](`document.getElementById("state-title").textContent.includes("password")`,
-			chromedp.WithPollingTimeout(10*time.Second)))
-		if got := text(t, ctx, "#state-time"); !strings.Contains(got, "s left") {
+		run(t, ctx, "waiting for the password", poll(`document.getElementById("state-title").textContent.includes("password")`))
+		if got := text(t, ctx, "#state-time"); !regexp.MustCompile(`^\d+ seconds? left`).MatchString(got) {
 			t.Fatalf("no countdown: %q", got)
 		}
 		shot(t, ctx, dir, "cashier-waiting-password")
@@ -397,23 +481,31 @@ func TestBrowser_Till(t *testing.T) {
 		if got := text(t, ctx, "#state .wallet"); !strings.Contains(got, "¥") || !strings.Contains(got, "CNY wallet") {
 			t.Fatalf("wallet line %q", got)
 		}
-		run(t, ctx, "its receipt", chromedp.Poll[chromedp.Void](`document.querySelector("#receipts figure pre").textContent.includes("10.07")`,
-			chromedp.WithPollingTimeout(5*time.Second)))
+		run(t, ctx, "its receipt", poll(`document.querySelector("#receipts figure img").alt.includes("10.07")`))
 		shot(t, ctx, dir, "cashier-paid-cny")
 	})
 
-	t.Run("failed code shows the cashier sentence", func(t *testing.T) {
+	t.Run("refused code: the heading says what to do next", func(t *testing.T) {
 		run(t, ctx, "sale of 10.03", chromedp.Click(chromedp.CSS("#btn-new")), clickKeys("1", "0", "0", "3"),
 			chromedp.Click(chromedp.CSS("#btn-charge")), wait("#state.state-scan"))
-		run(t, ctx, "scan", scanCode(nextCode()), wait("#state.state-failed"))
-		if got := text(t, ctx, "#state-title"); got != "Scan again" {
+		run(t, ctx, "scan: not enough balance", scanCode(nextCode()), wait("#state.state-failed"))
+		// Not enough balance: scanning again does not help, another way to pay does.
+		if got := text(t, ctx, "#state-title"); got != "Ask for another payment method" {
 			t.Fatalf("title %q", got)
 		}
-		msg := text(t, ctx, "#state-detail .error-msg")
-		if msg == "" {
-			t.Fatal("no error sentence")
+		if got := text(t, ctx, "#state-detail .error-msg"); !strings.Contains(got, "another payment method") {
+			t.Fatalf("sentence %q", got)
 		}
 		shot(t, ctx, dir, "cashier-failed")
+		lang("zh")
+		if got := text(t, ctx, "#state-title"); got != "請顧客改用其他付款方式" {
+			t.Fatalf("title in Chinese %q", got)
+		}
+		if got := text(t, ctx, "#state-detail .error-msg"); !strings.Contains(got, "餘額不足") {
+			t.Fatalf("NOT_ENOUGH in Chinese: %q", got)
+		}
+		shot(t, ctx, dir, "cashier-failed-zh")
+		lang("en")
 		// A product barcode never reaches WeChat: refused at the till with its own sentence.
 		micropays := func() int {
 			n := 0
@@ -426,13 +518,64 @@ func TestBrowser_Till(t *testing.T) {
 		}
 		before := micropays()
 		run(t, ctx, "scan a product barcode", scanCode("4006381333931"),
-			chromedp.Poll[chromedp.Void](`document.querySelector("#state-detail .error-msg").dataset.code === "invalid_code"`, chromedp.WithPollingTimeout(5*time.Second)))
+			poll(`document.querySelector("#state-detail .error-msg").dataset.code === "invalid_code"`))
 		if got := text(t, ctx, "#state-detail .error-msg"); !strings.Contains(strings.ToLower(got), "barcode") {
 			t.Fatalf("product barcode message %q", got)
+		}
+		if got := text(t, ctx, "#state-title"); got != "Scan again" {
+			t.Fatalf("title after a barcode %q", got)
 		}
 		if after := micropays(); after != before {
 			t.Fatalf("a product barcode reached WeChat (%d micropays)", after-before)
 		}
+	})
+
+	t.Run("every refusal code in both languages", func(t *testing.T) {
+		// The sale waits for a code; each refusal reaches the page as a notice, the way a
+		// refused hardware scan does, and takes the place of the prompt.
+		codes := refusalCodes()
+		for _, l := range []string{"en", "zh"} {
+			lang(l)
+			for i, c := range codes {
+				// Alternate an empty message (the page's own sentence) with the server's.
+				msg := ""
+				if i%2 == 1 {
+					msg = "Server sentence for " + c
+				}
+				st.srv.Notify(Notice{Code: c, Message: msg})
+				run(t, ctx, "notice "+c, poll(`(() => { const e = document.querySelector("#state-detail .error-msg"); return e && e.dataset.code === `+strconv.Quote(c)+`; })()`))
+				got := text(t, ctx, "#state-detail .error-msg")
+				switch {
+				case strings.TrimSpace(got) == "" || got == c || strings.HasPrefix(got, "err."):
+					t.Errorf("%s %s: no sentence (%q)", l, c, got)
+				case l == "zh" && !hanRE.MatchString(got):
+					t.Errorf("%s: shown in English in Chinese mode: %q", c, got)
+				case l == "en" && hanRE.MatchString(got):
+					t.Errorf("%s: Chinese in English mode: %q", c, got)
+				}
+				title := text(t, ctx, "#state-title")
+				if l == "zh" && !hanRE.MatchString(title) {
+					t.Errorf("%s: heading %q in Chinese mode", c, title)
+				}
+				switch c {
+				case "NOT_ENOUGH", "NOTENOUGH", "NOTSUPORTCARD", "TRADE_ERROR", "PAYERROR":
+					if want := map[string]string{"en": "Ask for another payment method", "zh": "請顧客改用其他付款方式"}[l]; title != want {
+						t.Errorf("%s: heading %q, want %q", c, title, want)
+					}
+				case "AUTHCODE_EXPIRE", "AUTHCODEEXPIRE", "AUTH_CODE_INVALID", "REVERSED", "code_used", "invalid_code":
+					if want := map[string]string{"en": "Scan again", "zh": "請重新掃描"}[l]; title != want {
+						t.Errorf("%s: heading %q, want %q", c, title, want)
+					}
+				}
+				if c == "REVERSED" && l == "en" && msg == "" && (!strings.Contains(got, "Scan a fresh payment code") || strings.Contains(got, "Ask the customer to scan")) {
+					t.Errorf("after a reversal the cashier reads %q", got)
+				}
+			}
+		}
+		st.srv.Notify(Notice{Code: "AUTHCODE_EXPIRE"})
+		run(t, ctx, "AUTHCODE_EXPIRE in Chinese", poll(`document.querySelector("#state-detail .error-msg").dataset.code === "AUTHCODE_EXPIRE"`))
+		shot(t, ctx, dir, "cashier-rescan-zh")
+		lang("en")
 	})
 
 	t.Run("cancel", func(t *testing.T) {
@@ -440,8 +583,16 @@ func TestBrowser_Till(t *testing.T) {
 		shot(t, ctx, dir, "cashier-cancelled")
 	})
 
+	t.Run("a scan with no open sale", func(t *testing.T) {
+		// The cashier screen is the POS: the sentence says to charge here first.
+		run(t, ctx, "scan", scanCode(nextCode()), poll(`document.getElementById("toast").textContent.includes("press Charge")`))
+		lang("zh")
+		run(t, ctx, "scan", scanCode(nextCode()), poll(`document.getElementById("toast").textContent.includes("收款")`))
+		lang("en")
+	})
+
 	t.Run("Traditional Chinese", func(t *testing.T) {
-		run(t, ctx, "switch", chromedp.Click(chromedp.CSS("#btn-lang")))
+		lang("zh")
 		if got := text(t, ctx, "#state-title"); got != "已取消" {
 			t.Fatalf("title %q", got)
 		}
@@ -451,8 +602,8 @@ func TestBrowser_Till(t *testing.T) {
 			t.Fatalf("title %q", got)
 		}
 		shot(t, ctx, dir, "cashier-zh")
-		run(t, ctx, "back to English", chromedp.Click(chromedp.CSS("#btn-cancel")), wait("#state.state-cancelled"),
-			chromedp.Click(chromedp.CSS("#btn-lang")))
+		run(t, ctx, "cancel", chromedp.Click(chromedp.CSS("#btn-cancel")), wait("#state.state-cancelled"))
+		lang("en")
 	})
 
 	t.Run("manager PIN wrong then right", func(t *testing.T) {
@@ -462,7 +613,7 @@ func TestBrowser_Till(t *testing.T) {
 			pad = append(pad, chromedp.Click(chromedp.CSS(`#pinpad button[data-key="`+string(k)+`"]`)))
 		}
 		run(t, ctx, "wrong PIN", chromedp.Steps(pad...), chromedp.Click(chromedp.CSS("#pin-submit")),
-			chromedp.Poll[chromedp.Void](`document.getElementById("pin-msg").dataset.code === "wrong_pin"`, chromedp.WithPollingTimeout(5*time.Second)))
+			poll(`document.getElementById("pin-msg").dataset.code === "wrong_pin"`))
 		if got := text(t, ctx, "#pin-msg"); !strings.Contains(got, "4 tries left") {
 			t.Fatalf("wrong PIN message %q", got)
 		}
@@ -477,57 +628,120 @@ func TestBrowser_Till(t *testing.T) {
 		if err != nil || strings.Contains(html, testPIN) {
 			t.Fatal("the PIN is in the page")
 		}
-		rows, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll("#sales-body tr").length`))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if rows != 5 {
-			t.Fatalf("%d sales listed, want 5", rows)
-		}
 	})
 
-	t.Run("refund", func(t *testing.T) {
-		run(t, ctx, "open the first paid sale", chromedp.Click(chromedp.CSS(`#sales-body tr[data-state=paid]`)),
-			wait("#detail table.timeline tbody tr"), wait("#refund-form"))
-		run(t, ctx, "partial refund of 3.00", chromedp.SetValue(chromedp.CSS("#refund-amount"), "3.00"),
+	t.Run("sales list: consecutive numbers, HK dates", func(t *testing.T) {
+		nos := eval(`[...document.querySelectorAll("#sales-body tr td:first-child")].map(td => td.textContent).reverse().join(",")`)
+		if nos != "1,2,3,4,5" {
+			t.Fatalf("sale numbers %q, want 1,2,3,4,5 (sales must not skip numbers)", nos)
+		}
+		today := time.Now().In(engine.HongKong()).Format(time.DateOnly)
+		if got := eval(`document.getElementById("f-date").value`); got != today {
+			t.Fatalf("date field %q, want %s", got, today)
+		}
+		run(t, ctx, "previous day", chromedp.Click(chromedp.CSS("#date-prev")), wait("#sales-empty"))
+		if got := eval(`document.getElementById("f-date").value`); !regexp.MustCompile(`^\d{4}-\d{2}-\d{2}$`).MatchString(got) || got == today {
+			t.Fatalf("date after ◀ %q", got)
+		}
+		run(t, ctx, "a typed date", chromedp.SetValue(chromedp.CSS("#f-date"), "25/11/2026"),
+			chromedp.Evaluate[chromedp.Void](`document.getElementById("f-date").dispatchEvent(new Event("change"))`),
+			poll(`document.getElementById("f-date").classList.contains("invalid")`))
+		run(t, ctx, "today", chromedp.Click(chromedp.CSS("#date-today")), wait("#sales-body tr[data-state=paid]"))
+	})
+
+	t.Run("refund with confirmation", func(t *testing.T) {
+		run(t, ctx, "open the first paid sale", chromedp.Click(chromedp.CSS(`#sales-body tr[data-state=paid]:last-of-type`)),
+			wait("#detail .attempt"), wait("#refund-form"))
+		first := eval(`document.querySelector("#sales-body tr[data-state=paid]:last-of-type").dataset.id`)
+		run(t, ctx, "ask for 3.00", chromedp.SetValue(chromedp.CSS("#refund-amount"), "3.00"),
 			chromedp.SetValue(chromedp.CSS("#refund-reason"), "damaged item"), chromedp.Click(chromedp.CSS("#btn-refund")),
-			chromedp.Poll[chromedp.Void](`document.getElementById("detail").innerText.includes("damaged item")`, chromedp.WithPollingTimeout(10*time.Second)))
+			wait("#refund-confirm"))
+		// Nothing is sent before the confirmation.
+		if s, _ := st.eng.Sale(first); len(s.Refunds) != 0 {
+			t.Fatal("refund sent before the manager confirmed")
+		}
+		if got := text(t, ctx, "#refund-confirm"); !strings.Contains(got, "Refund HK$ 3.00") {
+			t.Fatalf("confirmation %q", got)
+		}
+		shot(t, ctx, dir, "manager-refund-confirm")
+		run(t, ctx, "confirm", chromedp.Click(chromedp.CSS("#btn-refund-yes")),
+			poll(`document.getElementById("detail").innerText.includes("damaged item")`),
+			poll(`document.getElementById("toast").classList.contains("show")`))
+		// The toast leaves the refund form readable.
+		overlap := eval(`(() => { const a = document.getElementById("toast").getBoundingClientRect(), f = document.getElementById("refund-form");
+			if (!f) return ""; const b = f.getBoundingClientRect();
+			return (a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom) ? "overlap" : ""; })()`)
+		if overlap != "" {
+			t.Error("the toast covers the refund form")
+		}
 		if got := text(t, ctx, "#detail"); !strings.Contains(got, "HK$ 3.00") || !strings.Contains(got, "Refundable: HK$ 7.0") {
 			t.Fatalf("detail after refund: %q", got)
 		}
 		shot(t, ctx, dir, "manager-refund")
-		run(t, ctx, "refund the rest", chromedp.Click(chromedp.CSS("#btn-refund-full")),
-			chromedp.WaitNotPresent(chromedp.CSS("#refund-form")))
-		csv, err := chromedp.Run(ctx, chromedp.Evaluate[string](`fetch(document.getElementById("export-csv").href).then(r => r.text())`, chromedp.EvalAwaitPromise))
-		if err != nil || !strings.HasPrefix(csv, "date,sale_id,") || strings.Count(csv, "\n") < 5 {
-			t.Fatalf("CSV export: %v %q", err, csv)
+		run(t, ctx, "refund the rest", chromedp.Click(chromedp.CSS("#btn-refund-full")), wait("#refund-confirm"),
+			chromedp.Click(chromedp.CSS("#btn-refund-yes")), chromedp.WaitNotPresent(chromedp.CSS("#refund-form")))
+		run(t, ctx, "the list shows the refund", poll(`document.querySelector('#sales-body tr[data-id="`+first+`"] td.refunded').textContent.includes("HK$ 10.01")`))
+		if got := text(t, ctx, "#sales-total"); !strings.Contains(got, "refunded HK$ 10.01") || !strings.Contains(got, "net HK$ 20.09") {
+			t.Fatalf("total line %q", got)
 		}
-		paid, err := st.eng.Sales("")
+		shot(t, ctx, dir, "manager-sales")
+		var refunded int64
+		sales, err := st.eng.Sales("")
 		if err != nil {
 			t.Fatal(err)
 		}
-		var refunded int64
-		for _, s := range paid {
+		for _, s := range sales {
 			for _, r := range s.Refunds {
 				refunded += r.Amount
 			}
 		}
-		if refunded != 1007 {
-			t.Fatalf("engine has %d cents refunded, want all 1007", refunded)
+		if refunded != 1001 {
+			t.Fatalf("engine has %d cents refunded, want all 1001", refunded)
+		}
+	})
+
+	t.Run("CSV export: BOM, dollars", func(t *testing.T) {
+		head, err := chromedp.Run(ctx, chromedp.Evaluate[string](`fetch(document.getElementById("export-csv").href).then(r => r.arrayBuffer()).then(b => [...new Uint8Array(b).slice(0, 3)].join(","))`, chromedp.EvalAwaitPromise))
+		if err != nil || head != "239,187,191" {
+			t.Fatalf("CSV does not start with a UTF-8 BOM: %q %v", head, err)
+		}
+		csv, err := chromedp.Run(ctx, chromedp.Evaluate[string](`fetch(document.getElementById("export-csv").href).then(r => r.text())`, chromedp.EvalAwaitPromise))
+		if err != nil || !strings.Contains(csv, ",10.07,HKD,") || strings.Count(csv, "\n") < 5 {
+			t.Fatalf("CSV export: %v %q", err, csv)
+		}
+	})
+
+	t.Run("needs attention: a normal refund is not there", func(t *testing.T) {
+		run(t, ctx, "attention tab", chromedp.Click(chromedp.CSS(`#tabs button[data-tab="attention"]`)), wait("#jobs-none"))
+		if n := eval(`String(document.querySelectorAll("#jobs .attention-item").length)`); n != "0" {
+			t.Fatalf("%s items need attention after normal refunds", n)
 		}
 	})
 
 	t.Run("day report", func(t *testing.T) {
-		run(t, ctx, "day tab", chromedp.Click(chromedp.CSS(`#tabs button[data-tab="day"]`)), wait("#wallets tbody tr"))
+		run(t, ctx, "day tab", chromedp.Click(chromedp.CSS(`#tabs button[data-tab="day"]`)), wait("#wallets tbody tr"), wait("#recon-none"))
 		if got := text(t, ctx, "#day .cards"); !strings.Contains(got, "HK$ 30.10") {
 			t.Fatalf("day cards %q", got)
 		}
 		if got := text(t, ctx, "#wallets"); !strings.Contains(got, "CNY") || !strings.Contains(got, "HKD") {
 			t.Fatalf("wallets %q", got)
 		}
+		// The sales of this test are in the current Hong Kong hour, whatever the zone of
+		// the machine running it.
+		hour := strconv.Itoa(time.Now().In(engine.HongKong()).Hour())
+		if n := eval(`String(document.querySelectorAll('#by-hour tr[data-hour="` + hour + `"]').length)`); n != "1" {
+			t.Fatalf("by-hour has no row for hour %s (HK): %q", hour, text(t, ctx, "#by-hour"))
+		}
+		got := text(t, ctx, "#recon")
+		if !strings.Contains(got, "Not reconciled yet") || !strings.Contains(got, " 10:00:00") || strings.Contains(got, "No such sale") {
+			t.Fatalf("reconciliation %q", got)
+		}
+		if n := eval(`String(document.querySelectorAll("#recon .error-msg").length)`); n != "0" {
+			t.Fatal("the day report shows an error for a day not reconciled yet")
+		}
 		shot(t, ctx, dir, "manager-day-report")
 		run(t, ctx, "print the Z report", chromedp.Click(chromedp.CSS("#btn-print-report")),
-			chromedp.Poll[chromedp.Void](`document.getElementById("toast").textContent.includes("Print Z report")`, chromedp.WithPollingTimeout(5*time.Second)))
+			poll(`document.getElementById("toast").textContent.includes("Z report sent")`))
 		st.mu.Lock()
 		n := len(st.printed)
 		st.mu.Unlock()
@@ -536,14 +750,53 @@ func TestBrowser_Till(t *testing.T) {
 		}
 	})
 
-	t.Run("devices, needs attention and receipts", func(t *testing.T) {
-		run(t, ctx, "devices", chromedp.Click(chromedp.CSS(`#tabs button[data-tab="devices"]`)), wait("#devices table"))
-		if got := text(t, ctx, "#devices"); !strings.Contains(got, "virtual scanner") {
-			t.Fatalf("devices %q", got)
+	t.Run("devices as cards", func(t *testing.T) {
+		run(t, ctx, "devices", chromedp.Click(chromedp.CSS(`#tabs button[data-tab="devices"]`)), wait(`#devices .device[data-device="scanner"]`))
+		got := text(t, ctx, "#devices .device-cards")
+		st.mu.Lock()
+		scans := st.scans
+		st.mu.Unlock()
+		for _, want := range []string{"Scanner virtual scanner", "Connected since 2026-11-25 09:00:00", fmt.Sprintf("%d codes scanned", scans),
+			"Ready, paper loaded", "Reachable", "WeChat Pay platform certificate: 200 days left", "WeChat Pay merchant certificate: 20 days left"} {
+			if !strings.Contains(got, want) {
+				t.Errorf("devices lack %q: %q", want, got)
+			}
+		}
+		if scans < 5 {
+			t.Errorf("only %d scans counted", scans)
+		}
+		if regexp.MustCompile(`\d\d:\d\d:\d\d\.\d`).MatchString(got) || strings.Contains(got, "T01:00") {
+			t.Errorf("raw timestamps in the device cards: %q", got)
+		}
+		if got := text(t, ctx, "#version"); !strings.Contains(got, "1.4.0") {
+			t.Errorf("version %q", got)
+		}
+		if n := eval(`String(document.querySelectorAll("#devices details.raw").length)`); n != "1" {
+			t.Error("no details link for the raw documents")
 		}
 		shot(t, ctx, dir, "manager-devices")
-		run(t, ctx, "attention", chromedp.Click(chromedp.CSS(`#tabs button[data-tab="attention"]`)), wait("#jobs p, #jobs table"))
-		run(t, ctx, "receipts", chromedp.Click(chromedp.CSS(`#tabs button[data-tab="receipts"]`)), wait("#mgr-receipts figure.receipt"))
+	})
+
+	t.Run("receipts as images", func(t *testing.T) {
+		run(t, ctx, "receipts", chromedp.Click(chromedp.CSS(`#tabs button[data-tab="receipts"]`)), wait("#mgr-receipts figure.receipt img"))
+		if got := text(t, ctx, "#mgr-receipts"); strings.Contains(got, "C|") || strings.Contains(got, "**") {
+			t.Fatalf("decoder markup in the receipts tab: %q", got)
+		}
+	})
+
+	t.Run("manager area in Chinese", func(t *testing.T) {
+		lang("zh")
+		run(t, ctx, "devices", chromedp.Click(chromedp.CSS(`#tabs button[data-tab="devices"]`)), wait(`#devices .device[data-device="printer"]`),
+			poll(`document.querySelector("#devices .device-cards").innerText.includes("已連接")`))
+		shot(t, ctx, dir, "manager-devices-zh")
+		run(t, ctx, "sales", chromedp.Click(chromedp.CSS(`#tabs button[data-tab="sales"]`)), wait("#sales-body tr"),
+			poll(`document.getElementById("sales-total").textContent.includes("淨額")`))
+		run(t, ctx, "day", chromedp.Click(chromedp.CSS(`#tabs button[data-tab="day"]`)), wait("#recon-none"))
+		if got := text(t, ctx, "#recon-none"); !strings.Contains(got, "尚未核對") {
+			t.Fatalf("not reconciled yet in Chinese: %q", got)
+		}
+		shot(t, ctx, dir, "manager-day-report-zh")
+		lang("en")
 	})
 
 	t.Run("logs view", func(t *testing.T) {
@@ -553,15 +806,15 @@ func TestBrowser_Till(t *testing.T) {
 			t.Fatal(err)
 		}
 		first := text(t, ctx, "#logs-body tr:last-child td:nth-child(3)")
-		run(t, ctx, "search", chromedp.SendKeys(chromedp.CSS("#log-q"), first), chromedp.Sleep(700*time.Millisecond))
-		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(() => { const q = document.getElementById("log-q").value.toLowerCase();
+		run(t, ctx, "search", chromedp.SendKeys(chromedp.CSS("#log-q"), first),
+			poll(`(() => { const q = document.getElementById("log-q").value.toLowerCase();
 			const rows = [...document.querySelectorAll("#logs-body tr")];
 			return rows.length > 0 && rows.every(tr => tr.innerText.toLowerCase().includes(q)); })()`))
-		if err != nil {
-			t.Fatal(err)
+		if all == 0 {
+			t.Fatal("no log rows")
 		}
-		if all == 0 || !ok {
-			t.Fatalf("log rows: %d; search for %q did not filter", all, first)
+		if got := text(t, ctx, "#logs-body tr:first-child td:first-child"); !regexp.MustCompile(`^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$`).MatchString(got) {
+			t.Fatalf("log time %q", got)
 		}
 		shot(t, ctx, dir, "manager-logs")
 	})
@@ -570,11 +823,40 @@ func TestBrowser_Till(t *testing.T) {
 		run(t, ctx, "lock", chromedp.Click(chromedp.CSS("#btn-lock")), wait("#view-cashier"),
 			chromedp.Click(chromedp.CSS("#btn-manager")), wait("#view-pin"))
 	})
+
+	t.Run("small screens: 800×600 and 1024×768", func(t *testing.T) {
+		for _, sz := range [][2]int64{{800, 600}, {1024, 768}} {
+			name := fmt.Sprintf("%dx%d", sz[0], sz[1])
+			run(t, ctx, name, chromedp.EmulateViewport(sz[0], sz[1]), chromedp.Click(chromedp.CSS("#btn-cashier")), wait("#view-cashier"),
+				clickKeys("C", "1", "2", "5", "0"))
+			for _, sel := range []string{`#keypad button[data-key="C"]`, `#keypad button[data-key="7"]`, "#btn-charge", "#state"} {
+				fits(t, ctx, sel)
+			}
+			shot(t, ctx, dir, "cashier-"+name)
+			run(t, ctx, "charge", chromedp.Click(chromedp.CSS("#btn-charge")), wait("#state.state-scan"))
+			fits(t, ctx, "#btn-cancel")
+			lang("zh")
+			fits(t, ctx, "#btn-cancel")
+			fits(t, ctx, "#state-title")
+			lang("en")
+			run(t, ctx, "cancel", chromedp.Click(chromedp.CSS("#btn-cancel")), wait("#state.state-cancelled"))
+			run(t, ctx, "PIN pad", chromedp.Click(chromedp.CSS("#btn-manager")), wait("#view-pin"))
+			for _, sel := range []string{"#pin-submit", `#pinpad button[data-key="0"]`, "#pin-input"} {
+				fits(t, ctx, sel)
+			}
+			if sz[0] == 800 {
+				shot(t, ctx, dir, "manager-pin-"+name)
+			}
+			run(t, ctx, "back", chromedp.Click(chromedp.CSS("#pin-back")), wait("#view-cashier"))
+		}
+		run(t, ctx, "normal size", chromedp.EmulateViewport(1280, 900), clickKeys("C"))
+	})
+
 	t.Run("cancel while the customer is paying: reversed", func(t *testing.T) {
 		run(t, ctx, "sale of 10.06 (the customer never confirms)", chromedp.Click(chromedp.CSS("#btn-cashier")), wait("#view-cashier"),
 			clickKeys("C", "1", "0", "0", "6"),
 			chromedp.Click(chromedp.CSS("#btn-charge")), wait("#state.state-scan"), scanCode(nextCode()),
-			chromedp.Poll[chromedp.Void](`document.getElementById("state-title").textContent.includes("password")`, chromedp.WithPollingTimeout(10*time.Second)))
+			poll(`document.getElementById("state-title").textContent.includes("password")`))
 		run(t, ctx, "cancel", chromedp.Click(chromedp.CSS("#btn-cancel")), wait("#state.state-reversing"))
 		if got := text(t, ctx, "#state"); !strings.Contains(got, "Reversing") || !strings.Contains(got, "reversing in") {
 			t.Fatalf("reversing screen %q", got)
@@ -621,12 +903,12 @@ func TestBrowser_Till(t *testing.T) {
 			t.Fatalf("open sale: %d", resp.StatusCode)
 		}
 		run(t, ctx, "the screen follows", wait("#state.state-scan"),
-			chromedp.Poll[chromedp.Void](`document.getElementById("amount").textContent === "HK$ 12.34"`, chromedp.WithPollingTimeout(5*time.Second)))
+			poll(`document.getElementById("amount").textContent === "HK$ 12.34"`))
 		run(t, ctx, "cancel with Escape", chromedp.KeyEvent(kb.Escape), wait("#state.state-cancelled"))
 	})
 	t.Run("a screen that is not the till logs in", func(t *testing.T) {
 		// The same till without a kiosk: what a browser elsewhere in the shop sees.
-		srv, err := New(Options{Till: st.eng, Token: testToken, ManagerPIN: testPIN, Location: printer.HongKong})
+		srv, err := New(Options{Till: st.eng, Token: testToken, ManagerPIN: testPIN, Location: engine.HongKong()})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -635,7 +917,7 @@ func TestBrowser_Till(t *testing.T) {
 		defer srv.Close()
 		run(t, ctx, "login page", chromedp.Navigate(hs.URL+"/"), wait("#view-login"),
 			chromedp.SendKeys(chromedp.CSS("#login-token"), "not-the-token"), chromedp.Click(chromedp.CSS("#login-form button[type=submit]")),
-			chromedp.Poll[chromedp.Void](`document.getElementById("login-msg").textContent.includes("Wrong API token")`, chromedp.WithPollingTimeout(5*time.Second)))
+			poll(`document.getElementById("login-msg").textContent.includes("Wrong API token")`))
 		run(t, ctx, "token login", chromedp.SendKeys(chromedp.CSS("#login-token"), testToken),
 			chromedp.Click(chromedp.CSS("#login-form button[type=submit]")), wait("#view-cashier"))
 		if v, err := chromedp.Run(ctx, chromedp.Value(chromedp.CSS("#login-token"))); err != nil || v != "" {
@@ -644,7 +926,7 @@ func TestBrowser_Till(t *testing.T) {
 	})
 	t.Run("a one-time login link opens the cashier screen", func(t *testing.T) {
 		// What posd demo prints: no kiosk, no token typed.
-		srv, err := New(Options{Till: st.eng, Token: testToken, ManagerPIN: testPIN, Location: printer.HongKong})
+		srv, err := New(Options{Till: st.eng, Token: testToken, ManagerPIN: testPIN, Location: engine.HongKong()})
 		if err != nil {
 			t.Fatal(err)
 		}

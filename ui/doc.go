@@ -32,7 +32,9 @@
 //
 // # Calls
 //
-// The contract of docs/interfaces.md:
+// docs/api.md describes the API for POS developers and docs/openapi.yaml is its OpenAPI 3
+// description; openapi_test.go checks both against apiRoutes, the codes and real answers.
+// The calls:
 //
 //	POST /api/v1/sales                 {"amount","currency","description","reference","auth_code"} → 201 sale
 //	GET  /api/v1/sales?date=YYYY-MM-DD the day's sales, newest first (&state= &wallet= &q=)
@@ -68,7 +70,9 @@
 //
 // Every failure is {"error":{"code","message"}}, the message a sentence a person can act
 // on. Text fields (description, reference, reason) refuse control and bidi characters
-// (400 bad_request naming the field). Engine codes map to statuses in exactly one place (errors.go): invalid_code 422,
+// (400 bad_request naming the field). Codes lists every code (engine.Codes and the UI's own constants); the page has a
+// sentence in English and 繁體中文 for each, and for every wxpay.Codes code an attempt can
+// carry (i18n_test.go). Engine codes map to statuses in exactly one place (errors.go): invalid_code 422,
 // code_used/no_open_sale/sale_busy/scan_ambiguous/not_paid 409, not_found 404, bad_request 400,
 // refund_exceeds 422, storage/stopping 503, wechat 502. The UI's own: unauthorized 401,
 // pin_required 401, wrong_pin/manager_required/csrf/no_manager_pin/bearer_required 403, pin_locked 429,

@@ -5,7 +5,6 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"net/http"
 	"strings"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"posd/internal/discard"
 	"posd/queue/engine"
 	"posd/queue/report"
 	"posd/wxpay"
@@ -74,6 +74,24 @@ type Alert struct {
 	Count    int    `json:"count,omitempty"`
 }
 
+// Alert codes. The page has a sentence for each (tested against AlertCodes).
+const (
+	AlertScannerDisconnected = "scanner_disconnected"
+	AlertPrinterPaperOut     = "printer_paper_out"
+	AlertPrinterOffline      = "printer_offline"
+	AlertCertExpiring        = "cert_expiring"
+	AlertWeChatUnreachable   = "wechat_unreachable"
+	AlertQueueWaiting        = "queue_waiting"
+	AlertAttention           = "attention"
+	AlertNotReady            = "not_ready"
+)
+
+// AlertCodes lists every Alert.Code posd raises.
+func AlertCodes() []string {
+	return []string{AlertScannerDisconnected, AlertPrinterPaperOut, AlertPrinterOffline, AlertCertExpiring,
+		AlertWeChatUnreachable, AlertQueueWaiting, AlertAttention, AlertNotReady}
+}
+
 // Options are the UI's dependencies. Only Till is required.
 type Options struct {
 	Till Till
@@ -112,14 +130,17 @@ type Options struct {
 	Logs func(level, grep string, n int) []LogEntry
 	// Health is the /healthz document, shown in the manager's device view.
 	Health func() any
-	// Devices describes scanners, printer and certificates for the manager's device view.
-	Devices func() any
+	// Devices describes scanners, printer, WeChat Pay, the journal and certificates for
+	// the manager's Devices tab.
+	Devices func() DeviceReport
 	// Alerts are device problems for the cashier (the engine's are added by the UI).
 	Alerts func() []Alert
 	// Reconciliation returns a day's stored reconciliation result (nil when none yet);
 	// Reconcile runs it now. Either may be nil.
 	Reconciliation func(date string) (*report.Result, error)
 	Reconcile      func(ctx context.Context, date string) (report.Result, error)
+	// ReconcileNext is when the day will be reconciled by itself (zero: it will not).
+	ReconcileNext func(date string) time.Time
 	// PrintDayReport prints the day (Z) report on the receipt printer. Nil: no button.
 	PrintDayReport func(ctx context.Context, r report.DayReport) error
 
@@ -132,7 +153,7 @@ type Options struct {
 
 	StoreID, TillID, MerchantName string
 	Currency                      string         // default HKD
-	Location                      *time.Location // for dates; default Asia/Hong_Kong
+	Location                      *time.Location // for dates; default engine.HongKong()
 
 	Now    func() time.Time
 	Logger logrus.FieldLogger
@@ -196,19 +217,13 @@ func New(opt Options) (*Server, error) {
 		opt.Now = time.Now
 	}
 	if opt.Logger == nil {
-		l := logrus.New()
-		l.SetOutput(io.Discard)
-		opt.Logger = l
+		opt.Logger = discard.Logger()
 	}
 	if opt.Currency == "" {
-		opt.Currency = "HKD"
+		opt.Currency = wxpay.DefaultCurrency
 	}
 	if opt.Location == nil {
-		loc, err := time.LoadLocation("Asia/Hong_Kong")
-		if err != nil {
-			loc = time.FixedZone("HKT", 8*3600)
-		}
-		opt.Location = loc
+		opt.Location = engine.HongKong()
 	}
 	if opt.CashierTTL <= 0 {
 		opt.CashierTTL = 12 * time.Hour
@@ -270,7 +285,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("Referrer-Policy", "no-referrer")
 	if !s.hostAllowed(r.Host) {
-		writeError(w, &apiError{Status: http.StatusMisdirectedRequest, Code: "bad_host",
+		writeError(w, &apiError{Status: http.StatusMisdirectedRequest, Code: CodeBadHost,
 			Message: "This till does not answer to that host name"})
 		return
 	}

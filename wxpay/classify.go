@@ -3,6 +3,7 @@ package wxpay
 import (
 	"errors"
 	"net/http"
+	"sort"
 )
 
 // posd's own error codes (Error.Code) for answers that never carried a WeChat code.
@@ -318,4 +319,48 @@ func transportFailure(err error) (*Error, error) {
 		e.Code = CodeTooLarge
 	}
 	return e, nil
+}
+
+// Codes lists every Error.Code this package knows: WeChat's codes in the classification
+// tables of both API versions, the trade states that end a payment, and posd's own codes
+// above, sorted. WeChat may still send a code that is in no table (classified by its
+// HTTP status); the UI shows its message for those. Tests use the list to check that
+// the UI has a sentence for each code in every language.
+func Codes() []string {
+	seen := map[string]bool{}
+	for _, t := range []map[string]rule{v3Codes, v3RefundCodes, tradeStates, v2PayCodes, v2QueryCodes,
+		v2ReverseCodes, v2RefundCodes, v2RefundQueryCodes, v2NativeCodes, v2CloseCodes} {
+		for c, r := range t {
+			if r.outcome != Paid && r.outcome != Refunded {
+				seen[c] = true
+			}
+		}
+	}
+	for _, c := range []string{CodeTimeout, CodeNetwork, CodeTooLarge, CodeBadSignature, CodeBadResponse,
+		CodeMismatch, CodeHTTPStatus, CodeUnknownState, CodeStatementHash} {
+		seen[c] = true
+	}
+	out := make([]string, 0, len(seen))
+	for c := range seen {
+		out = append(out, c)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// RefundCodes lists the codes whose meaning differs on a refund (NOTENOUGH is then the
+// shop's balance, not the customer's), sorted.
+func RefundCodes() []string {
+	seen := map[string]bool{}
+	for _, t := range []map[string]rule{v3RefundCodes, v2RefundCodes, v2RefundQueryCodes} {
+		for c := range t {
+			seen[c] = true
+		}
+	}
+	out := make([]string, 0, len(seen))
+	for c := range seen {
+		out = append(out, c)
+	}
+	sort.Strings(out)
+	return out
 }

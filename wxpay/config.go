@@ -7,11 +7,12 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"time"
 
 	"github.com/sirupsen/logrus"
+
+	"posd/internal/discard"
 )
 
 // API dialect names, as in the [wxpay] api config key.
@@ -114,7 +115,7 @@ func (c *Config) fill() error {
 		c.API = APIv3Global
 	}
 	if c.Currency == "" {
-		c.Currency = "HKD"
+		c.Currency = DefaultCurrency
 	}
 	if c.MchID == "" {
 		return errors.New("wxpay: mch_id is empty")
@@ -142,11 +143,7 @@ func (c *Config) fill() error {
 		c.Nonce = randomNonce
 	}
 	if c.Logger == nil {
-		// Library default: silent, and at panic level so no entry is even formatted.
-		l := logrus.New()
-		l.Out = io.Discard
-		l.SetLevel(logrus.PanicLevel)
-		c.Logger = l
+		c.Logger = discard.Logger()
 	}
 	c.Logger = c.Logger.WithField("component", "wxpay")
 	return nil

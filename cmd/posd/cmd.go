@@ -241,12 +241,16 @@ func (m *Main) logsCmd(args []string) error {
 		return &UsageError{fmt.Sprintf("-level: %v", err)}
 	}
 	d := *dir
-	if d == "" {
-		if cfg, err := config.ReadConfigFile(*path); err == nil {
+	// Times print on the shop's clock (till.time_zone), not the process zone: a till
+	// set to UTC would otherwise print 02:15 for a 10:15 sale.
+	loc := config.TillConfig{}.Location()
+	if cfg, err := config.ReadConfigFile(*path); err == nil {
+		loc = cfg.Till.Location()
+		if d == "" {
 			d = cfg.Log.Dir
-		} else {
-			d = config.DefaultConfig().Log.Dir
 		}
+	} else if d == "" {
+		d = config.DefaultConfig().Log.Dir
 	}
 	entries, err := logging.ReadLogFiles(d, logging.LogFilter{MinLevel: lv, Grep: *grep, N: *n})
 	if err != nil {
@@ -254,6 +258,7 @@ func (m *Main) logsCmd(args []string) error {
 	}
 	var b strings.Builder
 	for _, e := range entries {
+		e.Time = e.Time.In(loc)
 		b.WriteString(e.String())
 		b.WriteByte('\n')
 	}

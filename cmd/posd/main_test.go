@@ -145,3 +145,20 @@ func TestExitCode(t *testing.T) {
 		t.Fatalf("config problems not printed: %q", b.String())
 	}
 }
+
+// posd logs prints the shop's clock (till.time_zone, Hong Kong by default) whatever zone
+// the process runs in: run with TZ=UTC to see the difference.
+func TestMain_LogsInShopTime(t *testing.T) {
+	dir := t.TempDir()
+	l, err := logging.NewLogging(logging.Config{Level: "info", Format: "text", Dir: dir, FileMaxBytes: 1 << 20, FileKeep: 1}, &bytes.Buffer{}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 11, 25, 2, 15, 0, 0, time.UTC) // 10:15 in Hong Kong
+	l.Logger.WithTime(at).Info("sale paid")
+	l.Close()
+	code, out, stderr := runMain(t, "logs", "-config", filepath.Join(dir, "none.toml"), "-dir", dir)
+	if code != 0 || !strings.HasPrefix(out, "2026-11-25 10:15:00.000 INFO") {
+		t.Fatalf("logs: %d %q %q", code, out, stderr)
+	}
+}

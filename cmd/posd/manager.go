@@ -14,8 +14,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/sirupsen/logrus"
-
 	"posd/internal/config"
 	"posd/internal/daemon"
 	"posd/queue"
@@ -38,7 +36,7 @@ func (m *Main) managerCmd(ctx context.Context, cmd string, args []string) error 
 	if err != nil {
 		return err
 	}
-	loc := queue.HongKong()
+	loc := cfg.Till.Location()
 	if *date == "" {
 		day := time.Now().In(loc)
 		if cmd == "reconcile" {
@@ -59,7 +57,7 @@ func (m *Main) managerCmd(ctx context.Context, cmd string, args []string) error 
 	}
 
 	readOnly := cmd != "reconcile"
-	db, err := queue.Open(cfg.Storage.Path, queue.Options{ReadOnly: readOnly, Timeout: 300 * time.Millisecond})
+	db, err := queue.Open(cfg.Storage.Path, queue.Options{ReadOnly: readOnly, Timeout: 300 * time.Millisecond, Location: loc})
 	if errors.Is(err, queue.ErrLocked) {
 		return m.managerViaAPI(ctx, &cfg, cmd, *date, *format)
 	}
@@ -80,16 +78,13 @@ func (m *Main) managerCmd(ctx context.Context, cmd string, args []string) error 
 		if err != nil {
 			return fmt.Errorf("read journal: %w", err)
 		}
-		return m.writeResult(report.Day(*date, cfg.Till.StoreID, cfg.Till.TillID, cfg.WxPay.Currency, ss, time.Now()), *format)
+		return m.writeResult(report.Day(*date, cfg.Till.StoreID, cfg.Till.TillID, cfg.WxPay.Currency, db.Location(), ss, time.Now()), *format)
 	default: // reconcile
 		secrets, probs, _ := config.LoadSecrets(&cfg, time.Now())
 		if len(probs) > 0 {
 			return &config.ConfigError{Problems: probs}
 		}
-		quiet := logrus.New()
-		quiet.SetOutput(io.Discard)
-		gwc := wxpayConfig(&cfg, secrets)
-		gwc.Logger = quiet
+		gwc := wxpayConfig(&cfg, secrets) // no Logger: a one-off command logs nothing
 		gw, err := wxpay.New(gwc)
 		if err != nil {
 			return fmt.Errorf("wechat pay client: %w", err)

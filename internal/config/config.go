@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -14,8 +13,8 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
-	"github.com/sirupsen/logrus"
 
+	"posd/internal/check"
 	"posd/internal/logging"
 	"posd/printer"
 	"posd/queue/engine"
@@ -30,7 +29,7 @@ const DefaultConfigPath = "/etc/posd/posd.toml"
 // (engine, log.dir, http.tls_*, ...) extend it without renaming anything.
 type Config struct {
 	Till      TillConfig       `toml:"till"`
-	WxPay     WxPayConfig      `toml:"wxpay"`
+	WxPay     wxpay.Section    `toml:"wxpay"`
 	Scanner   []scanner.Config `toml:"scanner"`
 	Printer   printer.Config   `toml:"printer"`
 	Storage   StorageConfig    `toml:"storage"`
@@ -52,33 +51,20 @@ type TillConfig struct {
 	StoreID      string `toml:"store_id"`
 	TillID       string `toml:"till_id"`
 	MerchantName string `toml:"merchant_name"`
+	// TimeZone is the shop's zone (IANA name, default Asia/Hong_Kong): every time a
+	// person reads (screen, receipts, reports, logs) and the journal's day index use it.
+	TimeZone string `toml:"time_zone"`
 }
 
-// WxPayConfig is the WeChat Pay account and dialect.
-type WxPayConfig struct {
-	API                  string `toml:"api"`
-	BaseURL              string `toml:"base_url"`
-	BackupBaseURL        string `toml:"backup_base_url"`
-	CAFile               string `toml:"ca_file"`
-	Currency             string `toml:"currency"`
-	MerchantCategoryCode string `toml:"merchant_category_code"`
-	// NotifyURL is sent on QR Code Payment orders only because WeChat requires it; posd
-	// polls and never listens there. Empty: the till offers no QR Code Payment.
-	NotifyURL         string   `toml:"notify_url"`
-	AppID             string   `toml:"appid"`
-	MchID             string   `toml:"mch_id"`
-	SubMchID          string   `toml:"sub_mch_id"`
-	SubAppID          string   `toml:"sub_appid"`
-	APIKeyFile        string   `toml:"api_key_file"`
-	SignType          string   `toml:"sign_type"`
-	ClientCertFile    string   `toml:"client_cert_file"`
-	ClientKeyFile     string   `toml:"client_key_file"`
-	PrivateKeyFile    string   `toml:"private_key_file"`
-	MerchantSerialNo  string   `toml:"merchant_serial_no"`
-	APIv3KeyFile      string   `toml:"apiv3_key_file"`
-	PlatformCertFiles []string `toml:"platform_cert_files"`
-	PublicKeyFile     string   `toml:"public_key_file"`
-	PublicKeyID       string   `toml:"public_key_id"`
+// Location is the till's time zone (till.time_zone; Asia/Hong_Kong when empty or
+// unknown, which Validate reports).
+func (t TillConfig) Location() *time.Location {
+	if t.TimeZone != "" && t.TimeZone != "Asia/Hong_Kong" {
+		if loc, err := time.LoadLocation(t.TimeZone); err == nil {
+			return loc
+		}
+	}
+	return engine.HongKong()
 }
 
 // StorageConfig is the journal.
@@ -143,10 +129,10 @@ func DefaultConfig() Config {
 		logs = d
 	}
 	return Config{
-		WxPay: WxPayConfig{
+		WxPay: wxpay.Section{
 			API:                  "v3-global",
 			BaseURL:              "https://apihk.mch.weixin.qq.com",
-			Currency:             "HKD",
+			Currency:             wxpay.DefaultCurrency,
 			MerchantCategoryCode: "5411",
 			SignType:             "HMAC-SHA256",
 		},
@@ -171,6 +157,11 @@ func DefaultConfig() Config {
 	}
 }
 
+// Location is the till's time zone: sales belong to the day they were made on in it,
+// receipts and reports print its time. The daemon opens the journal with it, and every
+// other part takes it from the journal.
+func (c *Config) Location() *time.Location { return c.Till.Location() }
+
 // firstDir takes the first of systemd's colon-separated directory list.
 func firstDir(s string) string {
 	if i := strings.IndexByte(s, ':'); i >= 0 {
@@ -180,12 +171,7 @@ func firstDir(s string) string {
 }
 
 // Problem is one thing wrong with the configuration, naming the key at fault.
-type Problem struct {
-	Key string
-	Msg string
-}
-
-func (p Problem) String() string { return p.Key + ": " + p.Msg }
+type Problem = check.Problem
 
 // ConfigError lists every problem found, so IT fixes the file in one go.
 type ConfigError struct{ Problems []Problem }
@@ -202,7 +188,7 @@ func (e *ConfigError) Error() string {
 func ReadConfigFile(path string) (Config, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return Config{}, &ConfigError{[]Problem{{"config", fmt.Sprintf("cannot read %s: %v", path, errors.Unwrap(err))}}}
+		return Config{}, &ConfigError{[]Problem{{Key: "config", Msg: fmt.Sprintf("cannot read %s: %v", path, errors.Unwrap(err))}}}
 	}
 	defer f.Close()
 	return ParseConfig(f)
@@ -220,13 +206,13 @@ func ParseConfig(r io.Reader) (Config, error) {
 			if pe.Position.Line > 0 {
 				key = fmt.Sprintf("config line %d", pe.Position.Line)
 			}
-			return Config{}, &ConfigError{[]Problem{{key, pe.Message}}}
+			return Config{}, &ConfigError{[]Problem{{Key: key, Msg: pe.Message}}}
 		}
-		return Config{}, &ConfigError{[]Problem{{"config", err.Error()}}}
+		return Config{}, &ConfigError{[]Problem{{Key: "config", Msg: err.Error()}}}
 	}
 	var probs []Problem
 	for _, k := range md.Undecoded() {
-		probs = append(probs, Problem{k.String(), "unknown key"})
+		probs = append(probs, Problem{Key: k.String(), Msg: "unknown key"})
 	}
 	probs = append(probs, cfg.Validate()...)
 	if len(probs) > 0 {
@@ -236,212 +222,112 @@ func ParseConfig(r io.Reader) (Config, error) {
 }
 
 var (
-	idRE       = regexp.MustCompile(`^[0-9A-Za-z]{1,8}$`)
-	digitsRE   = regexp.MustCompile(`^[0-9]+$`)
-	currencyRE = regexp.MustCompile(`^[A-Z]{3}$`)
-	serialNoRE = regexp.MustCompile(`^[0-9A-Fa-f]{8,64}$`)
-	// scannerKeyRE: a scanner.Config error starting with one of its keys.
-	scannerKeyRE = regexp.MustCompile(`^(device|baud|vendor_id|product_id|mode|keymap|layout|data_bits|parity|stop_bits|terminator|inter_key_gap|interface|name)$`)
+	idRE     = regexp.MustCompile(`^[0-9A-Za-z]{1,8}$`)
+	digitsRE = regexp.MustCompile(`^[0-9]+$`)
 )
 
 // Validate checks values that do not need the files they name (check-config does those).
+// Each section that belongs to a package is checked by that package; the keys come back
+// structured, with the section's prefix put in front here.
 func (c *Config) Validate() []Problem {
 	var p []Problem
-	bad := func(key, format string, args ...any) { p = append(p, Problem{key, fmt.Sprintf(format, args...)}) }
-	oneOf := func(key, v string, allowed ...string) bool {
-		for _, a := range allowed {
-			if v == a {
-				return true
-			}
-		}
-		bad(key, "must be one of %s (got %q)", strings.Join(allowed, ", "), v)
-		return false
-	}
-	required := func(key, v string) bool {
-		if strings.TrimSpace(v) == "" {
-			bad(key, "required")
-			return false
-		}
-		return true
-	}
-
-	// out_trade_no carries store and till ids and is at most 32 characters.
-	if required("till.store_id", c.Till.StoreID) && !idRE.MatchString(c.Till.StoreID) {
-		bad("till.store_id", "1 to 8 letters or digits (it is part of out_trade_no)")
-	}
-	if required("till.till_id", c.Till.TillID) && !idRE.MatchString(c.Till.TillID) {
-		bad("till.till_id", "1 to 8 letters or digits (it is part of out_trade_no)")
-	}
-	if idRE.MatchString(c.Till.StoreID) && idRE.MatchString(c.Till.TillID) {
-		if err := engine.CheckIDs(c.Till.StoreID, c.Till.TillID); err != nil {
-			bad("till.till_id", "%v", err)
-		}
-	}
-	if len(c.Till.MerchantName) > 127 {
-		bad("till.merchant_name", "at most 127 characters")
-	}
-
-	w := &c.WxPay
-	oneOf("wxpay.api", w.API, "v3-global", "v3-hk", "v2")
-	checkURL := func(key, v string) {
-		u, err := url.Parse(v)
-		if err != nil || u.Scheme != "https" || u.Host == "" {
-			bad(key, "must be an https:// URL (got %q)", v)
-		}
-	}
-	if required("wxpay.base_url", w.BaseURL) {
-		checkURL("wxpay.base_url", w.BaseURL)
-	}
-	if w.BackupBaseURL != "" {
-		checkURL("wxpay.backup_base_url", w.BackupBaseURL)
-	}
-	if w.NotifyURL != "" {
-		if err := wxpay.CheckNotifyURL(w.NotifyURL); err != nil {
-			bad("wxpay.notify_url", "%v", err)
-		}
-	}
-	if !currencyRE.MatchString(w.Currency) {
-		bad("wxpay.currency", "a 3-letter ISO 4217 code such as HKD (got %q)", w.Currency)
-	}
-	required("wxpay.appid", w.AppID)
-	if required("wxpay.mch_id", w.MchID) && !digitsRE.MatchString(w.MchID) {
-		bad("wxpay.mch_id", "digits only (got %q)", w.MchID)
-	}
-	if w.SubMchID != "" && !digitsRE.MatchString(w.SubMchID) {
-		bad("wxpay.sub_mch_id", "digits only (got %q)", w.SubMchID)
-	}
-	if w.SubAppID != "" && w.SubMchID == "" {
-		bad("wxpay.sub_appid", "only with wxpay.sub_mch_id (service-provider mode)")
-	}
-	switch w.API {
-	case "v2":
-		required("wxpay.api_key_file", w.APIKeyFile)
-		oneOf("wxpay.sign_type", w.SignType, "HMAC-SHA256", "MD5")
-		// Reverse and refund are /secapi/ calls: mutual TLS is not optional.
-		required("wxpay.client_cert_file", w.ClientCertFile)
-		required("wxpay.client_key_file", w.ClientKeyFile)
-	case "v3-global", "v3-hk":
-		required("wxpay.private_key_file", w.PrivateKeyFile)
-		if required("wxpay.merchant_serial_no", w.MerchantSerialNo) && !serialNoRE.MatchString(w.MerchantSerialNo) {
-			bad("wxpay.merchant_serial_no", "the certificate serial number in hex (got %q)", w.MerchantSerialNo)
-		}
-		if w.MerchantCategoryCode != "" && (len(w.MerchantCategoryCode) != 4 || !digitsRE.MatchString(w.MerchantCategoryCode)) {
-			bad("wxpay.merchant_category_code", "4 digits (got %q)", w.MerchantCategoryCode)
-		}
-		if w.PublicKeyFile != "" && w.PublicKeyID == "" {
-			bad("wxpay.public_key_id", "required with wxpay.public_key_file")
-		}
-		if w.PublicKeyID != "" && w.PublicKeyFile == "" {
-			bad("wxpay.public_key_file", "required with wxpay.public_key_id")
-		}
-		// Without pinned certificates or a public key, platform certificates are downloaded,
-		// and they arrive encrypted with the APIv3 key.
-		if len(w.PlatformCertFiles) == 0 && w.PublicKeyFile == "" {
-			if w.APIv3KeyFile == "" {
-				bad("wxpay.apiv3_key_file", "required unless wxpay.platform_cert_files or wxpay.public_key_file is set")
-			}
-		}
-	}
-
+	p = append(p, c.Till.problems()...)
+	p = append(p, check.Under("wxpay.", c.WxPay.Problems())...)
 	for i, s := range c.Scanner {
-		k := fmt.Sprintf("scanner[%d]", i)
-		if s.Kind != "serial" && s.Kind != "hid" {
-			oneOf(k+".kind", s.Kind, "serial", "hid")
-			continue
-		}
-		if s.Kind == "serial" && s.Device == "" && s.VendorID == "" {
-			bad(k+".device", "required (or vendor_id and product_id to find the port)")
-			continue
-		}
-		if err := s.Validate(); err != nil {
-			// scanner.Config names the entry itself; keep only the reason.
-			msg := strings.TrimPrefix(err.Error(), "scanner "+s.DisplayName()+": ")
-			key := k
-			if f, rest, ok := strings.Cut(msg, ": "); ok && scannerKeyRE.MatchString(f) {
-				key, msg = k+"."+f, rest
-			} else if f, _, ok := strings.Cut(msg, " "); ok && scannerKeyRE.MatchString(f) {
-				key = k + "." + f
-			}
-			bad(key, "%s", msg)
-		}
+		p = append(p, check.Under(fmt.Sprintf("scanner[%d].", i), s.Problems())...)
 	}
+	p = append(p, check.Under("printer.", c.Printer.Problems())...)
+	p = append(p, c.Storage.problems()...)
+	p = append(p, c.HTTP.problems()...)
+	p = append(p, check.Under("log.", c.Log.Problems())...)
+	p = append(p, c.Engine.problems()...)
+	p = append(p, c.Reconcile.problems()...)
+	return p
+}
 
-	pr := &c.Printer
-	if pr.Kind == "tcp" && pr.Address != "" {
-		if _, port, err := net.SplitHostPort(pr.Address); err != nil || port == "" {
-			bad("printer.address", "host:port such as 192.168.1.50:9100 (got %q)", pr.Address)
+func (t TillConfig) problems() []Problem {
+	var p check.List
+	if t.TimeZone != "" {
+		if _, err := time.LoadLocation(t.TimeZone); err != nil {
+			p.Add("till.time_zone", "unknown time zone %q (an IANA name such as Asia/Hong_Kong)", t.TimeZone)
 		}
 	}
-	if err := pr.Validate(); err != nil {
-		for _, line := range strings.Split(err.Error(), "\n") {
-			if key, msg, ok := strings.Cut(line, ": "); ok && strings.HasPrefix(key, "printer.") {
-				bad(key, "%s", msg)
-			} else {
-				bad("printer", "%s", line)
-			}
+	// out_trade_no carries store and till ids and is at most 32 characters.
+	if p.Required("till.store_id", t.StoreID) && !idRE.MatchString(t.StoreID) {
+		p.Add("till.store_id", "1 to 8 letters or digits (it is part of out_trade_no)")
+	}
+	if p.Required("till.till_id", t.TillID) && !idRE.MatchString(t.TillID) {
+		p.Add("till.till_id", "1 to 8 letters or digits (it is part of out_trade_no)")
+	}
+	if idRE.MatchString(t.StoreID) && idRE.MatchString(t.TillID) {
+		if err := engine.CheckIDs(t.StoreID, t.TillID); err != nil {
+			p.Add("till.till_id", "%v", err)
 		}
 	}
-
-	required("storage.path", c.Storage.Path)
-	if c.Storage.RetentionDays < 400 {
-		bad("storage.retention_days", "at least 400 (refunds are allowed for a year; got %d)", c.Storage.RetentionDays)
+	if len(t.MerchantName) > 127 {
+		p.Add("till.merchant_name", "at most 127 characters")
 	}
+	return p
+}
 
-	h := &c.HTTP
-	if required("http.listen", h.Listen) {
+func (s StorageConfig) problems() []Problem {
+	var p check.List
+	p.Required("storage.path", s.Path)
+	if s.RetentionDays < 400 {
+		p.Add("storage.retention_days", "at least 400 (refunds are allowed for a year; got %d)", s.RetentionDays)
+	}
+	return p
+}
+
+func (h HTTPConfig) problems() []Problem {
+	var p check.List
+	if p.Required("http.listen", h.Listen) {
 		host, port, err := net.SplitHostPort(h.Listen)
 		switch {
 		case err != nil:
-			bad("http.listen", "host:port such as 127.0.0.1:8080 (got %q)", h.Listen)
+			p.Add("http.listen", "host:port such as 127.0.0.1:8080 (got %q)", h.Listen)
 		case !validPort(port):
-			bad("http.listen", "the port must be a number from 1 to 65535 (got %q)", port)
+			p.Add("http.listen", "the port must be a number from 1 to 65535 (got %q)", port)
 		case !IsLoopback(host) && (h.TLSCertFile == "" || h.TLSKeyFile == ""):
-			bad("http.listen", "%q is not a loopback address: set http.tls_cert_file and http.tls_key_file, or listen on 127.0.0.1", h.Listen)
+			p.Add("http.listen", "%q is not a loopback address: set http.tls_cert_file and http.tls_key_file, or listen on 127.0.0.1", h.Listen)
 		}
 	}
 	if (h.TLSCertFile == "") != (h.TLSKeyFile == "") {
-		bad("http.tls_cert_file", "http.tls_cert_file and http.tls_key_file go together")
+		p.Add("http.tls_cert_file", "http.tls_cert_file and http.tls_key_file go together")
 	}
-	oneOf("http.health_access", h.HealthAccess, "open", "token")
+	p.OneOf("http.health_access", h.HealthAccess, "open", "token")
 	if h.KioskUser != "" {
 		if _, err := KioskUID(h.KioskUser); err != nil {
-			bad("http.kiosk_user", "%v", err)
+			p.Add("http.kiosk_user", "%v", err)
 		}
 	}
-	required("http.api_token_file", h.APITokenFile)
-	required("http.manager_pin_file", h.ManagerPINFile)
+	p.Required("http.api_token_file", h.APITokenFile)
+	p.Required("http.manager_pin_file", h.ManagerPINFile)
+	return p
+}
 
-	if _, err := logrus.ParseLevel(c.Log.Level); err != nil {
-		oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
-	}
-	oneOf("log.format", c.Log.Format, "text", "json")
-	if c.Log.FileMaxBytes < 0 || (c.Log.FileMaxBytes > 0 && c.Log.FileMaxBytes < 64<<10) {
-		bad("log.file_max_bytes", "0 (no log file) or at least 65536 (got %d)", c.Log.FileMaxBytes)
-	}
-	if c.Log.FileKeep < 0 || c.Log.FileKeep > 100 {
-		bad("log.file_keep", "between 0 and 100 (got %d)", c.Log.FileKeep)
-	}
-	if c.Log.RingSize < 0 || c.Log.RingSize > 100000 {
-		bad("log.ring_size", "between 0 and 100000 (got %d)", c.Log.RingSize)
-	}
-
-	e := &c.Engine
+func (e EngineConfig) problems() []Problem {
+	var p check.List
 	// docs/payment-policy.md: reverse no earlier than 15 s, and settle within 45 s.
 	if e.PollUntil.Duration < 15*time.Second || e.PollUntil.Duration > 45*time.Second {
-		bad("engine.poll_until", "between 15s and 45s (got %s)", e.PollUntil.Duration)
+		p.Add("engine.poll_until", "between 15s and 45s (got %s)", e.PollUntil.Duration)
 	}
 	if e.ReverseFloor.Duration < 15*time.Second || e.ReverseFloor.Duration > e.PollUntil.Duration {
-		bad("engine.reverse_floor", "at least 15s and at most engine.poll_until (got %s)", e.ReverseFloor.Duration)
+		p.Add("engine.reverse_floor", "at least 15s and at most engine.poll_until (got %s)", e.ReverseFloor.Duration)
 	}
 	if e.QueueRate <= 0 || e.QueueRate > 100 {
-		bad("engine.queue_rate", "calls per second, above 0 and at most 100 (got %g)", e.QueueRate)
+		p.Add("engine.queue_rate", "calls per second, above 0 and at most 100 (got %g)", e.QueueRate)
 	}
-	r := &c.Reconcile
+	return p
+}
+
+func (r ReconcileConfig) problems() []Problem {
+	var p check.List
 	if r.ReadyAfter.Duration < 0 || r.ReadyAfter.Duration >= 24*time.Hour {
-		bad("reconcile.ready_after", "a time after midnight below 24h, such as \"10h\" (got %s)", r.ReadyAfter.Duration)
+		p.Add("reconcile.ready_after", "a time after midnight below 24h, such as \"10h\" (got %s)", r.ReadyAfter.Duration)
 	}
 	if r.Retry.Duration < time.Minute {
-		bad("reconcile.retry", "at least 1m (got %s)", r.Retry.Duration)
+		p.Add("reconcile.retry", "at least 1m (got %s)", r.Retry.Duration)
 	}
 	return p
 }

@@ -400,3 +400,19 @@ func TestParseConfig_IDsFitRefundNumbers(t *testing.T) {
 		}
 	}
 }
+
+func TestParseConfig_TimeZone(t *testing.T) {
+	c, err := parse(t, minimalConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, off := time.Date(2026, 11, 25, 12, 0, 0, 0, c.Till.Location()).Zone(); off != 8*3600 {
+		t.Fatalf("default zone offset %d, want Hong Kong's +08:00", off)
+	}
+	c, err = parse(t, strings.Replace(minimalConfig, `till_id = "T01"`, "till_id = \"T01\"\ntime_zone = \"Asia/Singapore\"", 1))
+	if err != nil || c.Till.Location().String() != "Asia/Singapore" {
+		t.Fatalf("time_zone: %v %v", c.Till.Location(), err)
+	}
+	_, err = parse(t, strings.Replace(minimalConfig, `till_id = "T01"`, "till_id = \"T01\"\ntime_zone = \"Hong Kong\"", 1))
+	wantProblem(t, err, "till.time_zone")
+}

@@ -65,7 +65,7 @@ type loader struct {
 }
 
 func (l *loader) bad(key, format string, args ...any) {
-	l.problems = append(l.problems, Problem{key, fmt.Sprintf(format, args...)})
+	l.problems = append(l.problems, Problem{Key: key, Msg: fmt.Sprintf(format, args...)})
 }
 
 // read returns the bytes of the file named by key = value.
@@ -149,7 +149,7 @@ func (l *loader) certs(key, value string) []*x509.Certificate {
 	}
 	for _, c := range out {
 		if left := c.NotAfter.Sub(l.now); left > 0 && left < 30*24*time.Hour {
-			l.warnings = append(l.warnings, Problem{key, fmt.Sprintf("certificate %q expires on %s (%d days left)", c.Subject.CommonName, c.NotAfter.Format("2006-01-02"), int(left.Hours()/24))})
+			l.warnings = append(l.warnings, Problem{Key: key, Msg: fmt.Sprintf("certificate %q expires on %s (%d days left)", c.Subject.CommonName, c.NotAfter.Format("2006-01-02"), int(left.Hours()/24))})
 		}
 		switch {
 		case l.now.After(c.NotAfter):

@@ -56,6 +56,8 @@ type Daemon struct {
 
 	// demo extras
 	virtual *printer.Virtual
+	demo    bool
+	vscans  virtualScans // codes typed into the demo's virtual-scanner field
 	onClose []func()
 
 	ctx      context.Context // cancelled by Shutdown: every background goroutine's
@@ -91,7 +93,7 @@ func Start(p Parts) (d *Daemon, err error) {
 	if err := checkExposure(p); err != nil {
 		return nil, err
 	}
-	d = &Daemon{cfg: p.Config, secrets: p.Secrets, logging: p.Logging, virtual: p.Virtual, onClose: p.OnClose, startAt: time.Now()}
+	d = &Daemon{cfg: p.Config, secrets: p.Secrets, logging: p.Logging, virtual: p.Virtual, demo: p.Demo, onClose: p.OnClose, startAt: time.Now()}
 	d.log = p.Logging.Logger.WithField("component", "posd")
 	d.ctx, d.cancel = context.WithCancel(context.Background())
 	d.reqCtx, d.reqStop = context.WithCancel(context.Background())
@@ -145,7 +147,7 @@ func checkExposure(p Parts) error {
 // openJournal opens the bbolt file that holds sales, attempts, the retry queue and print
 // jobs.
 func (d *Daemon) openJournal(Parts) (err error) {
-	d.db, err = queue.Open(d.cfg.Storage.Path, queue.Options{Logger: d.logger("queue")})
+	d.db, err = queue.Open(d.cfg.Storage.Path, queue.Options{Location: d.cfg.Location(), Logger: d.logger("queue")})
 	if err != nil {
 		return fmt.Errorf("open journal: %w", err)
 	}
@@ -199,8 +201,10 @@ func (d *Daemon) openPrinter(p Parts) (err error) {
 			return fmt.Errorf("printer: %w", err)
 		}
 	}
+	format := cfg.Printer.Format()
+	format.Location = d.db.Location() // receipts print the till's time
 	d.spool, err = printer.NewSpool(d.db.Bolt(), d.prn, printer.SpoolOptions{
-		Format: cfg.Printer.Format(),
+		Format: format,
 		Logger: d.logger("printer"),
 		OnChange: func(j printer.Job) {
 			if j.State == printer.JobFailed || j.State == printer.JobWaitingPrinter && j.Tries == 1 {
@@ -219,7 +223,7 @@ func (d *Daemon) openPrinter(p Parts) (err error) {
 	d.receipts = &receipts.Policy{
 		Spool:    d.spool,
 		Till:     receipts.Till{MerchantName: cfg.Till.MerchantName, StoreID: cfg.Till.StoreID, TillID: cfg.Till.TillID},
-		Format:   cfg.Printer.Format(),
+		Format:   format,
 		Encoding: cfg.Printer.Encoding,
 		Font:     cfg.Printer.Font,
 		Enabled:  cfg.Printer.Kind != "none" || d.virtual != nil,
@@ -353,7 +357,7 @@ func (d *Daemon) goRun(name string, f func(ctx context.Context) error) {
 func (d *Daemon) handleScan(s scanner.Scan) {
 	if err := d.scan(d.ctx, s.Code, s.Device); err != nil {
 		var ee *engine.Error
-		msg, code := err.Error(), "scan_failed"
+		msg, code := err.Error(), ui.CodeScanFailed
 		if errors.As(err, &ee) {
 			msg, code = ee.Message, ee.Code
 		}
@@ -370,7 +374,7 @@ func (d *Daemon) scan(ctx context.Context, code, device string) error {
 	_, err := d.eng.Scan(ctx, code)
 	if err != nil {
 		var ee *engine.Error
-		if errors.As(err, &ee) && (ee.Code == "invalid_code" || ee.Code == "code_used") {
+		if errors.As(err, &ee) && (ee.Code == engine.CodeInvalidCode || ee.Code == engine.CodeCodeUsed) {
 			d.metrics.BadScan()
 		}
 		d.logger("scanner").WithError(err).WithFields(logrus.Fields{"device": device, "code": wxpay.MaskCode(code)}).Warn("scan refused")
@@ -483,34 +487,33 @@ func (d *Daemon) metricsHandler() http.Handler {
 // reconciliation and the receipt policy.
 func (d *Daemon) uiOptions(p Parts, h *monitor.HealthSources) (ui.Options, error) {
 	opts := ui.Options{
-		Till:             d.eng,
-		Token:            d.secrets.APIToken,
-		ManagerPIN:       d.secrets.ManagerPIN,
-		OnLogin:          d.metrics.Login,
-		PINLockouts:      d.db.Aux("pin_lockout"),
-		HealthAccess:     d.cfg.HTTP.HealthAccess,
-		AllowedHosts:     d.cfg.HTTP.AllowedHosts,
-		Demo:             p.Demo,
-		AmountTable:      p.Amounts,
+		Till:         d.eng,
+		Token:        d.secrets.APIToken,
+		ManagerPIN:   d.secrets.ManagerPIN,
+		OnLogin:      d.metrics.Login,
+		PINLockouts:  d.db.Aux("pin_lockout"),
+		HealthAccess: d.cfg.HTTP.HealthAccess,
+		AllowedHosts: d.cfg.HTTP.AllowedHosts,
+		Demo:         p.Demo,
+		AmountTable:  p.Amounts,
 		DemoCustomerPays: p.CustomerPays,
-		Healthz:          h,
-		Metrics:          d.metricsHandler(),
-		StoreID:          d.cfg.Till.StoreID,
-		TillID:           d.cfg.Till.TillID,
-		MerchantName:     d.cfg.Till.MerchantName,
-		Currency:         d.cfg.WxPay.Currency,
-		Location:         d.db.Location(),
-		Logger:           d.logger("ui"),
-		Health:           func() any { return h.Check(context.Background()) },
-		Devices: func() any {
-			return map[string]any{"scanners": d.scanners.Status(), "printer": d.spool.Status(), "printer_text": d.printText, "certificates": d.certs()}
-		},
-		Alerts: d.alerts,
+		Healthz:      h,
+		Metrics:      d.metricsHandler(),
+		StoreID:      d.cfg.Till.StoreID,
+		TillID:       d.cfg.Till.TillID,
+		MerchantName: d.cfg.Till.MerchantName,
+		Currency:     d.cfg.WxPay.Currency,
+		Location:     d.db.Location(),
+		Logger:       d.logger("ui"),
+		Health:       func() any { return h.Check(context.Background()) },
+		Devices:      func() ui.DeviceReport { return d.deviceReport(h) },
+		Alerts:       d.alerts,
 		Logs: func(level, grep string, n int) []ui.LogEntry {
 			return d.logs(level, grep, n)
 		},
 		Reconciliation: d.rec.Load,
 		Reconcile:      d.rec.RunDate,
+		ReconcileNext:  d.rec.NextTry,
 		Receipts: &ui.Receipts{
 			Recent:  d.receipts.Recent,
 			Reprint: d.receipts.Reprint,
@@ -531,7 +534,10 @@ func (d *Daemon) uiOptions(p Parts, h *monitor.HealthSources) (ui.Options, error
 		}
 	}
 	if p.Demo {
-		opts.VirtualScan = func(ctx context.Context, code string) error { return d.scan(ctx, code, "virtual") }
+		opts.VirtualScan = func(ctx context.Context, code string) error {
+			d.vscans.add(time.Now())
+			return d.scan(ctx, code, "virtual")
+		}
 	}
 	return opts, nil
 }

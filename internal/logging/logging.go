@@ -16,6 +16,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"posd/internal/check"
 	"posd/wxpay"
 )
 
@@ -36,6 +37,26 @@ type Config struct {
 	FileMaxBytes int64  `toml:"file_max_bytes"` // rotate when the file would exceed this
 	FileKeep     int    `toml:"file_keep"`      // rotated files kept besides the current one
 	RingSize     int    `toml:"ring_size"`      // entries kept in memory for the UI
+}
+
+// Problems lists what is wrong with the [log] section, each naming its key within the
+// section.
+func (c Config) Problems() []check.Problem {
+	var p check.List
+	if _, err := logrus.ParseLevel(c.Level); err != nil {
+		p.OneOf("level", c.Level, "debug", "info", "warn", "error")
+	}
+	p.OneOf("format", c.Format, "text", "json")
+	if c.FileMaxBytes < 0 || (c.FileMaxBytes > 0 && c.FileMaxBytes < 64<<10) {
+		p.Add("file_max_bytes", "0 (no log file) or at least 65536 (got %d)", c.FileMaxBytes)
+	}
+	if c.FileKeep < 0 || c.FileKeep > 100 {
+		p.Add("file_keep", "between 0 and 100 (got %d)", c.FileKeep)
+	}
+	if c.RingSize < 0 || c.RingSize > 100000 {
+		p.Add("ring_size", "between 0 and 100000 (got %d)", c.RingSize)
+	}
+	return p
 }
 
 // LogFileName is the current log file in the logs directory; rotated ones get .1, .2, ...

@@ -19,7 +19,7 @@ func Alerts(scanners []scanner.DeviceStatus, spool printer.SpoolStatus, certs []
 	var out []ui.Alert
 	for _, s := range scanners {
 		if !s.Connected {
-			out = append(out, ui.Alert{Code: "scanner_disconnected", Severity: "error", Message: "Scanner " + s.Name + " is not connected."})
+			out = append(out, ui.Alert{Code: ui.AlertScannerDisconnected, Severity: "error", Message: "Scanner " + s.Name + " is not connected."})
 		}
 	}
 	if a, ok := printerAlert(spool); ok {
@@ -27,7 +27,7 @@ func Alerts(scanners []scanner.DeviceStatus, spool printer.SpoolStatus, certs []
 	}
 	for _, c := range certs {
 		if days := c.DaysLeft(now); days < certWarnDays {
-			out = append(out, ui.Alert{Code: "cert_expiring", Severity: "warning", Message: fmt.Sprintf("Certificate %s expires in %d days.", c.Key, days)})
+			out = append(out, ui.Alert{Code: ui.AlertCertExpiring, Severity: "warning", Message: fmt.Sprintf("Certificate %s expires in %d days.", c.Key, days)})
 		}
 	}
 	return out
@@ -41,7 +41,7 @@ func printerAlert(st printer.SpoolStatus) (ui.Alert, bool) {
 		return ui.Alert{}, false
 	}
 	if held := st.HeldBy(); held != nil && held.PaperOut {
-		return ui.Alert{Code: "printer_paper_out", Severity: "warning", Message: "The receipt printer is out of paper.", Count: st.Pending}, true
+		return ui.Alert{Code: ui.AlertPrinterPaperOut, Severity: "warning", Message: "The receipt printer is out of paper.", Count: st.Pending}, true
 	}
-	return ui.Alert{Code: "printer_offline", Severity: "warning", Message: "The receipt printer is " + string(st.State) + ".", Count: st.Pending}, true
+	return ui.Alert{Code: ui.AlertPrinterOffline, Severity: "warning", Message: "The receipt printer is " + string(st.State) + ".", Count: st.Pending}, true
 }

@@ -367,7 +367,7 @@ func (r *runner) micropay() bool {
 	if err != nil {
 		// The client refused to send it (bad input): no money can have moved.
 		r.callErr("micropay", err)
-		return r.finish(AttemptFailed, &ErrorInfo{Code: "NOT_SENT", Message: "The payment could not be sent to WeChat Pay: take another payment method and call support"})
+		return r.finish(AttemptFailed, &ErrorInfo{Code: InfoNotSent, Message: "The payment could not be sent to WeChat Pay: take another payment method and call support"})
 	}
 	now := r.e.mono()
 	r.event("micropay", o.Outcome, o.Error, "")
@@ -533,7 +533,7 @@ func (r *runner) reverse() bool {
 			return true
 		}
 		r.callErr("reverse", err)
-		res = wxpay.ReverseResult{Outcome: wxpay.Unknown, Error: &wxpay.Error{Code: "NOT_SENT", Message: err.Error()}}
+		res = wxpay.ReverseResult{Outcome: wxpay.Unknown, Error: &wxpay.Error{Code: InfoNotSent, Message: err.Error()}}
 	}
 	now := r.e.mono()
 	detail := ""
@@ -596,7 +596,7 @@ func (r *runner) refund() bool {
 			return true
 		}
 		r.callErr("refund", err)
-		res = wxpay.Refund{Outcome: wxpay.Unknown, Error: &wxpay.Error{Code: "NOT_SENT", Message: err.Error()}}
+		res = wxpay.Refund{Outcome: wxpay.Unknown, Error: &wxpay.Error{Code: InfoNotSent, Message: err.Error()}}
 	}
 	now := r.e.mono()
 	r.event("refund", res.Outcome, res.Error, string(res.State))
@@ -709,12 +709,12 @@ func (r *runner) paid(o wxpay.Order) bool {
 
 // reversed ends the attempt with no money kept.
 func (r *runner) reversed() bool {
-	msg := &ErrorInfo{Code: "REVERSED", Message: "Not paid: the payment was cancelled at WeChat Pay. Ask the customer to scan again or pay another way"}
+	msg := &ErrorInfo{Code: InfoReversed, Message: "Not paid: the payment was cancelled at WeChat Pay and no money was taken. Scan a fresh payment code, or take another payment method"}
 	if r.t.qr {
-		msg = &ErrorInfo{Code: "QR_EXPIRED", Message: "Not paid: the QR code expired and was closed. Show a new QR code or scan the customer's code"}
+		msg = &ErrorInfo{Code: InfoQRExpired, Message: "Not paid: the QR code expired and was closed. Show a new QR code or scan the customer's code"}
 	}
 	if r.t.cancelled {
-		msg = &ErrorInfo{Code: "CANCELLED", Message: "Sale cancelled: no money was kept"}
+		msg = &ErrorInfo{Code: InfoCancelled, Message: "Sale cancelled: no money was kept"}
 	}
 	return r.finish(AttemptReversed, msg)
 }
@@ -865,7 +865,7 @@ var errAlreadyFinal = errors.New("attempt already final")
 
 func errInfo(err *wxpay.Error, fallback string) *ErrorInfo {
 	if err == nil {
-		return &ErrorInfo{Code: "FAILED", Message: fallback}
+		return &ErrorInfo{Code: InfoFailed, Message: fallback}
 	}
 	msg := err.Message
 	if msg == "" {

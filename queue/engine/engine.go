@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -20,8 +21,8 @@ import (
 // Config tunes the engine. Zero values take the defaults; New checks the limits.
 type Config struct {
 	StoreID, TillID string
-	Currency        string         // default "HKD"
-	Location        *time.Location // default Asia/Hong_Kong (fixed +08:00 if tzdata missing)
+	Currency        string         // default wxpay.DefaultCurrency
+	Location        *time.Location // default HongKong()
 	Description     string         // micropay description, e.g. "Example Store"
 	PollUntil       time.Duration  // default 30s, max 45s: reverse if not final by t0+PollUntil
 	ReverseFloor    time.Duration  // default 15s: never reverse before t1+15s (t1: the micropay call ended)
@@ -68,17 +69,13 @@ func (c *Config) setDefaults() error {
 		return err
 	}
 	if c.Currency == "" {
-		c.Currency = "HKD"
+		c.Currency = wxpay.DefaultCurrency
 	}
 	if c.CheckCode == nil {
 		c.CheckCode = wxpay.CheckAuthCode
 	}
 	if c.Location == nil {
-		loc, err := time.LoadLocation("Asia/Hong_Kong")
-		if err != nil {
-			loc = time.FixedZone("HKT", 8*3600)
-		}
-		c.Location = loc
+		c.Location = HongKong()
 	}
 	if c.PollUntil == 0 {
 		c.PollUntil = DefaultPollUntil
@@ -123,9 +120,41 @@ func errorf(code, format string, args ...any) *Error {
 	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
 }
 
+// nextSaleID numbers the day's sales 1, 2, 3... ("HK001-T01-261126-3"): one more than
+// the highest number among the day's sales of this till. Sale ids once took NextSeq,
+// which out_trade_nos share, so a manager saw -1, -3, -5 and looked for the missing
+// sales; counting from the day's highest keeps ids unique in a journal that holds such
+// sales (the next one after -5 is -6).
+func (e *Engine) nextSaleID(tx Tx, now time.Time) (string, error) {
+	local := now.In(e.cfg.Location)
+	prefix := fmt.Sprintf("%s-%s-%s-", e.cfg.StoreID, e.cfg.TillID, local.Format("060102"))
+	sales, err := tx.SalesByDay(local.Format(time.DateOnly))
+	if err != nil {
+		return "", fmt.Errorf("number the sale: %w", err)
+	}
+	var n uint64
+	for _, s := range sales {
+		if rest, ok := strings.CutPrefix(s.ID, prefix); ok {
+			if k, err := strconv.ParseUint(rest, 10, 64); err == nil && k > n {
+				n = k
+			}
+		}
+	}
+	for {
+		n++
+		id := prefix + strconv.FormatUint(n, 10)
+		// A sale journaled under another day (the zone changed) may hold the id.
+		if _, err := tx.Sale(id); errors.Is(err, ErrNotFound) {
+			return id, nil
+		} else if err != nil {
+			return "", fmt.Errorf("number the sale: %w", err)
+		}
+	}
+}
+
 // storageError refuses work the journal cannot record (disk full, read-only).
 func storageError(err error) *Error {
-	return &Error{Code: "storage", Message: "The till cannot save payments (disk full or read-only): take another payment method and call support (" + err.Error() + ")"}
+	return &Error{Code: CodeStorage, Message: "The till cannot save payments (disk full or read-only): take another payment method and call support (" + err.Error() + ")"}
 }
 
 // Status is what /healthz shows.
@@ -274,7 +303,7 @@ func (e *Engine) refuseNew() *Error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.stopping {
-		return errorf("stopping", "The till is shutting down: take another payment method")
+		return errorf(CodeStopping, "The till is shutting down: take another payment method")
 	}
 	return nil
 }
@@ -329,23 +358,23 @@ func (e *Engine) OpenSale(ctx context.Context, r OpenSaleRequest) (*Sale, error)
 		return nil, err
 	}
 	if r.Amount <= 0 {
-		return nil, errorf("bad_request", "The amount must be more than zero")
+		return nil, errorf(CodeBadRequest, "The amount must be more than zero")
 	}
 	if r.Amount > 1_000_000_000_00 {
-		return nil, errorf("bad_request", "The amount is too large")
+		return nil, errorf(CodeBadRequest, "The amount is too large")
 	}
 	if r.Currency == "" {
 		r.Currency = e.cfg.Currency
 	}
 	if !strings.EqualFold(r.Currency, e.cfg.Currency) {
-		return nil, errorf("bad_request", "This till takes %s only, not %s", e.cfg.Currency, r.Currency)
+		return nil, errorf(CodeBadRequest, "This till takes %s only, not %s", e.cfg.Currency, r.Currency)
 	}
 	if len(r.Description) > 127 || len(r.Reference) > 64 {
-		return nil, errorf("bad_request", "Description (at most 127 bytes) or reference (at most 64) too long")
+		return nil, errorf(CodeBadRequest, "Description (at most 127 bytes) or reference (at most 64) too long")
 	}
 	if r.AuthCode != "" {
 		if err := e.cfg.CheckCode(r.AuthCode); err != nil {
-			return nil, &Error{Code: "invalid_code", Message: err.Error()}
+			return nil, &Error{Code: CodeInvalidCode, Message: err.Error()}
 		}
 	}
 	now := e.now()
@@ -356,11 +385,11 @@ func (e *Engine) OpenSale(ctx context.Context, r OpenSaleRequest) (*Sale, error)
 	}
 	var a *Attempt
 	err := e.update(func(tx *wtx) error {
-		seq, err := tx.NextSeq()
+		id, err := e.nextSaleID(tx, now)
 		if err != nil {
 			return err
 		}
-		s.ID = fmt.Sprintf("%s-%s-%s-%d", e.cfg.StoreID, e.cfg.TillID, now.In(e.cfg.Location).Format("060102"), seq)
+		s.ID = id
 		if r.AuthCode != "" {
 			if a, err = e.newAttempt(tx, s, r.AuthCode, now); err != nil {
 				return err
@@ -384,7 +413,7 @@ func (e *Engine) refusal(err error) error {
 		return ee
 	}
 	if errors.Is(err, ErrNotFound) {
-		return errorf("not_found", "No such sale")
+		return errorf(CodeNotFound, "No such sale")
 	}
 	e.log.WithError(err).Error("journal write failed: refusing the sale")
 	return storageError(err)
@@ -397,7 +426,7 @@ func (e *Engine) refusal(err error) error {
 // choice and the attempt are one journal write, so two scans cannot both pass it.
 func (e *Engine) Scan(ctx context.Context, code string) (*Sale, error) {
 	if err := e.cfg.CheckCode(code); err != nil {
-		return nil, &Error{Code: "invalid_code", Message: err.Error()}
+		return nil, &Error{Code: CodeInvalidCode, Message: err.Error()}
 	}
 	if err := e.refuseNew(); err != nil {
 		return nil, err
@@ -416,15 +445,15 @@ func (e *Engine) Scan(ctx context.Context, code string) (*Sale, error) {
 			case SaleAwaitingScan:
 				awaiting = append(awaiting, s)
 			case SalePaying:
-				return errorf("sale_busy", "A payment is already in progress: wait for it to finish before scanning the next code.")
+				return errorf(CodeSaleBusy, "A payment is already in progress: wait for it to finish before scanning the next code.")
 			}
 		}
 		switch len(awaiting) {
 		case 0:
-			return errorf("no_open_sale", "No sale is waiting for payment: open a sale on the POS first.")
+			return errorf(CodeNoOpenSale, "No sale is waiting for a payment code: enter the amount and press Charge first, then scan.")
 		case 1:
 		default:
-			return errorf("scan_ambiguous", "%d sales are waiting for payment, so the till cannot tell which one this code pays: pay the sale from the POS, or cancel the others.", len(awaiting))
+			return errorf(CodeScanAmbiguous, "%d sales are waiting for payment, so the till cannot tell which one this code pays: pay the sale from the POS, or cancel the others.", len(awaiting))
 		}
 		s := awaiting[0]
 		if a, err = e.newAttempt(tx, s, code, now); err != nil {
@@ -444,7 +473,7 @@ func (e *Engine) Scan(ctx context.Context, code string) (*Sale, error) {
 // It returns as soon as the attempt is in flight (state paying).
 func (e *Engine) Pay(ctx context.Context, saleID, code string) (*Sale, error) {
 	if err := e.cfg.CheckCode(code); err != nil {
-		return nil, &Error{Code: "invalid_code", Message: err.Error()}
+		return nil, &Error{Code: CodeInvalidCode, Message: err.Error()}
 	}
 	if err := e.refuseNew(); err != nil {
 		return nil, err
@@ -474,13 +503,13 @@ func (e *Engine) Pay(ctx context.Context, saleID, code string) (*Sale, error) {
 func (e *Engine) newAttempt(tx *wtx, s *Sale, code string, now time.Time) (*Attempt, error) {
 	switch s.State {
 	case SalePaid:
-		return nil, errorf("bad_request", "This sale is already paid")
+		return nil, errorf(CodeBadRequest, "This sale is already paid")
 	case SaleCancelled:
-		return nil, errorf("bad_request", "This sale was cancelled: open a new sale")
+		return nil, errorf(CodeBadRequest, "This sale was cancelled: open a new sale")
 	}
 	for _, a := range s.Attempts {
 		if !a.State.Final() {
-			return nil, errorf("sale_busy", "A payment for this sale is already in progress: wait for it to finish")
+			return nil, errorf(CodeSaleBusy, "A payment for this sale is already in progress: wait for it to finish")
 		}
 	}
 	hs := e.codeHashes(code)
@@ -491,7 +520,7 @@ func (e *Engine) newAttempt(tx *wtx, s *Sale, code string, now time.Time) (*Atte
 			return nil, err
 		}
 		if used {
-			return nil, errorf("code_used", "This payment code was already used: ask the customer to refresh the code and scan again")
+			return nil, errorf(CodeCodeUsed, "This payment code was already used: ask the customer to refresh the code and scan again")
 		}
 	}
 	seq, err := tx.NextSeq()
@@ -532,7 +561,7 @@ func (e *Engine) Cancel(ctx context.Context, saleID string) (*Sale, error) {
 			out = s
 			return errNoChange
 		case SalePaid:
-			return errorf("bad_request", "This sale is paid: refund it instead of cancelling")
+			return errorf(CodeBadRequest, "This sale is paid: refund it instead of cancelling")
 		}
 		s.State = SaleCancelled
 		s.UpdatedAt = now
@@ -583,7 +612,7 @@ func (e *Engine) Sale(id string) (*Sale, error) {
 		return err
 	})
 	if errors.Is(err, ErrNotFound) {
-		return nil, errorf("not_found", "No such sale")
+		return nil, errorf(CodeNotFound, "No such sale")
 	}
 	if err != nil {
 		return nil, storageError(err)
@@ -596,7 +625,7 @@ func (e *Engine) Sales(day string) ([]*Sale, error) {
 	if day == "" {
 		day = e.day(e.now())
 	} else if _, err := time.Parse("2006-01-02", day); err != nil {
-		return nil, errorf("bad_request", "Date %q is not YYYY-MM-DD", day)
+		return nil, errorf(CodeBadRequest, "Date %q is not YYYY-MM-DD", day)
 	}
 	var out []*Sale
 	err := e.st.View(func(tx ReadTx) error {

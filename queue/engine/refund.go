@@ -25,7 +25,7 @@ const maxRefunds = 50
 // caller.
 func (e *Engine) Refund(ctx context.Context, saleID string, amount int64, reason string) (*Sale, error) {
 	if amount <= 0 {
-		return nil, errorf("bad_request", "The refund amount must be more than zero")
+		return nil, errorf(CodeBadRequest, "The refund amount must be more than zero")
 	}
 	if len(reason) > 80 {
 		reason = reason[:80]
@@ -40,7 +40,7 @@ func (e *Engine) Refund(ctx context.Context, saleID string, amount int64, reason
 			return err
 		}
 		if s.State != SalePaid {
-			return errorf("not_paid", "This sale is not paid: nothing to refund")
+			return errorf(CodeNotPaid, "This sale is not paid: nothing to refund")
 		}
 		var pa *Attempt
 		for i := range s.Attempts {
@@ -49,7 +49,7 @@ func (e *Engine) Refund(ctx context.Context, saleID string, amount int64, reason
 			}
 		}
 		if pa == nil {
-			return errorf("not_paid", "This sale has no paid payment")
+			return errorf(CodeNotPaid, "This sale has no paid payment")
 		}
 		var sum int64
 		for _, r := range s.Refunds {
@@ -58,10 +58,10 @@ func (e *Engine) Refund(ctx context.Context, saleID string, amount int64, reason
 			}
 		}
 		if sum+amount > s.Amount {
-			return errorf("refund_exceeds", "Refunds would exceed the sale: at most %s %s can still be refunded", s.Currency, formatAmount(s.Amount-sum))
+			return errorf(CodeRefundExceeds, "Refunds would exceed the sale: at most %s %s can still be refunded", s.Currency, formatAmount(s.Amount-sum))
 		}
 		if len(s.Refunds) >= maxRefunds {
-			return errorf("refund_exceeds", "WeChat Pay allows at most %d refunds of one payment", maxRefunds)
+			return errorf(CodeRefundExceeds, "WeChat Pay allows at most %d refunds of one payment", maxRefunds)
 		}
 		no = fmt.Sprintf("%sR%d", pa.OutTradeNo, len(s.Refunds)+1)
 		otn, txID, total, currency = pa.OutTradeNo, pa.TransactionID, s.Amount, s.Currency
@@ -84,7 +84,7 @@ func (e *Engine) Refund(ctx context.Context, saleID string, amount int64, reason
 		Amount: amount, Total: total, Currency: currency, Reason: reason})
 	cancel()
 	if err != nil {
-		res = wxpay.Refund{Outcome: wxpay.Unknown, Error: &wxpay.Error{Code: "NOT_SENT", Message: err.Error()}}
+		res = wxpay.Refund{Outcome: wxpay.Unknown, Error: &wxpay.Error{Code: InfoNotSent, Message: err.Error()}}
 	}
 	e.observe(!silent(res.Outcome, res.Error), verified(res.Outcome, res.Error))
 	s, ferr := e.refundResult(saleID, no, res, nil)
@@ -94,7 +94,7 @@ func (e *Engine) Refund(ctx context.Context, saleID string, amount int64, reason
 	if s != nil {
 		for _, r := range s.Refunds {
 			if r.OutRefundNo == no && r.State == RefundFailed {
-				return s, &Error{Code: "wechat", Message: r.Error.Message}
+				return s, &Error{Code: CodeWeChat, Message: r.Error.Message}
 			}
 		}
 	}
@@ -196,7 +196,7 @@ func (e *Engine) workRefund(ctx context.Context, j Job) {
 		return
 	}
 	if err != nil {
-		res = wxpay.Refund{Outcome: wxpay.Unknown, Error: &wxpay.Error{Code: "NOT_SENT", Message: err.Error()}}
+		res = wxpay.Refund{Outcome: wxpay.Unknown, Error: &wxpay.Error{Code: InfoNotSent, Message: err.Error()}}
 	}
 	e.observe(!silent(res.Outcome, res.Error), verified(res.Outcome, res.Error))
 	if res.Outcome == wxpay.Failed && res.State == "" {
@@ -235,7 +235,7 @@ func (e *Engine) workRefund(ctx context.Context, j Job) {
 			return
 		}
 		if err != nil {
-			res = wxpay.Refund{Outcome: wxpay.Unknown, Error: &wxpay.Error{Code: "NOT_SENT", Message: err.Error()}}
+			res = wxpay.Refund{Outcome: wxpay.Unknown, Error: &wxpay.Error{Code: InfoNotSent, Message: err.Error()}}
 		}
 	}
 	if _, err := e.refundResult(j.SaleID, no, res, &j); err != nil {

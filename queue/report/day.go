@@ -49,8 +49,13 @@ type DayReport struct {
 }
 
 // Day builds the day report from the sales of that day. Refunds count on the day of the
-// sale they belong to (the journal is indexed by sale day).
-func Day(date, storeID, tillID, currency string, sales []*engine.Sale, now time.Time) DayReport {
+// sale they belong to (the journal is indexed by sale day). ByHour counts hours on the
+// till's clock in loc (the process zone of a till set to UTC is not the shop's); nil
+// means now's location.
+func Day(date, storeID, tillID, currency string, loc *time.Location, sales []*engine.Sale, now time.Time) DayReport {
+	if loc == nil {
+		loc = now.Location()
+	}
 	r := DayReport{
 		Date: date, StoreID: storeID, TillID: tillID, Currency: currency,
 		Sales: map[string]int{}, Attempts: map[string]int{}, ByHour: map[int]Money{}, TradeTypes: map[string]Money{},
@@ -88,10 +93,11 @@ func Day(date, storeID, tillID, currency string, sales []*engine.Sale, now time.
 				} else if w == s.Currency {
 					wt.PayerAmount += s.Amount
 				}
-				h := r.ByHour[s.CreatedAt.Hour()]
+				hour := s.CreatedAt.In(loc).Hour()
+				h := r.ByHour[hour]
 				h.Count++
 				h.Amount += s.Amount
-				r.ByHour[s.CreatedAt.Hour()] = h
+				r.ByHour[hour] = h
 				if s.State != engine.SalePaid {
 					r.Problems = append(r.Problems, s.ID+": attempt "+a.OutTradeNo+" paid but the sale is "+string(s.State))
 				}

@@ -85,7 +85,12 @@ func Journal(sales []*engine.Sale, loc *time.Location) []JournalRow {
 	return rows
 }
 
-// WriteJournal writes the rows as "csv" or "json" (one array).
+// WriteJournal writes the rows as "csv" or "json" (one array). The JSON carries amounts
+// in minor units (cents), as the API does. The CSV is for a person with a spreadsheet:
+// it starts with a UTF-8 byte order mark (without it Excel reads the Chinese of a
+// description as Big5 or Latin-1 and garbles it) and writes amounts in dollars
+// ("10.50"), each next to its currency column (currency for amount and refunded,
+// wallet for payer_amount).
 func WriteJournal(w io.Writer, rows []JournalRow, format string) error {
 	switch format {
 	case "json":
@@ -96,19 +101,32 @@ func WriteJournal(w io.Writer, rows []JournalRow, format string) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(rows)
 	case "csv", "":
+		if _, err := io.WriteString(w, "\uFEFF"); err != nil {
+			return fmt.Errorf("journal: %w", err)
+		}
 		cw := csv.NewWriter(w)
 		_ = cw.Write(journalHeader)
 		for _, r := range rows {
 			_ = cw.Write([]string{r.Date, r.SaleID, csvSafe(r.Reference), r.StoreID, r.TillID, r.SaleState, r.SaleCreated,
-				strconv.FormatInt(r.Amount, 10), r.Currency, r.OutTradeNo, r.AttemptState, r.StartedAt, r.UpdatedAt,
-				r.TransactionID, r.Wallet, strconv.FormatInt(r.PayerAmount, 10), r.Code, r.ErrorCode, csvSafe(r.ErrorMessage),
-				strconv.FormatInt(r.Refunded, 10), strconv.Itoa(r.RefundCount), csvSafe(r.Description)})
+				Dollars(r.Amount), r.Currency, r.OutTradeNo, r.AttemptState, r.StartedAt, r.UpdatedAt,
+				r.TransactionID, r.Wallet, Dollars(r.PayerAmount), r.Code, r.ErrorCode, csvSafe(r.ErrorMessage),
+				Dollars(r.Refunded), strconv.Itoa(r.RefundCount), csvSafe(r.Description)})
 		}
 		cw.Flush()
 		return cw.Error()
 	default:
 		return fmt.Errorf("journal: format %q: want csv or json", format)
 	}
+}
+
+// Dollars writes an amount in cents as dollars and cents, "-12.05": the currencies a
+// Hong Kong till sees (HKD, CNY) both have two decimals.
+func Dollars(cents int64) string {
+	sign := ""
+	if cents < 0 {
+		sign, cents = "-", -cents
+	}
+	return fmt.Sprintf("%s%d.%02d", sign, cents/100, cents%100)
 }
 
 // csvSafe stops a spreadsheet from running a free-text cell as a formula: a leading tab or

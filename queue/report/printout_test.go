@@ -51,7 +51,7 @@ func TestDayReportPrintout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	day := report.Day(dateISO, store, tillA, "HKD", sales, time.Date(2026, 11, 25, 22, 0, 0, 0, hkt))
+	day := report.Day(dateISO, store, tillA, "HKD", hkt, sales, time.Date(2026, 11, 25, 22, 0, 0, 0, hkt))
 	if day.Paid.Count != 4 || day.Paid.Amount != 16550 || day.Refunds.Amount != 700 || day.Net != 15850 {
 		t.Fatalf("day report: %+v", day)
 	}

@@ -562,3 +562,40 @@ func (r *Reconciler) Run(ctx context.Context, tick <-chan time.Time) {
 		}
 	}
 }
+
+// NextTry is when Run will reconcile date (2006-01-02) by itself: ReadyAfter past the
+// midnight after it (WeChat's statement is made the next morning), or Retry after an
+// unfinished try. Zero when it will not: the day is done, or older than Lookback.
+func (r *Reconciler) NextTry(date string) time.Time {
+	day, err := time.ParseInLocation("2006-01-02", date, r.loc())
+	if err != nil {
+		return time.Time{}
+	}
+	ready := day.AddDate(0, 0, 1).Add(r.readyAfter())
+	prev, _ := r.Load(date)
+	if prev != nil && prev.State == "done" {
+		return time.Time{}
+	}
+	back := r.Lookback
+	if back == 0 {
+		back = 7
+	}
+	now := r.now()
+	if now.In(r.loc()).AddDate(0, 0, -back).After(day.AddDate(0, 0, 1)) {
+		return time.Time{}
+	}
+	if prev != nil {
+		retry := r.Retry
+		if retry == 0 {
+			retry = 30 * time.Minute
+		}
+		if t := prev.CheckedAt.Add(retry); t.After(ready) {
+			ready = t
+		}
+	}
+	if ready.Before(now) {
+		// Due now: the next tick of Run takes it.
+		return now
+	}
+	return ready
+}

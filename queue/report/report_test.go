@@ -33,7 +33,7 @@ func TestDayReport(t *testing.T) {
 	s3 := sale("s3", 300, engine.SaleCancelled, att("o4", engine.AttemptReversed, "", "", 0))
 	s4 := sale("s4", 400, engine.SalePaying, att("o5", engine.AttemptUnresolved, "", "", 0))
 	s5 := sale("s5", 900, engine.SaleCancelled, att("o6", engine.AttemptPaid, "t6", "HKD", 900))
-	r := Day("2026-11-25", "HK001", "T01", "HKD", []*engine.Sale{s1, s2, s3, s4, s5}, time.Now())
+	r := Day("2026-11-25", "HK001", "T01", "HKD", hk, []*engine.Sale{s1, s2, s3, s4, s5}, time.Now())
 	if r.Paid.Count != 3 || r.Paid.Amount != 1050+2000+900 {
 		t.Errorf("paid = %+v", r.Paid)
 	}
@@ -201,14 +201,21 @@ func TestJournalExport(t *testing.T) {
 	if err := WriteJournal(&buf, rows, "csv"); err != nil {
 		t.Fatal(err)
 	}
-	recs, err := csv.NewReader(&buf).ReadAll()
+	// Excel needs the byte order mark to read UTF-8.
+	if !bytes.HasPrefix(buf.Bytes(), []byte("\xEF\xBB\xBFdate,")) {
+		t.Fatalf("csv does not start with a UTF-8 BOM: %q", buf.Bytes()[:min(buf.Len(), 16)])
+	}
+	recs, err := csv.NewReader(bytes.NewReader(bytes.TrimPrefix(buf.Bytes(), []byte("\xEF\xBB\xBF")))).ReadAll()
 	if err != nil {
 		t.Fatal(err)
+	}
+	if recs[1][7] != "10.50" || recs[1][8] != "HKD" || recs[2][15] != "9.66" {
+		t.Errorf("amounts not in dollars: %v", recs[1:])
 	}
 	if len(recs) != 4 || len(recs[0]) != len(journalHeader) {
 		t.Fatalf("csv: %v", recs)
 	}
-	if recs[1][17] != "NOTENOUGH" || recs[2][13] != "tx" || recs[2][19] != "50" || recs[2][14] != "CNY" {
+	if recs[1][17] != "NOTENOUGH" || recs[2][13] != "tx" || recs[2][19] != "0.50" || recs[2][14] != "CNY" {
 		t.Errorf("csv rows: %v", recs[1:])
 	}
 	if !strings.HasPrefix(recs[1][2], "'=") {
@@ -452,5 +459,16 @@ func TestReconcilerRefundContext(t *testing.T) {
 	r.SaleByOutTradeNo = func(string) (*engine.Sale, error) { return nil, errors.New("disk on fire") }
 	if res, err := r.RunDate(context.Background(), "2026-11-25"); err == nil || res.State != "error" {
 		t.Fatalf("lookup error: %v %+v", err, res)
+	}
+}
+
+// A 10:15 sale in Hong Kong is in hour 10 of the day report, whatever zone the process
+// runs in and whatever zone the journal's time values carry (UTC after a JSON round trip).
+func TestDayReportByHourInTillZone(t *testing.T) {
+	s := sale("s1", 1000, engine.SalePaid, att("o1", engine.AttemptPaid, "t1", "HKD", 1000))
+	s.CreatedAt = time.Date(2026, 11, 25, 10, 15, 0, 0, hk).UTC() // 02:15 UTC
+	r := Day("2026-11-25", "HK001", "T01", "HKD", hk, []*engine.Sale{s}, time.Now().UTC())
+	if len(r.ByHour) != 1 || r.ByHour[10] != (Money{1, 1000}) {
+		t.Fatalf("by_hour = %v, want the sale in hour 10", r.ByHour)
 	}
 }

@@ -34,10 +34,10 @@ type MemStore struct {
 // ErrDiskFull is what a MemStore told to fail returns by default.
 var ErrDiskFull = errors.New("memstore: no space left on device")
 
-// NewMemStore returns an empty store; days are computed in loc (nil: UTC+8).
+// NewMemStore returns an empty store; days are computed in loc (nil: engine.HongKong()).
 func NewMemStore(loc *time.Location) *MemStore {
 	if loc == nil {
-		loc = time.FixedZone("HKT", 8*3600)
+		loc = engine.HongKong()
 	}
 	return &MemStore{loc: loc, sales: map[string]*engine.Sale{}, byOTN: map[string]string{},
 		codes: map[string]string{}, jobs: map[string]engine.Job{}}
