@@ -48,7 +48,7 @@ func TestReconcileQRCode(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			day := report.Day(dateISO, store, tillA, "HKD", sales, r.clk.Now())
+			day := report.Day(dateISO, store, tillA, "HKD", hkt, sales, r.clk.Now())
 			if day.TradeTypes[report.TradeMicroPay] != (report.Money{Count: 1, Amount: 1050}) ||
 				day.TradeTypes[report.TradeNative] != (report.Money{Count: 1, Amount: 2200}) || day.Paid.Amount != 3250 {
 				t.Fatalf("day report by trade type %+v, paid %+v", day.TradeTypes, day.Paid)
