@@ -61,6 +61,10 @@ func (s *Server) apiRoutes() []apiRoute {
 		{"/api/v1/reports/reconciliation", route{
 			"GET": {h: s.reconciliation, manager: true}, "POST": {h: s.reconcileNow, manager: true}}},
 		{"/api/v1/export/journal", route{"GET": {h: s.exportJournal, manager: true}}},
+		// QR Code Payment and the customer display (customer.go).
+		{"/api/v1/sales/{id}/qr", route{"POST": {h: s.showQR}}},
+		{"/api/v1/sales/{id}/qr.svg", route{"GET": {h: s.qrSVG}}},
+		{"/api/v1/demo/customer-pays", route{"POST": {h: s.demoCustomerPays}}},
 	}
 }
 
@@ -78,7 +82,7 @@ func (s *Server) routes() {
 	for _, r := range s.apiRoutes() {
 		m.HandleFunc(r.path, s.api(r.methods))
 	}
-	s.customerRoutes()
+	m.HandleFunc("/customer", s.handleCustomer)
 	m.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, errNotFound("No such API call: "+r.URL.Path))
 	})

@@ -34,14 +34,6 @@ func (s *Server) qrTill() QRTill {
 	return nil
 }
 
-func (s *Server) customerRoutes() {
-	m := s.mux
-	m.HandleFunc("/customer", s.handleCustomer)
-	m.HandleFunc("/api/v1/sales/{id}/qr", s.api(route{"POST": {h: s.showQR}}))
-	m.HandleFunc("/api/v1/sales/{id}/qr.svg", s.api(route{"GET": {h: s.qrSVG}}))
-	m.HandleFunc("/api/v1/demo/customer-pays", s.api(route{"POST": {h: s.demoCustomerPays}}))
-}
-
 func (s *Server) handleCustomer(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		writeError(w, errMethod("GET"))
@@ -57,7 +49,7 @@ func (s *Server) handleCustomer(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(b)
 }
 
-var errNoQR = &apiError{Status: http.StatusNotImplemented, Code: "qr_disabled",
+var errNoQR = &apiError{Status: StatusOf(engine.CodeQRDisabled), Code: engine.CodeQRDisabled,
 	Message: "QR Code Payment is not set up on this till (wxpay.notify_url)"}
 
 // showQR starts a QR Code Payment for an open sale.
@@ -94,7 +86,7 @@ func (s *Server) qrSVG(w http.ResponseWriter, r *http.Request, _ caller) error {
 	}
 	a := openQR(sale)
 	if a == nil {
-		return &apiError{Status: http.StatusNotFound, Code: "no_qr", Message: "This sale shows no QR code"}
+		return &apiError{Status: StatusOf(CodeNoQR), Code: CodeNoQR, Message: "This sale shows no QR code"}
 	}
 	svg, err := qrSVG(a.CodeURL)
 	if err != nil {
@@ -140,7 +132,7 @@ func qrSVG(content string) ([]byte, error) {
 // customer pays the sale's shown QR code at the simulator.
 func (s *Server) demoCustomerPays(w http.ResponseWriter, r *http.Request, _ caller) error {
 	if !s.opt.Demo || s.opt.DemoCustomerPays == nil {
-		return &apiError{Status: http.StatusNotFound, Code: "not_demo", Message: "Only the demo has a simulated customer"}
+		return &apiError{Status: StatusOf(CodeNotDemo), Code: CodeNotDemo, Message: "Only the demo has a simulated customer"}
 	}
 	var req struct {
 		SaleID string `json:"sale_id"`
@@ -154,10 +146,10 @@ func (s *Server) demoCustomerPays(w http.ResponseWriter, r *http.Request, _ call
 	}
 	a := openQR(sale)
 	if a == nil {
-		return &apiError{Status: http.StatusConflict, Code: "no_qr", Message: "This sale shows no QR code"}
+		return &apiError{Status: StatusOf(CodeNoQR), Code: CodeNoQR, Message: "This sale shows no QR code"}
 	}
 	if err := s.opt.DemoCustomerPays(r.Context(), a.CodeURL); err != nil {
-		return &apiError{Status: http.StatusConflict, Code: "not_payable", Message: "The simulated customer could not pay: " + err.Error()}
+		return &apiError{Status: StatusOf(CodeNotPayable), Code: CodeNotPayable, Message: "The simulated customer could not pay: " + err.Error()}
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"out_trade_no": a.OutTradeNo})
 	return nil

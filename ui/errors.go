@@ -46,6 +46,7 @@ var engineStatus = map[string]int{
 	engine.CodeNotPaid:       http.StatusConflict,
 	engine.CodeRefundExceeds: http.StatusUnprocessableEntity,
 	engine.CodeWeChat:        http.StatusBadGateway,
+	engine.CodeQRDisabled:    http.StatusNotImplemented,
 }
 
 // The UI's own error codes, besides the engine's (engine.Codes).
@@ -64,6 +65,9 @@ const (
 	CodeNoPrinter            = "no_printer"
 	CodePrintFailed          = "print_failed"
 	CodeNoReconciliation     = "no_reconciliation"
+	CodeNoQR                 = "no_qr"       // the sale shows no QR code
+	CodeNotDemo              = "not_demo"    // a demo-only call outside the demo
+	CodeNotPayable           = "not_payable" // the demo's simulated customer could not pay
 	CodeReconcileFailed      = "reconcile_failed"
 	CodeTooManyStreams       = "too_many_streams"
 	CodeTooManySessions      = "too_many_sessions"
@@ -91,6 +95,9 @@ var uiStatus = map[string]int{
 	CodeNoPrinter:            http.StatusNotImplemented,
 	CodePrintFailed:          http.StatusServiceUnavailable,
 	CodeNoReconciliation:     http.StatusNotImplemented,
+	CodeNoQR:                 http.StatusNotFound,
+	CodeNotDemo:              http.StatusNotFound,
+	CodeNotPayable:           http.StatusConflict,
 	CodeReconcileFailed:      http.StatusBadGateway,
 	CodeTooManyStreams:       http.StatusServiceUnavailable,
 	CodeTooManySessions:      http.StatusServiceUnavailable,

@@ -182,6 +182,9 @@ func TestOpenAPI_AnswersAsDocumented(t *testing.T) {
 		{"POST", "/api/v1/sales/" + paid.ID + "/refunds", "/api/v1/sales/{id}/refunds", `{"amount":100}`, []reqOpt{bearer}},
 		{"POST", "/api/v1/sales/" + paid.ID + "/refunds", "/api/v1/sales/{id}/refunds", `{"amount":100}`, []reqOpt{bearer, withPIN("0000")}},
 		{"POST", "/api/v1/sales/" + paid.ID + "/reprint", "/api/v1/sales/{id}/reprint", "", []reqOpt{bearer}},
+		{"POST", "/api/v1/sales/" + open.ID + "/qr", "/api/v1/sales/{id}/qr", "", []reqOpt{bearer}},
+		{"GET", "/api/v1/sales/" + open.ID + "/qr.svg", "/api/v1/sales/{id}/qr.svg", "", []reqOpt{bearer}},
+		{"POST", "/api/v1/demo/customer-pays", "", `{"sale_id":"` + open.ID + `"}`, []reqOpt{bearer}},
 		{"POST", "/api/v1/scan", "", `{"code":"134567890123456789"}`, []reqOpt{bearer}},
 		{"POST", "/api/v1/scan", "", `{"code":"4006381333931"}`, []reqOpt{bearer}},
 		{"GET", "/api/v1/events", "", "", nil}, // a stream that answers is in TestAPI_Events

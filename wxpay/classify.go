@@ -329,7 +329,7 @@ func transportFailure(err error) (*Error, error) {
 func Codes() []string {
 	seen := map[string]bool{}
 	for _, t := range []map[string]rule{v3Codes, v3RefundCodes, tradeStates, v2PayCodes, v2QueryCodes,
-		v2ReverseCodes, v2RefundCodes, v2RefundQueryCodes} {
+		v2ReverseCodes, v2RefundCodes, v2RefundQueryCodes, v2NativeCodes, v2CloseCodes} {
 		for c, r := range t {
 			if r.outcome != Paid && r.outcome != Refunded {
 				seen[c] = true

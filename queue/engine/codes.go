@@ -17,12 +17,13 @@ const (
 	CodeNotPaid       = "not_paid"       // a refund of a sale that is not paid
 	CodeRefundExceeds = "refund_exceeds" // refunds would exceed the sale
 	CodeWeChat        = "wechat"         // WeChat Pay refused the refund at once
+	CodeQRDisabled    = "qr_disabled"    // QR Code Payment is not set up (wxpay.notify_url)
 )
 
 // Codes lists every code an *Error from the engine can carry.
 func Codes() []string {
 	return []string{CodeInvalidCode, CodeCodeUsed, CodeNoOpenSale, CodeSaleBusy, CodeScanAmbiguous, CodeNotFound,
-		CodeBadRequest, CodeStorage, CodeStopping, CodeNotPaid, CodeRefundExceeds, CodeWeChat}
+		CodeBadRequest, CodeStorage, CodeStopping, CodeNotPaid, CodeRefundExceeds, CodeWeChat, CodeQRDisabled}
 }
 
 // Codes the engine writes into an attempt's or a refund's ErrorInfo itself; every other
@@ -32,7 +33,7 @@ const (
 	InfoReversed  = "REVERSED"   // the payment was reversed at WeChat Pay: no money kept
 	InfoCancelled = "CANCELLED"  // the cashier cancelled the sale: no money kept
 	InfoFailed    = "FAILED"     // failed without a code from WeChat Pay
-	InfoQRExpired = "QR_EXPIRED" // a QR Code Payment order expired unpaid and was closed
+	InfoQRExpired = "QR_EXPIRED" // nobody paid the QR code in time: closed, no money taken
 )
 
 // InfoCodes lists the ErrorInfo codes the engine sets itself.

@@ -50,7 +50,7 @@ func (e *Engine) QREnabled() bool {
 // arrives on the sale (Attempt.CodeURL) by the usual events.
 func (e *Engine) ShowQR(ctx context.Context, saleID string) (*Sale, error) {
 	if !e.QREnabled() {
-		return nil, errorf("qr_disabled", "QR Code Payment is not set up on this till (wxpay.notify_url)")
+		return nil, errorf(CodeQRDisabled, "QR Code Payment is not set up on this till (wxpay.notify_url)")
 	}
 	if err := e.refuseNew(); err != nil {
 		return nil, err
@@ -147,7 +147,7 @@ func (r *runner) native() bool {
 		r.callErr("native", err)
 		if first {
 			// Nothing ever left for this number: no order, no money.
-			return r.finish(AttemptFailed, &ErrorInfo{Code: "NOT_SENT", Message: "The QR code could not be requested from WeChat Pay: scan the customer's code or take another payment method"})
+			return r.finish(AttemptFailed, &ErrorInfo{Code: InfoNotSent, Message: "The QR code could not be requested from WeChat Pay: scan the customer's code or take another payment method"})
 		}
 		// Too late to send again (time_expire near): queries and the close settle it.
 		r.t.needCode, r.t.mustQuery = false, true

@@ -390,6 +390,7 @@
       return v;
     },
     paying: (sale, a) => {
+      if (a && a.kind === "qr" && a.state !== "unresolved") return qrPaying(a);
       const phase = (a && a.phase) || "sending";
       const v = { cls: "paying", title: has(phase) ? t(phase) : phase, detail: phase === "waiting_customer" ? t("waiting_customer_hint") : "" };
       if (a && a.kind === "qr" && a.state !== "unresolved") {
@@ -445,6 +446,21 @@
       return v;
     },
   };
+
+  // qrPaying: a QR Code Payment in flight. The customer display shows the code until it
+  // expires; after that (or after a cancel) posd checks it was not paid and closes it.
+  function qrPaying(a) {
+    const v = { cls: "scan", title: t("qr_creating"), detail: "" };
+    if (!a.code_url) return v;
+    const left = a.expires_at ? new Date(a.expires_at).getTime() - now() : 0;
+    if (left > 0 && a.phase !== "reversing") {
+      v.title = t("qr_shown");
+      v.detail = t("qr_shown_hint");
+      v.time = t("qr_time_left", { n: secondsLeft(a.expires_at) });
+      v.progress = progressOf(a.started_at, a.expires_at);
+    } else v.title = t("qr_checking");
+    return v;
+  }
 
   function refundedOf(sale) {
     return (sale.refunds || []).filter((r) => r.state !== "failed").reduce((n, r) => n + r.amount, 0);
