@@ -919,6 +919,49 @@ func TestBrowser_Till(t *testing.T) {
 			t.Fatalf("the token stays in the page: %q %v", v, err)
 		}
 	})
+	t.Run("needs attention: advice on every item", func(t *testing.T) {
+		// A till whose queue holds stuck work: one item with posd's advice, one without
+		// (the page then gives the advice for its kind).
+		till := newFakeTill(time.Now)
+		till.jobs = []engine.Job{
+			{ID: "resolve:a", Kind: "resolve", SaleID: "HK001-T01-261126-3", Tries: 12, Attention: true,
+				Advice: "WeChat Pay has not settled order HK001_T01_261126000004 after 12 tries.", LastError: "TIMEOUT"},
+			{ID: "refund:b", Kind: "refund", SaleID: "HK001-T01-261126-4", Tries: 30, Attention: true},
+			{ID: "refund:c", Kind: "refund", SaleID: "HK001-T01-261126-5", Tries: 1},
+		}
+		till.status.Attention = 2
+		srv, err := New(Options{Till: till, ManagerPIN: testPIN, CashierNoLogin: true, Location: printer.HongKong})
+		if err != nil {
+			t.Fatal(err)
+		}
+		hs := httptest.NewServer(srv)
+		defer hs.Close()
+		defer srv.Close()
+		run(t, ctx, "manager", chromedp.Navigate(hs.URL+"/"), wait("#view-cashier"), chromedp.Click(chromedp.CSS("#btn-manager")), wait("#view-pin"),
+			chromedp.SendKeys(chromedp.CSS("#pin-input"), testPIN), chromedp.Click(chromedp.CSS("#pin-submit")), wait("#view-manager"),
+			chromedp.Click(chromedp.CSS(`#tabs button[data-tab="attention"]`)), wait("#jobs .attention-item"))
+		for _, l := range []string{"en", "zh"} {
+			lang(l)
+			run(t, ctx, "attention items", wait("#jobs .attention-item .advice"))
+			advice := eval(`[...document.querySelectorAll("#jobs .attention-item .advice-text")].map(p => p.textContent).join("\n")`)
+			lines := strings.Split(advice, "\n")
+			if len(lines) != 2 {
+				t.Fatalf("%s: %d attention items, want 2 (the refund still in progress is not one): %q", l, len(lines), advice)
+			}
+			for _, text := range lines {
+				if len(strings.TrimSpace(text)) < 20 || (l == "zh" && !hanRE.MatchString(text)) {
+					t.Errorf("%s: attention item without advice: %q", l, text)
+				}
+			}
+			if n := eval(`String(document.querySelectorAll("#jobs-waiting tbody tr").length)`); n != "1" {
+				t.Errorf("%s: %s jobs listed as waiting, want 1", l, n)
+			}
+			if l == "en" {
+				shot(t, ctx, dir, "manager-attention")
+			}
+		}
+		lang("en")
+	})
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		t.Fatal("browser tests ran out of time")
 	}

@@ -1025,7 +1025,7 @@
           "div",
           { class: "card attention-item", "data-kind": j.kind },
           h("h4", null, kind(j), " · ", saleLink(j)),
-          h("p", { class: "advice" }, h("strong", { text: t("advice") + ": " }), advice),
+          h("p", { class: "advice" }, h("strong", { text: t("advice") + (S.lang === "en" ? ": " : "：") }), h("span", { class: "advice-text", text: advice })),
           h("p", { class: "small muted", text: [t("tries") + " " + j.tries, j.last_error ? t("last_error") + ": " + j.last_error : ""].filter(Boolean).join(" · ") })
         )
       );
