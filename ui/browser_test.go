@@ -54,6 +54,20 @@ func findChromium(t *testing.T) string {
 	return ""
 }
 
+// needCJKFont fails (in CI) or skips when no font covers Hong Kong Chinese: the page
+// would draw 中文 as boxes and the screenshots would show them.
+func needCJKFont(t *testing.T) {
+	t.Helper()
+	out, err := exec.Command("fc-list", ":lang=zh-hk", "family").Output()
+	if err == nil && len(strings.TrimSpace(string(out))) > 0 {
+		return
+	}
+	if os.Getenv("CI") != "" {
+		t.Fatal("no Chinese font: the browser tests need one (apt-get install fonts-noto-cjk, as .ci/run does)")
+	}
+	t.Skip("no Chinese font (fc-list :lang=zh-hk); install fonts-noto-cjk to run the browser tests")
+}
+
 // logRing keeps the engine's log lines for the manager's log view.
 type logRing struct {
 	mu sync.Mutex
@@ -397,6 +411,7 @@ func fits(t *testing.T, ctx context.Context, sel string) {
 func TestBrowser_Till(t *testing.T) {
 	st := newRealStack(t) // first, so its cleanup runs after the browser's
 	ctx, problems := browser(t)
+	needCJKFont(t)
 	dir := os.Getenv("POSD_SCREENSHOTS")
 	if dir == "" {
 		dir = t.TempDir()
