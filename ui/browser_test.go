@@ -138,7 +138,7 @@ func (s *realStack) deviceReport() DeviceReport {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	since := time.Date(2026, 11, 25, 1, 0, 0, 123456789, time.UTC) // 09:00 in Hong Kong
-	return DeviceReport{Version: "1.4.0",
+	return DeviceReport{Version: "1.4.0", Commit: "5a55b8a1c2d3",
 		Scanners: []ScannerCard{{Name: "virtual scanner", Kind: "virtual", Connected: true, Since: since, Scans: uint64(s.scans), LastScan: s.lastScan}},
 		Printer:  &PrinterCard{Kind: "virtual", State: "ready", Since: since},
 		WeChat:   WeChatCard{Reachable: true, LastOK: since.Add(time.Hour)},
@@ -778,7 +778,7 @@ func TestBrowser_Till(t *testing.T) {
 		if regexp.MustCompile(`\d\d:\d\d:\d\d\.\d`).MatchString(got) || strings.Contains(got, "T01:00") {
 			t.Errorf("raw timestamps in the device cards: %q", got)
 		}
-		if got := text(t, ctx, "#version"); !strings.Contains(got, "1.4.0") {
+		if got := text(t, ctx, "#version"); !strings.Contains(got, "1.4.0 (5a55b8a1c2d3)") {
 			t.Errorf("version %q", got)
 		}
 		if n := eval(`String(document.querySelectorAll("#devices details.raw").length)`); n != "1" {

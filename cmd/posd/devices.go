@@ -36,7 +36,8 @@ func (v *virtualScans) get() (uint64, time.Time) {
 func (d *Daemon) deviceReport(h *HealthSources) ui.DeviceReport {
 	now := time.Now()
 	health := h.Check(context.Background())
-	r := ui.DeviceReport{Version: health.Version, Scanners: []ui.ScannerCard{}, Certificates: []ui.CertCard{},
+	_, commit, _ := versionInfo()
+	r := ui.DeviceReport{Version: health.Version, Commit: commit, Scanners: []ui.ScannerCard{}, Certificates: []ui.CertCard{},
 		WeChat:  ui.WeChatCard{Reachable: health.WeChat.Reachable},
 		Storage: ui.StorageCard{OK: health.Storage.OK, Error: health.Storage.Error},
 		Details: map[string]any{"health": health}}

@@ -1232,7 +1232,7 @@
       );
     }
     box.append(cards);
-    if (dev.version) box.append(h("p", { class: "muted small", id: "version", text: t("dev_version", { v: dev.version }) }));
+    if (dev.version) box.append(h("p", { class: "muted small", id: "version", text: t("dev_version", { v: dev.version + (dev.commit && dev.commit !== "unknown" ? " (" + dev.commit + ")" : "") }) }));
     box.append(h("details", { class: "raw" }, h("summary", { text: t("details") }), h("pre", { class: "small", text: JSON.stringify({ devices: dev, health: d.health }, null, 2) })));
   }
 
