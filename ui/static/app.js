@@ -1165,11 +1165,12 @@
               h(
                 "tr",
                 { class: i.alert ? "attention" : "" },
-                h("td", { text: i.class }),
+                h("td", { text: has("recon_class_" + i.class) ? t("recon_class_" + i.class) : i.class }),
                 h("td", { class: "mono small", text: i.out_trade_no }),
                 h("td", { text: (i.local_state || "—") + " / " + (i.wechat_state || "—") }),
                 h("td", { class: "num", text: money(i.local_amount, i.local_currency) + " / " + money(i.wechat_amount, i.wechat_currency || i.local_currency) }),
-                h("td", { text: i.action || "" })
+                // The report's advice is English (and more precise); in Chinese, the class's.
+                h("td", { text: S.lang === "en" || !i.action ? i.action || "" : has("recon_action_" + i.class) ? t("recon_action_" + i.class) : i.action })
               )
             )
           )
