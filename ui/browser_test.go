@@ -54,6 +54,20 @@ func findChromium(t *testing.T) string {
 	return ""
 }
 
+// needCJKFont fails (in CI) or skips when no font covers Hong Kong Chinese: the page
+// would draw 中文 as boxes and the screenshots would show them.
+func needCJKFont(t *testing.T) {
+	t.Helper()
+	out, err := exec.Command("fc-list", ":lang=zh-hk", "family").Output()
+	if err == nil && len(strings.TrimSpace(string(out))) > 0 {
+		return
+	}
+	if os.Getenv("CI") != "" {
+		t.Fatal("no Chinese font: the browser tests need one (apt-get install fonts-noto-cjk, as .ci/run does)")
+	}
+	t.Skip("no Chinese font (fc-list :lang=zh-hk); install fonts-noto-cjk to run the browser tests")
+}
+
 // logRing keeps the engine's log lines for the manager's log view.
 type logRing struct {
 	mu sync.Mutex
@@ -124,7 +138,7 @@ func (s *realStack) deviceReport() DeviceReport {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	since := time.Date(2026, 11, 25, 1, 0, 0, 123456789, time.UTC) // 09:00 in Hong Kong
-	return DeviceReport{Version: "1.4.0",
+	return DeviceReport{Version: "1.4.0", Commit: "5a55b8a1c2d3",
 		Scanners: []ScannerCard{{Name: "virtual scanner", Kind: "virtual", Connected: true, Since: since, Scans: uint64(s.scans), LastScan: s.lastScan}},
 		Printer:  &PrinterCard{Kind: "virtual", State: "ready", Since: since},
 		WeChat:   WeChatCard{Reachable: true, LastOK: since.Add(time.Hour)},
@@ -305,7 +319,8 @@ func browser(t *testing.T) (context.Context, func() []string) {
 // -update-screenshots, as docs/screenshots/NAME.png for the README.
 func shot(t *testing.T, ctx context.Context, dir, name string) {
 	t.Helper()
-	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`window.scrollTo(0, 0), true`)); err != nil {
+	// A toast left over from the step before would cover the page in the README.
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.getElementById("toast").className = "", window.scrollTo(0, 0), true`)); err != nil {
 		t.Fatal(err)
 	}
 	if err := chromedp.Do(ctx, chromedp.Sleep(150*time.Millisecond)); err != nil {
@@ -402,6 +417,7 @@ func fits(t *testing.T, ctx context.Context, sel string) {
 func TestBrowser_Till(t *testing.T) {
 	st := newRealStack(t) // first, so its cleanup runs after the browser's
 	ctx, problems := browser(t)
+	needCJKFont(t)
 	dir := os.Getenv("POSD_SCREENSHOTS")
 	if dir == "" {
 		dir = t.TempDir()
@@ -726,9 +742,13 @@ func TestBrowser_Till(t *testing.T) {
 		if got := text(t, ctx, "#wallets"); !strings.Contains(got, "CNY") || !strings.Contains(got, "HKD") {
 			t.Fatalf("wallets %q", got)
 		}
-		// The sales of this test are in the current Hong Kong hour, whatever the zone of
-		// the machine running it.
-		hour := strconv.Itoa(time.Now().In(engine.HongKong()).Hour())
+		// The report counts a sale in its Hong Kong hour, whatever the zone of the machine
+		// running the test.
+		sales, err := st.eng.Sales("")
+		if err != nil || len(sales) == 0 {
+			t.Fatal(err)
+		}
+		hour := strconv.Itoa(sales[len(sales)-1].CreatedAt.In(engine.HongKong()).Hour())
 		if n := eval(`String(document.querySelectorAll('#by-hour tr[data-hour="` + hour + `"]').length)`); n != "1" {
 			t.Fatalf("by-hour has no row for hour %s (HK): %q", hour, text(t, ctx, "#by-hour"))
 		}
@@ -756,7 +776,7 @@ func TestBrowser_Till(t *testing.T) {
 		st.mu.Lock()
 		scans := st.scans
 		st.mu.Unlock()
-		for _, want := range []string{"Scanner virtual scanner", "Connected since 2026-11-25 09:00:00", fmt.Sprintf("%d codes scanned", scans),
+		for _, want := range []string{"Scanner: virtual scanner", "Connected since 2026-11-25 09:00:00", fmt.Sprintf("%d codes scanned", scans),
 			"Ready, paper loaded", "Reachable", "WeChat Pay platform certificate: 200 days left", "WeChat Pay merchant certificate: 20 days left"} {
 			if !strings.Contains(got, want) {
 				t.Errorf("devices lack %q: %q", want, got)
@@ -768,7 +788,7 @@ func TestBrowser_Till(t *testing.T) {
 		if regexp.MustCompile(`\d\d:\d\d:\d\d\.\d`).MatchString(got) || strings.Contains(got, "T01:00") {
 			t.Errorf("raw timestamps in the device cards: %q", got)
 		}
-		if got := text(t, ctx, "#version"); !strings.Contains(got, "1.4.0") {
+		if got := text(t, ctx, "#version"); !strings.Contains(got, "1.4.0 (5a55b8a1c2d3)") {
 			t.Errorf("version %q", got)
 		}
 		if n := eval(`String(document.querySelectorAll("#devices details.raw").length)`); n != "1" {
@@ -935,6 +955,49 @@ func TestBrowser_Till(t *testing.T) {
 		defer srv.Close()
 		link, _ := srv.LoginLink(time.Minute)
 		run(t, ctx, "login link", chromedp.Navigate(hs.URL+link), wait("#view-cashier"))
+	})
+	t.Run("needs attention: advice on every item", func(t *testing.T) {
+		// A till whose queue holds stuck work: one item with posd's advice, one without
+		// (the page then gives the advice for its kind).
+		till := newFakeTill(time.Now)
+		till.jobs = []engine.Job{
+			{ID: "resolve:a", Kind: "resolve", SaleID: "HK001-T01-261126-3", Tries: 12, Attention: true,
+				Advice: "WeChat Pay has not settled order HK001_T01_261126000004 after 12 tries.", LastError: "TIMEOUT"},
+			{ID: "refund:b", Kind: "refund", SaleID: "HK001-T01-261126-4", Tries: 30, Attention: true},
+			{ID: "refund:c", Kind: "refund", SaleID: "HK001-T01-261126-5", Tries: 1},
+		}
+		till.status.Attention = 2
+		srv, err := New(Options{Till: till, Token: testToken, ManagerPIN: testPIN, Kiosk: loopbackKiosk, Location: engine.HongKong()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		hs := httptest.NewServer(srv)
+		defer hs.Close()
+		defer srv.Close()
+		run(t, ctx, "manager", chromedp.Navigate(hs.URL+"/"), wait("#view-cashier"), chromedp.Click(chromedp.CSS("#btn-manager")), wait("#view-pin"),
+			chromedp.SendKeys(chromedp.CSS("#pin-input"), testPIN), chromedp.Click(chromedp.CSS("#pin-submit")), wait("#view-manager"),
+			chromedp.Click(chromedp.CSS(`#tabs button[data-tab="attention"]`)), wait("#jobs .attention-item"))
+		for _, l := range []string{"en", "zh"} {
+			lang(l)
+			run(t, ctx, "attention items", wait("#jobs .attention-item .advice"))
+			advice := eval(`[...document.querySelectorAll("#jobs .attention-item .advice-text")].map(p => p.textContent).join("\n")`)
+			lines := strings.Split(advice, "\n")
+			if len(lines) != 2 {
+				t.Fatalf("%s: %d attention items, want 2 (the refund still in progress is not one): %q", l, len(lines), advice)
+			}
+			for _, text := range lines {
+				if len(strings.TrimSpace(text)) < 20 || (l == "zh" && !hanRE.MatchString(text)) {
+					t.Errorf("%s: attention item without advice: %q", l, text)
+				}
+			}
+			if n := eval(`String(document.querySelectorAll("#jobs-waiting tbody tr").length)`); n != "1" {
+				t.Errorf("%s: %s jobs listed as waiting, want 1", l, n)
+			}
+			if l == "en" {
+				shot(t, ctx, dir, "manager-attention")
+			}
+		}
+		lang("en")
 	})
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		t.Fatal("browser tests ran out of time")

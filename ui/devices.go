@@ -8,6 +8,7 @@ import "time"
 // "details" link for support.
 type DeviceReport struct {
 	Version      string         `json:"version"`
+	Commit       string         `json:"commit,omitempty"` // the source revision built
 	Scanners     []ScannerCard  `json:"scanners"`
 	Printer      *PrinterCard   `json:"printer,omitempty"` // nil: no printer configured
 	WeChat       WeChatCard     `json:"wechat"`

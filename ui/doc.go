@@ -78,5 +78,6 @@
 // pin_required 401, wrong_pin/manager_required/csrf/no_manager_pin/bearer_required 403, pin_locked 429,
 // too_many_sessions/too_many_streams 503,
 // method_not_allowed 405, too_large 413 (bodies over 64 KiB), unsupported_media_type 415,
-// bad_host 421.
+// bad_host 421, no_printer/no_reconciliation 501, reconcile_failed 502, print_failed/
+// too_many_streams 503, internal 500.
 package ui

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"posd/queue/engine"
+	"posd/queue/report"
 	"posd/wxpay"
 )
 
@@ -111,6 +112,14 @@ func TestI18N_EveryCode(t *testing.T) {
 	}
 	for _, s := range []string{"pending", "processing", "success", "failed", "unresolved"} {
 		tb.check(t, "refund state", "refund_state_"+s)
+	}
+	for _, c := range []report.Class{report.Matched, report.PaidNotLocal, report.MissingAtWeChat, report.AmountMismatch,
+		report.CurrencyMismatch, report.ReversedAfterPayment, report.RefundMatched, report.RefundNotLocal,
+		report.RefundMissingAtWeChat, report.RefundAmountMismatch} {
+		tb.check(t, "reconciliation class", "recon_class_"+string(c))
+		if c != report.Matched && c != report.RefundMatched {
+			tb.check(t, "reconciliation advice", "recon_action_"+string(c))
+		}
 	}
 	for _, k := range []string{"resolve", "refund"} {
 		tb.check(t, "job kind", "job_kind_"+k)

@@ -247,3 +247,22 @@ func TestOpenAPI_AnswersAsDocumented(t *testing.T) {
 		}
 	}
 }
+
+// TestDocsNameEveryCode: the package doc and docs/api.md list every error code the API
+// answers (they are read by people who have no OpenAPI tooling).
+func TestDocsNameEveryCode(t *testing.T) {
+	for _, f := range []string{"doc.go", "../docs/api.md"} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range Codes() {
+			if c == CodeScanFailed && f == "doc.go" {
+				continue // a notice's code, not an answer
+			}
+			if !strings.Contains(string(b), c) {
+				t.Errorf("%s does not name the code %s", f, c)
+			}
+		}
+	}
+}

@@ -81,6 +81,7 @@ func (m *Main) demoCmd(ctx context.Context, args []string) error {
 		Demo:      true,
 		Amounts:   wxpaytest.AmountTable(),
 		Version:   version(),
+		Commit:    commit(),
 		CustomerPays: func(_ context.Context, codeURL string) error {
 			_, err := sim.PayCodeURL(codeURL)
 			return err

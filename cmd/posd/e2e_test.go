@@ -33,6 +33,7 @@ import (
 
 	"posd/internal/monitor"
 	"posd/queue/engine"
+	"posd/ui"
 	"posd/wxpay/wxpaytest"
 )
 
@@ -1159,14 +1160,34 @@ func TestE2E_Demo(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	// The Z report prints on the same virtual printer (it answered 501 "No printer is
-	// configured" while receipts printed there).
+	// A code typed into the page's virtual scanner counts as a scan of the demo's scanner
+	// on the manager's Devices tab; sale numbers run on (1, then 2).
+	s2 := tl.openSale(1001, "demo-2")
+	if !strings.HasSuffix(s2.ID, "-2") || !strings.HasSuffix(s.ID, "-1") {
+		t.Fatalf("sale ids %s, %s: want the day's sales numbered 1, 2", s.ID, s2.ID)
+	}
+	if st, b := tl.api("POST", "/api/v1/scan", map[string]string{"code": newCode()}); st != 202 {
+		t.Fatalf("virtual scan: %d %s", st, b)
+	}
+	tl.waitSale(s2.ID, 10*time.Second, "paid", paid)
 	var pin string
 	for _, line := range strings.Split(out.String(), "\n") {
 		if p, ok := strings.CutPrefix(line, "manager PIN: "); ok {
 			pin = strings.TrimSpace(p)
 		}
 	}
+	st, b := tl.api("GET", "/api/v1/devices", nil, "X-Manager-PIN", pin)
+	var dev struct {
+		Devices ui.DeviceReport `json:"devices"`
+	}
+	if err := json.Unmarshal(b, &dev); st != 200 || err != nil || len(dev.Devices.Scanners) != 1 {
+		t.Fatalf("devices: %d %v %s", st, err, b)
+	}
+	if sc := dev.Devices.Scanners[0]; sc.Scans != 1 || sc.LastScan.IsZero() || !sc.Connected || dev.Devices.Version == "" || dev.Devices.Printer == nil {
+		t.Fatalf("devices after one virtual scan: %s", b)
+	}
+	// The Z report prints on the same virtual printer (it answered 501 "No printer is
+	// configured" while receipts printed there).
 	if st, b := tl.api("POST", "/api/v1/reports/day/print", nil, "X-Manager-PIN", pin); st != http.StatusAccepted {
 		t.Fatalf("print day report: %d %s", st, b)
 	}

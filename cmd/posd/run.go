@@ -42,7 +42,7 @@ func (m *Main) runCmd(ctx context.Context, args []string) error {
 	}
 	d, err := daemon.Start(daemon.Parts{
 		Config: cfg, Secrets: secrets, Logging: logs,
-		GWConfig: wxpayConfig(&cfg, secrets), Version: version(),
+		GWConfig: wxpayConfig(&cfg, secrets), Version: version(), Commit: commit(),
 	})
 	if err != nil {
 		logs.Logger.WithError(err).Error("posd failed to start")

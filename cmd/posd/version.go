@@ -42,6 +42,9 @@ func versionInfo() (version, commit, goVersion string) {
 // version is this binary's version alone, for /healthz.
 func version() string { v, _, _ := versionInfo(); return v }
 
+// commit is this binary's commit alone, for the manager's Devices tab.
+func commit() string { _, c, _ := versionInfo(); return c }
+
 func printVersion(w io.Writer) {
 	v, c, g := versionInfo()
 	fmt.Fprintf(w, "posd %s\ncommit %s\n%s %s/%s\n", v, c, g, runtime.GOOS, runtime.GOARCH)

@@ -57,6 +57,7 @@ type Daemon struct {
 	// demo extras
 	virtual *printer.Virtual
 	demo    bool
+	commit  string
 	vscans  virtualScans // codes typed into the demo's virtual-scanner field
 	onClose []func()
 
@@ -83,6 +84,7 @@ type Parts struct {
 	Amounts   any
 	OnClose   []func()
 	Version   string // for /healthz
+	Commit    string // the build's commit, for the manager's Devices tab
 	// CustomerPays is the demo's simulated customer paying a QR code (the simulator).
 	CustomerPays func(ctx context.Context, codeURL string) error
 }
@@ -93,7 +95,7 @@ func Start(p Parts) (d *Daemon, err error) {
 	if err := checkExposure(p); err != nil {
 		return nil, err
 	}
-	d = &Daemon{cfg: p.Config, secrets: p.Secrets, logging: p.Logging, virtual: p.Virtual, demo: p.Demo, onClose: p.OnClose, startAt: time.Now()}
+	d = &Daemon{cfg: p.Config, secrets: p.Secrets, logging: p.Logging, virtual: p.Virtual, demo: p.Demo, commit: p.Commit, onClose: p.OnClose, startAt: time.Now()}
 	d.log = p.Logging.Logger.WithField("component", "posd")
 	d.ctx, d.cancel = context.WithCancel(context.Background())
 	d.reqCtx, d.reqStop = context.WithCancel(context.Background())

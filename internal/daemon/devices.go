@@ -37,7 +37,7 @@ func (v *virtualScans) get() (uint64, time.Time) {
 func (d *Daemon) deviceReport(h *monitor.HealthSources) ui.DeviceReport {
 	now := time.Now()
 	health := h.Check(context.Background())
-	r := ui.DeviceReport{Version: health.Version, Scanners: []ui.ScannerCard{}, Certificates: []ui.CertCard{},
+	r := ui.DeviceReport{Version: health.Version, Commit: d.commit, Scanners: []ui.ScannerCard{}, Certificates: []ui.CertCard{},
 		WeChat:  ui.WeChatCard{Reachable: health.WeChat.Reachable},
 		Storage: ui.StorageCard{OK: health.Storage.OK, Error: health.Storage.Error},
 		Details: map[string]any{"health": health}}

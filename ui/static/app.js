@@ -393,17 +393,6 @@
       if (a && a.kind === "qr" && a.state !== "unresolved") return qrPaying(a);
       const phase = (a && a.phase) || "sending";
       const v = { cls: "paying", title: has(phase) ? t(phase) : phase, detail: phase === "waiting_customer" ? t("waiting_customer_hint") : "" };
-      if (a && a.kind === "qr" && a.state !== "unresolved") {
-        // QR Code Payment: the customer display shows the code until it expires.
-        const left = a.expires_at ? new Date(a.expires_at).getTime() - now() : 0;
-        Object.assign(v, { cls: "scan", detail: "" });
-        if (!a.code_url) v.title = t("qr_creating");
-        else if (left > 0 && phase !== "reversing") {
-          Object.assign(v, { title: t("qr_shown"), detail: t("qr_shown_hint"), time: t("qr_time_left", { s: secondsLeft(a.expires_at) }) });
-          v.progress = progressOf(a.started_at, a.expires_at);
-        } else v.title = t("qr_checking");
-        return v;
-      }
       if (a && a.state === "unresolved") Object.assign(v, { cls: "unresolved", title: t("unresolved"), detail: t("unresolved_hint") });
       if (a && a.deadline && a.started_at) {
         const end = new Date(a.deadline).getTime();
@@ -1072,7 +1061,7 @@
           "div",
           { class: "card attention-item", "data-kind": j.kind },
           h("h4", null, kind(j), " · ", saleLink(j)),
-          h("p", { class: "advice" }, h("strong", { text: t("advice") + ": " }), advice),
+          h("p", { class: "advice" }, h("strong", { text: t("advice") + (S.lang === "en" ? ": " : "：") }), h("span", { class: "advice-text", text: advice })),
           h("p", { class: "small muted", text: [t("tries") + " " + j.tries, j.last_error ? t("last_error") + ": " + j.last_error : ""].filter(Boolean).join(" · ") })
         )
       );
@@ -1212,11 +1201,12 @@
               h(
                 "tr",
                 { class: i.alert ? "attention" : "" },
-                h("td", { text: i.class }),
+                h("td", { text: has("recon_class_" + i.class) ? t("recon_class_" + i.class) : i.class }),
                 h("td", { class: "mono small", text: i.out_trade_no }),
                 h("td", { text: (i.local_state || "—") + " / " + (i.wechat_state || "—") }),
                 h("td", { class: "num", text: money(i.local_amount, i.local_currency) + " / " + money(i.wechat_amount, i.wechat_currency || i.local_currency) }),
-                h("td", { text: i.action || "" })
+                // The report's advice is English (and more precise); in Chinese, the class's.
+                h("td", { text: S.lang === "en" || !i.action ? i.action || "" : has("recon_action_" + i.class) ? t("recon_action_" + i.class) : i.action })
               )
             )
           )
@@ -1279,7 +1269,7 @@
       );
     }
     box.append(cards);
-    if (dev.version) box.append(h("p", { class: "muted small", id: "version", text: t("dev_version", { v: dev.version }) }));
+    if (dev.version) box.append(h("p", { class: "muted small", id: "version", text: t("dev_version", { v: dev.version + (dev.commit && dev.commit !== "unknown" ? " (" + dev.commit + ")" : "") }) }));
     box.append(h("details", { class: "raw" }, h("summary", { text: t("details") }), h("pre", { class: "small", text: JSON.stringify({ devices: dev, health: d.health }, null, 2) })));
   }
 
