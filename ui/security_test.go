@@ -157,6 +157,16 @@ func TestSecurity_PINLockoutConcurrentAndMixed(t *testing.T) {
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	codes := map[string]int{}
+	// A few kiosk sessions, shared by the goroutines: the kiosk pool holds 8, and a ninth
+	// would evict one of these before it is used.
+	type sess struct {
+		c  *http.Cookie
+		in sessionInfo
+	}
+	var pool [4]sess
+	for i := range pool {
+		pool[i].c, pool[i].in = e.session()
+	}
 	for i := range 20 {
 		wg.Add(1)
 		go func() {
@@ -164,12 +174,12 @@ func TestSecurity_PINLockoutConcurrentAndMixed(t *testing.T) {
 			var w *httptest.ResponseRecorder
 			switch i % 3 {
 			case 0:
-				c, in := e.session()
+				c, in := pool[i%4].c, pool[i%4].in
 				w = e.do("POST", "/ui/login", `{"pin":"999999"}`, withCookie(c), withHeader("X-CSRF-Token", in.CSRF))
 			case 1:
 				w = e.do("POST", path, `{"amount":1}`, bearer, withPIN("999999"))
 			default:
-				c, in := e.session()
+				c, in := pool[i%4].c, pool[i%4].in
 				w = e.do("POST", path, `{"amount":1}`, withCookie(c), withHeader("X-CSRF-Token", in.CSRF), withPIN("999999"))
 			}
 			mu.Lock()
