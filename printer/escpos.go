@@ -9,12 +9,10 @@ var (
 	cmdCodePage437   = []byte{0x1B, 0x74, 0x00} // ESC t 0
 	cmdAlignLeft     = []byte{0x1B, 0x61, 0x00} // ESC a 0
 	cmdAlignCenter   = []byte{0x1B, 0x61, 0x01}
-	cmdAlignRight    = []byte{0x1B, 0x61, 0x02}
 	cmdBoldOn        = []byte{0x1B, 0x45, 0x01} // ESC E 1
 	cmdBoldOff       = []byte{0x1B, 0x45, 0x00}
 	cmdSizeNormal    = []byte{0x1D, 0x21, 0x00}             // GS ! 0
 	cmdSizeDoubleH   = []byte{0x1D, 0x21, 0x01}             // double height
-	cmdSizeDouble    = []byte{0x1D, 0x21, 0x11}             // double width and height
 	cmdCutPartial    = []byte{0x1D, 0x56, 0x42, 0x00}       // GS V 66 0: feed to cut position, partial cut
 	cmdDrawerKickPin = []byte{0x1B, 0x70, 0x00, 0x32, 0x32} // ESC p 0 50 50: pin 2, 100 ms
 )

@@ -635,9 +635,15 @@ func TestE2E_Sales(t *testing.T) {
 			tl.api("POST", "/api/v1/sales/"+s.ID+"/pay", map[string]string{"auth_code": newCode()})
 			tl.waitSale(s.ID, 5*time.Second, "paying", func(s *engine.Sale) bool { return s.State == engine.SalePaying })
 			tl.api("POST", "/api/v1/sales/"+s.ID+"/cancel", nil)
-			s = tl.waitSale(s.ID, 40*time.Second, "cancelled with the attempt reversed", func(s *engine.Sale) bool {
+			tl.waitSale(s.ID, 40*time.Second, "cancelled with the attempt reversed", func(s *engine.Sale) bool {
 				return s.State == engine.SaleCancelled && lastAttempt(s).State == engine.AttemptReversed
 			})
+			// Metrics follow the journal's change feed, a moment after the API shows the
+			// sale: wait for the count rather than read it once.
+			deadline := time.Now().Add(10 * time.Second)
+			for tl.metric("posd_reverses_total") == "0" && time.Now().Before(deadline) {
+				time.Sleep(50 * time.Millisecond)
+			}
 			if tl.metric("posd_reverses_total") == "0" {
 				t.Fatal("reverse not counted")
 			}

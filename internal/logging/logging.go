@@ -391,13 +391,12 @@ func (h *fileHook) Fire(e *logrus.Entry) error {
 // RotatingFile is an append-only file that rotates by size: path, path.1 (newest) ...
 // path.N. Each Write is one whole line, so a rotated file never splits an entry.
 type RotatingFile struct {
-	mu       sync.Mutex
-	path     string
-	max      int64
-	keep     int
-	f        *os.File
-	size     int64
-	disabled bool
+	mu   sync.Mutex
+	path string
+	max  int64
+	keep int
+	f    *os.File
+	size int64
 }
 
 // OpenRotatingFile opens (creating) path for appending.

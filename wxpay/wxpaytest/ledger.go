@@ -52,7 +52,6 @@ type Order struct {
 	// USERPAYING schedule: at payingUntil the order becomes payingThen (forever if zero).
 	payingUntil time.Time
 	payingThen  string
-	lastQuery   time.Time
 }
 
 // Kept is the money this order keeps: paid, not reversed, minus refunds.
@@ -146,7 +145,6 @@ type outcome struct {
 	order   *Order // snapshot
 	refund  *Refund
 	refunds []Refund
-	recall  bool
 }
 
 func fail(code, desc string) outcome { return outcome{code: code, desc: desc} }
