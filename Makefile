@@ -7,14 +7,17 @@ VERSION   ?= $(shell v=$$(git describe --tags --match 'v[0-9]*' --dirty 2>/dev/n
 COMMIT    ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS   := -s -w -X 'main.Version=$(VERSION)' -X 'main.Commit=$(COMMIT)'
 FUZZTIME  ?= 2m
+# golangci-lint v2 from the module proxy, pinned; set GOLANGCI=golangci-lint to use an installed one.
+GOLANGCI  ?= $(GO) run github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0
 SOAK      ?= 100000
 DIST      := dist
 
-.PHONY: help build test bench fuzz soak deb demo clean
+.PHONY: help build test lint bench fuzz soak deb demo clean
 
 help:
 	@echo "make build   build ./posd (cgo on: HID scanners need it)"
 	@echo "make test    go test -race ./..."
+	@echo "make lint    go vet + golangci-lint (.golangci.yml: errcheck, staticcheck, unused, gocyclo <= 30)"
 	@echo "make bench   benchmarks + the 60 s idle CPU/RSS measurement"
 	@echo "make fuzz    every Fuzz* target for FUZZTIME=$(FUZZTIME) each"
 	@echo "make soak    every test with POSD_SOAK=$(SOAK) (property tests run SOAK/1000 times their CI checks)"
@@ -26,6 +29,10 @@ build:
 
 test:
 	$(GO) test -race $(PKG)
+
+lint:
+	$(GO) vet $(PKG)
+	$(GOLANGCI) run $(PKG)
 
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem $(PKG)

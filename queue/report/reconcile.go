@@ -152,10 +152,39 @@ type Input struct {
 // the statement with the journal's refund of the same out_refund_no (then refund id),
 // and every refund the journal holds as succeeded on this day with the statement.
 func ReconcileInput(in Input) Result {
-	date, loc, sales, previous, st, f := in.Date, in.Location, in.Sales, in.Previous, in.Statement, in.Filter
+	date, loc, sales, st := in.Date, in.Location, in.Sales, in.Statement
 	res := Result{Date: date, State: "done", Counts: map[Class]int{}}
-	// Sized up front: a busy till has tens of thousands of rows a day, and growing maps
-	// and the item list cost more than the matching itself.
+	local, byTx := indexAttempts(in.Previous, sales)
+	refs := newRefunds(in.Earlier, in.Previous, sales)
+	// Sized up front: a busy till has tens of thousands of rows a day, and growing the item
+	// list costs more than the matching itself.
+	res.Items = make([]Item, 0, len(st.Rows))
+	wechat, order := groupRows(st.Rows, in.Filter, local, byTx, refs, &res)
+	add := func(it Item) {
+		it.Alert = it.Class.Alert(it.LocalState)
+		res.Counts[it.Class]++
+		if it.Alert {
+			res.Alerts++
+		}
+		res.Items = append(res.Items, it)
+	}
+	for _, key := range order {
+		w := wechat[key]
+		if !w.paid && !w.revoked {
+			continue // listed but never paid (e.g. closed): nothing moved
+		}
+		la, ok := local[key]
+		add(classifyOrder(key, w, la, ok, date, loc))
+	}
+	missingAtWeChat(sales, local, wechat, date, loc, add)
+	refs.classify(date, loc, add)
+	return res
+}
+
+// indexAttempts maps every attempt of the two days by out_trade_no and by WeChat's
+// transaction id. This day's records win over the day before's.
+func indexAttempts(previous, sales []*engine.Sale) (map[string]localAttempt, map[string]string) {
+	// Sized up front: a busy till has tens of thousands of attempts a day.
 	local := make(map[string]localAttempt, len(sales)+len(previous))
 	byTx := make(map[string]string, len(sales)+len(previous))
 	for _, group := range [][]*engine.Sale{previous, sales} { // this day's records win
@@ -169,11 +198,17 @@ func ReconcileInput(in Input) Result {
 			}
 		}
 	}
-	refs := newRefunds(in.Earlier, previous, sales)
-	wechat := make(map[string]*wechatOrder, len(st.Rows))
-	order := make([]string, 0, len(st.Rows))
-	res.Items = make([]Item, 0, len(st.Rows))
-	for _, row := range st.Rows {
+	return local, byTx
+}
+
+// groupRows folds the statement's rows this till keeps into one record per order (keyed
+// by the journal's out_trade_no when the transaction id finds it), in statement order.
+// REFUND rows also go to refs; res.Rows counts the rows kept.
+func groupRows(rows []wxpay.StatementRow, f Filter, local map[string]localAttempt, byTx map[string]string,
+	refs *refundSet, res *Result) (map[string]*wechatOrder, []string) {
+	wechat := make(map[string]*wechatOrder, len(rows))
+	order := make([]string, 0, len(rows))
+	for _, row := range rows {
 		key := row.OutTradeNo
 		if _, ok := local[key]; !ok && row.TransactionID != "" {
 			if k, ok := byTx[row.TransactionID]; ok {
@@ -214,58 +249,54 @@ func ReconcileInput(in Input) Result {
 		}
 		w.state = strings.ToUpper(row.TradeState)
 	}
-	add := func(it Item) {
-		it.Alert = it.Class.Alert(it.LocalState)
-		res.Counts[it.Class]++
-		if it.Alert {
-			res.Alerts++
-		}
-		res.Items = append(res.Items, it)
+	return wechat, order
+}
+
+// classifyOrder compares one order WeChat holds as paid or revoked with the journal's
+// attempt la (ok: the journal has one).
+func classifyOrder(key string, w *wechatOrder, la localAttempt, ok bool, date string, loc *time.Location) Item {
+	it := Item{OutTradeNo: key, TransactionID: w.tx, WeChatAmount: w.amount, WeChatCurr: w.currency}
+	it.WeChatState = "SUCCESS"
+	if w.revoked {
+		it.WeChatState = "REVOKED"
 	}
-	for _, key := range order {
-		w := wechat[key]
-		if !w.paid && !w.revoked {
-			continue // listed but never paid (e.g. closed): nothing moved
+	if ok {
+		it.SaleID, it.LocalState = la.sale.ID, string(la.a.State)
+		it.LocalAmount, it.LocalCurrency = la.sale.Amount, la.sale.Currency
+		if it.TransactionID == "" {
+			it.TransactionID = la.a.TransactionID
 		}
-		la, ok := local[key]
-		it := Item{OutTradeNo: key, TransactionID: w.tx, WeChatAmount: w.amount, WeChatCurr: w.currency}
-		it.WeChatState = "SUCCESS"
-		if w.revoked {
-			it.WeChatState = "REVOKED"
-		}
-		if ok {
-			it.SaleID, it.LocalState = la.sale.ID, string(la.a.State)
-			it.LocalAmount, it.LocalCurrency = la.sale.Amount, la.sale.Currency
-			if it.TransactionID == "" {
-				it.TransactionID = la.a.TransactionID
-			}
-		}
-		switch {
-		case w.revoked:
-			it.Class = ReversedAfterPayment
-			if ok && la.a.State == engine.AttemptPaid {
-				it.Action = "WeChat reversed a payment the till holds as paid: check the sale and collect the money again"
-			}
-		case ok && la.a.State == engine.AttemptReversed && !reversedAt(la.a).Before(dayEnd(date, or(loc, la.a.StartedAt.Location()))):
-			// Paid this day, reversed by the till after midnight: the REVOKED row is on
-			// the next day's statement. Nothing to refund.
-			it.Class = ReversedAfterPayment
-			it.Action = "reversed after midnight: on the next day's statement"
-		case !ok || la.a.State != engine.AttemptPaid:
-			it.Class = PaidNotLocal
-			it.Action = "refund"
-		case la.sale.Currency != "" && w.currency != "" && !strings.EqualFold(la.sale.Currency, w.currency):
-			it.Class = CurrencyMismatch
-			it.Action = "compare the sale with WeChat's record; refund or charge the difference"
-		case la.sale.Amount != w.amount:
-			it.Class = AmountMismatch
-			it.Action = "compare the sale with WeChat's record; refund or charge the difference"
-		default:
-			it.Class = Matched
-		}
-		add(it)
 	}
-	// Paid in the journal but absent from the statement, in journal order.
+	switch {
+	case w.revoked:
+		it.Class = ReversedAfterPayment
+		if ok && la.a.State == engine.AttemptPaid {
+			it.Action = "WeChat reversed a payment the till holds as paid: check the sale and collect the money again"
+		}
+	case ok && la.a.State == engine.AttemptReversed && !reversedAt(la.a).Before(dayEnd(date, or(loc, la.a.StartedAt.Location()))):
+		// Paid this day, reversed by the till after midnight: the REVOKED row is on
+		// the next day's statement. Nothing to refund.
+		it.Class = ReversedAfterPayment
+		it.Action = "reversed after midnight: on the next day's statement"
+	case !ok || la.a.State != engine.AttemptPaid:
+		it.Class = PaidNotLocal
+		it.Action = "refund"
+	case la.sale.Currency != "" && w.currency != "" && !strings.EqualFold(la.sale.Currency, w.currency):
+		it.Class = CurrencyMismatch
+		it.Action = "compare the sale with WeChat's record; refund or charge the difference"
+	case la.sale.Amount != w.amount:
+		it.Class = AmountMismatch
+		it.Action = "compare the sale with WeChat's record; refund or charge the difference"
+	default:
+		it.Class = Matched
+	}
+	return it
+}
+
+// missingAtWeChat adds the attempts paid in the journal but absent from the statement, in
+// journal order.
+func missingAtWeChat(sales []*engine.Sale, local map[string]localAttempt, wechat map[string]*wechatOrder,
+	date string, loc *time.Location, add func(Item)) {
 	for _, s := range sales {
 		for i := range s.Attempts {
 			k := s.Attempts[i].OutTradeNo
@@ -285,8 +316,6 @@ func ReconcileInput(in Input) Result {
 				Action: action})
 		}
 	}
-	refs.classify(date, loc, add)
-	return res
 }
 
 // midnightMargin: a payment started this close to midnight may be paid (and listed)
