@@ -206,90 +206,96 @@ var (
 // structured, with the section's prefix put in front here.
 func (c *Config) Validate() []Problem {
 	var p []Problem
-	p = append(p, c.Till.problems()...)
+	p = append(p, c.tillProblems()...)
 	p = append(p, check.Under("wxpay.", c.WxPay.Problems())...)
 	for i, s := range c.Scanner {
 		p = append(p, check.Under(fmt.Sprintf("scanner[%d].", i), s.Problems())...)
 	}
 	p = append(p, check.Under("printer.", c.Printer.Problems())...)
-	p = append(p, c.Storage.problems()...)
-	p = append(p, c.HTTP.problems()...)
+	p = append(p, c.storageProblems()...)
+	p = append(p, c.httpProblems()...)
 	p = append(p, check.Under("log.", c.Log.Problems())...)
-	p = append(p, c.Engine.problems()...)
-	p = append(p, c.Reconcile.problems()...)
+	p = append(p, c.engineProblems()...)
 	return p
 }
 
-func (t TillConfig) problems() []Problem {
+func (c *Config) tillProblems() []Problem {
 	var p check.List
+	bad, required := p.Add, p.Required
+
 	// out_trade_no carries store and till ids and is at most 32 characters.
-	if p.Required("till.store_id", t.StoreID) && !idRE.MatchString(t.StoreID) {
-		p.Add("till.store_id", "1 to 8 letters or digits (it is part of out_trade_no)")
+	if required("till.store_id", c.Till.StoreID) && !idRE.MatchString(c.Till.StoreID) {
+		bad("till.store_id", "1 to 8 letters or digits (it is part of out_trade_no)")
 	}
-	if p.Required("till.till_id", t.TillID) && !idRE.MatchString(t.TillID) {
-		p.Add("till.till_id", "1 to 8 letters or digits (it is part of out_trade_no)")
+	if required("till.till_id", c.Till.TillID) && !idRE.MatchString(c.Till.TillID) {
+		bad("till.till_id", "1 to 8 letters or digits (it is part of out_trade_no)")
 	}
-	if idRE.MatchString(t.StoreID) && idRE.MatchString(t.TillID) {
-		if err := engine.CheckIDs(t.StoreID, t.TillID); err != nil {
-			p.Add("till.till_id", "%v", err)
+	if idRE.MatchString(c.Till.StoreID) && idRE.MatchString(c.Till.TillID) {
+		if err := engine.CheckIDs(c.Till.StoreID, c.Till.TillID); err != nil {
+			bad("till.till_id", "%v", err)
 		}
 	}
-	if len(t.MerchantName) > 127 {
-		p.Add("till.merchant_name", "at most 127 characters")
+	if len(c.Till.MerchantName) > 127 {
+		bad("till.merchant_name", "at most 127 characters")
 	}
 	return p
 }
 
-func (s StorageConfig) problems() []Problem {
+func (c *Config) storageProblems() []Problem {
 	var p check.List
-	p.Required("storage.path", s.Path)
-	if s.RetentionDays < 400 {
-		p.Add("storage.retention_days", "at least 400 (refunds are allowed for a year; got %d)", s.RetentionDays)
+	bad, required := p.Add, p.Required
+
+	required("storage.path", c.Storage.Path)
+	if c.Storage.RetentionDays < 400 {
+		bad("storage.retention_days", "at least 400 (refunds are allowed for a year; got %d)", c.Storage.RetentionDays)
 	}
 	return p
 }
 
-func (h HTTPConfig) problems() []Problem {
+func (c *Config) httpProblems() []Problem {
 	var p check.List
-	if p.Required("http.listen", h.Listen) {
+	bad, required := p.Add, p.Required
+
+	h := &c.HTTP
+	if required("http.listen", h.Listen) {
 		host, _, err := net.SplitHostPort(h.Listen)
 		switch {
 		case err != nil:
-			p.Add("http.listen", "host:port such as 127.0.0.1:8080 (got %q)", h.Listen)
+			bad("http.listen", "host:port such as 127.0.0.1:8080 (got %q)", h.Listen)
 		case !IsLoopback(host) && (h.TLSCertFile == "" || h.TLSKeyFile == ""):
-			p.Add("http.listen", "%q is not a loopback address: set http.tls_cert_file and http.tls_key_file, or listen on 127.0.0.1", h.Listen)
+			bad("http.listen", "%q is not a loopback address: set http.tls_cert_file and http.tls_key_file, or listen on 127.0.0.1", h.Listen)
 		}
 	}
 	if (h.TLSCertFile == "") != (h.TLSKeyFile == "") {
-		p.Add("http.tls_cert_file", "http.tls_cert_file and http.tls_key_file go together")
+		bad("http.tls_cert_file", "http.tls_cert_file and http.tls_key_file go together")
 	}
-	p.Required("http.api_token_file", h.APITokenFile)
-	p.Required("http.manager_pin_file", h.ManagerPINFile)
+	required("http.api_token_file", h.APITokenFile)
+	required("http.manager_pin_file", h.ManagerPINFile)
 	return p
 }
 
-func (e EngineConfig) problems() []Problem {
+// engineProblems checks [engine] and [reconcile].
+func (c *Config) engineProblems() []Problem {
 	var p check.List
+	bad := p.Add
+
+	e := &c.Engine
 	// payment-policy.md: reverse no earlier than 15 s, and settle within 45 s.
 	if e.PollUntil.Duration < 15*time.Second || e.PollUntil.Duration > 45*time.Second {
-		p.Add("engine.poll_until", "between 15s and 45s (got %s)", e.PollUntil.Duration)
+		bad("engine.poll_until", "between 15s and 45s (got %s)", e.PollUntil.Duration)
 	}
 	if e.ReverseFloor.Duration < 15*time.Second || e.ReverseFloor.Duration > e.PollUntil.Duration {
-		p.Add("engine.reverse_floor", "at least 15s and at most engine.poll_until (got %s)", e.ReverseFloor.Duration)
+		bad("engine.reverse_floor", "at least 15s and at most engine.poll_until (got %s)", e.ReverseFloor.Duration)
 	}
 	if e.QueueRate <= 0 || e.QueueRate > 100 {
-		p.Add("engine.queue_rate", "calls per second, above 0 and at most 100 (got %g)", e.QueueRate)
+		bad("engine.queue_rate", "calls per second, above 0 and at most 100 (got %g)", e.QueueRate)
 	}
-	return p
-}
-
-func (r ReconcileConfig) problems() []Problem {
-	var p check.List
+	r := &c.Reconcile
 	if r.ReadyAfter.Duration < 0 || r.ReadyAfter.Duration >= 24*time.Hour {
-		p.Add("reconcile.ready_after", "a time after midnight below 24h, such as \"10h\" (got %s)", r.ReadyAfter.Duration)
+		bad("reconcile.ready_after", "a time after midnight below 24h, such as \"10h\" (got %s)", r.ReadyAfter.Duration)
 	}
 	if r.Retry.Duration < time.Minute {
-		p.Add("reconcile.retry", "at least 1m (got %s)", r.Retry.Duration)
+		bad("reconcile.retry", "at least 1m (got %s)", r.Retry.Duration)
 	}
 	return p
 }
