@@ -199,12 +199,12 @@ func TestSpool_WaitsForPrinterAndRetries(t *testing.T) {
 func TestSpool_Order(t *testing.T) {
 	v := NewVirtual(0)
 	s, _ := newTestSpool(t, v)
-	var ids []string
 	for i := range 5 {
 		r := sampleReceipt()
 		r.SaleID = fmt.Sprintf("s%d", i)
-		id, _ := s.Enqueue(r)
-		ids = append(ids, id)
+		if _, err := s.Enqueue(r); err != nil {
+			t.Fatal(err)
+		}
 	}
 	waitFor(t, "all printed", func() bool { return len(v.Receipts()) == 5 })
 	for i, r := range v.Receipts() {

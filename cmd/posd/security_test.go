@@ -28,6 +28,7 @@ const secCode = "134567890123456789"
 func TestSecurity_LogsNeverCarryFullCode(t *testing.T) {
 	for _, format := range []string{"text", "json"} {
 		dir := t.TempDir()
+		//lint:ignore SA4006 logrus' Fatal returns here: ExitFunc is replaced below
 		l, console := newTestLogging(t, logging.Config{Level: "trace", Format: format, Dir: dir, FileMaxBytes: 1 << 20, FileKeep: 2, RingSize: 50}, false)
 		l.Logger.ExitFunc = func(int) {} // Fatal must not end the test
 		l.Redactor.AddSecret("TOKEN-0123456789abcdef", strings.Repeat("k", 32))
