@@ -47,7 +47,7 @@ func (e *InterruptedError) Unwrap() error { return e.Err }
 
 // Config is the [printer] section of posd.toml.
 type Config struct {
-	Kind         string `toml:"kind"`          // tcp, usb, serial, file or none
+	Kind         string `toml:"kind"`          // tcp, usb, serial, file, virtual or none
 	Address      string `toml:"address"`       // tcp: host:port
 	Device       string `toml:"device"`        // usb, serial, file: a path
 	Baud         int    `toml:"baud"`          // serial: default 9600
@@ -107,9 +107,9 @@ func (c Config) Problems() []check.Problem {
 		if c.Device == "" {
 			p.Add("device", "required for kind %s", c.Kind)
 		}
-	case "none":
+	case "none", "virtual":
 	default:
-		p.Add("kind", "%q is not tcp, usb, serial, file or none", c.Kind)
+		p.Add("kind", "%q is not tcp, usb, serial, file or none (or virtual: receipts shown in the web UI only)", c.Kind)
 	}
 	if _, err := newCodec(c.Encoding); err != nil {
 		p.Add("encoding", "%v", err)
@@ -142,6 +142,8 @@ func Open(cfg Config) (Printer, error) {
 		return &Serial{Port: cfg.Device, Baud: cfg.Baud, WriteTimeout: cfg.writeTimeout(), StatusTimeout: cfg.statusTimeout()}, nil
 	case "file":
 		return &File{Path: cfg.Device}, nil
+	case "virtual":
+		return NewVirtual(0), nil
 	}
 	return None{}, nil
 }

@@ -202,7 +202,9 @@ func TestSpool_Order(t *testing.T) {
 	for i := range 5 {
 		r := sampleReceipt()
 		r.SaleID = fmt.Sprintf("s%d", i)
-		s.Enqueue(r)
+		if _, err := s.Enqueue(r); err != nil {
+			t.Fatal(err)
+		}
 	}
 	waitFor(t, "all printed", func() bool { return len(v.Receipts()) == 5 })
 	for i, r := range v.Receipts() {

@@ -41,6 +41,10 @@ func OpenConfig(ctx context.Context, cfg Config, o OpenOptions) (Source, error) 
 		return OpenSerial(cfg, o)
 	case "hid":
 		return openHID(cfg, o)
+	case "virtual":
+		// Its codes are typed in the web UI and handed to the daemon directly; as a
+		// device it only says it is there.
+		return NewFake(cfg.Name).Open(ctx)
 	}
 	return nil, fmt.Errorf("scanner %s: kind %q: want serial or hid", cfg.Name, cfg.Kind)
 }

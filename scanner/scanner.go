@@ -61,7 +61,7 @@ const MaxLineLen = 64
 // defaults that suit common scanners.
 type Config struct {
 	Name string `toml:"name"` // for logs, status and metrics; default derived from device or VID:PID
-	Kind string `toml:"kind"` // "serial" or "hid"
+	Kind string `toml:"kind"` // "serial", "hid", or "virtual" (codes typed in the web UI)
 
 	// Device: serial port path (/dev/ttyACM0). For hid, an optional hidapi path
 	// ("1-2.3:1.0", stable per physical USB port) to tell identical scanners apart.
@@ -113,8 +113,10 @@ func (c Config) Problems() []check.Problem {
 		c.serialProblems(&p)
 	case "hid":
 		c.hidProblems(&p)
+	case "virtual":
+		return p // codes typed in the web UI: nothing to set
 	default:
-		p.OneOf("kind", c.Kind, "serial", "hid")
+		p.OneOf("kind", c.Kind, "serial", "hid", "virtual")
 		return p
 	}
 	if _, err := parseID(c.VendorID); err != nil {

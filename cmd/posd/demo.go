@@ -19,13 +19,13 @@ import (
 	"posd/internal/config"
 	"posd/internal/daemon"
 	"posd/internal/logging"
-	"posd/printer"
 	"posd/scanner"
 	"posd/wxpay/wxpaytest"
 )
 
 // demoCmd is `posd demo`: the whole till on embedded defaults, with no hardware and no
-// WeChat account. The simulator runs in amount-driven mode on the real clock (the last two
+// WeChat account. The demo is a configuration, not a mode: the WeChat Pay simulator's
+// endpoint, a scanner and a printer of kind "virtual"; the daemon runs it like any till. The simulator runs in amount-driven mode on the real clock (the last two
 // digits of an amount choose what WeChat does), storage lives in a temp dir that is
 // removed on exit, the virtual scanner is the UI's code field and the virtual printer's
 // receipts appear in the UI.
@@ -70,18 +70,12 @@ func (m *Main) demoCmd(ctx context.Context, args []string) error {
 	}
 	m.onClose(logs.Close)
 
-	virtual := printer.NewVirtual(200)
-	fake := scanner.NewFake("virtual scanner")
 	d, err := daemon.Start(daemon.Parts{
 		Config: cfg, Secrets: secrets, Logging: logs,
-		GWConfig:  wxpayConfig(&cfg, secrets),
-		Printer:   virtual,
-		Virtual:   virtual,
-		ExtraScan: []scanner.Device{fake.Device()},
-		Demo:      true,
-		Amounts:   wxpaytest.AmountTable(),
-		Version:   version(),
-		Commit:    commit(),
+		GWConfig: wxpayConfig(&cfg, secrets),
+		Amounts:  wxpaytest.AmountTable(),
+		Version:  version(),
+		Commit:   commit(),
 		CustomerPays: func(_ context.Context, codeURL string) error {
 			_, err := sim.PayCodeURL(codeURL)
 			return err
@@ -123,7 +117,9 @@ func demoConfig(sim *wxpaytest.Server, dir, listen, level string) (config.Config
 	cfg.HTTP.Listen = listen
 	cfg.Log.Level = level
 	cfg.Log.Dir = filepath.Join(dir, "logs")
-	cfg.Printer.Kind = "none" // the virtual printer is passed in directly
+	// A virtual scanner (the UI's code field) and printer (receipts shown in the UI).
+	cfg.Scanner = []scanner.Config{{Kind: "virtual", Name: "virtual scanner"}}
+	cfg.Printer.Kind = "virtual"
 
 	s := &config.Secrets{APIv3Key: creds.APIv3Key, RootCAs: sim.CertPool()}
 	key, err := parseRSAKeyPEM(creds.MerchantKeyPEM)

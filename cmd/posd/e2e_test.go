@@ -645,6 +645,12 @@ func TestE2E_Sales(t *testing.T) {
 			tl.waitSale(s.ID, 40*time.Second, "cancelled with the attempt reversed", func(s *engine.Sale) bool {
 				return s.State == engine.SaleCancelled && lastAttempt(s).State == engine.AttemptReversed
 			})
+			// Metrics follow the journal's change feed, a moment after the API shows the
+			// sale: wait for the count rather than read it once.
+			deadline := time.Now().Add(10 * time.Second)
+			for tl.metric("posd_reverses_total") == "0" && time.Now().Before(deadline) {
+				time.Sleep(50 * time.Millisecond)
+			}
 			if tl.metric("posd_reverses_total") == "0" {
 				t.Fatal("reverse not counted")
 			}

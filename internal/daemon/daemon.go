@@ -54,12 +54,12 @@ type Daemon struct {
 	// printText: configured texts that will not print as written (check-config's warnings).
 	printText []string
 
-	// demo extras
-	virtual *printer.Virtual
-	demo    bool
-	commit  string
-	vscans  virtualScans // codes typed into the demo's virtual-scanner field
-	onClose []func()
+	// virtualScanner: a [[scanner]] of kind "virtual" is configured, whose codes are
+	// typed in the web UI (posd demo, a training till); vscans counts them.
+	virtualScanner bool
+	vscans         virtualScans
+	commit         string
+	onClose        []func()
 
 	ctx      context.Context // cancelled by Shutdown: every background goroutine's
 	cancel   context.CancelFunc
@@ -71,21 +71,22 @@ type Daemon struct {
 	readyIn  time.Duration
 }
 
-// Parts are what differs between run and demo.
+// Parts are a till's configuration, loaded: `posd run` reads them from posd.toml, `posd
+// demo` builds them around the WeChat Pay simulator, with a virtual scanner and printer.
+// Both go through the same code from here on.
 type Parts struct {
-	Config    config.Config
-	Secrets   *config.Secrets
-	Logging   *logging.Logging
-	GWConfig  wxpay.Config
-	Printer   printer.Printer // nil: printer.Open(cfg.Printer)
-	Virtual   *printer.Virtual
-	ExtraScan []scanner.Device
-	Demo      bool
-	Amounts   any
-	OnClose   []func()
-	Version   string // for /healthz
-	Commit    string // the build's commit, for the manager's Devices tab
-	// CustomerPays is the demo's simulated customer paying a QR code (the simulator).
+	Config   config.Config
+	Secrets  *config.Secrets
+	Logging  *logging.Logging
+	GWConfig wxpay.Config
+	// Amounts is the simulator's amount-driven behaviours, shown in the UI as a hint
+	// (nil against a real WeChat Pay).
+	Amounts any
+	OnClose []func()
+	Version string // for /healthz
+	Commit  string // the build's commit, for the manager's Devices tab
+	// CustomerPays is the simulator's customer paying a QR code (posd demo's button on
+	// the customer display); nil against a real WeChat Pay.
 	CustomerPays func(ctx context.Context, codeURL string) error
 }
 
@@ -95,7 +96,7 @@ func Start(p Parts) (d *Daemon, err error) {
 	if err := checkExposure(p); err != nil {
 		return nil, err
 	}
-	d = &Daemon{cfg: p.Config, secrets: p.Secrets, logging: p.Logging, virtual: p.Virtual, demo: p.Demo, commit: p.Commit, onClose: p.OnClose, startAt: time.Now()}
+	d = &Daemon{cfg: p.Config, secrets: p.Secrets, logging: p.Logging, commit: p.Commit, onClose: p.OnClose, startAt: time.Now()}
 	d.log = p.Logging.Logger.WithField("component", "posd")
 	d.ctx, d.cancel = context.WithCancel(context.Background())
 	d.reqCtx, d.reqStop = context.WithCancel(context.Background())
@@ -215,14 +216,11 @@ func (d *Daemon) openPayments(p Parts) (err error) {
 // openPrinter opens the printer, its spool and the receipt policy. Jobs are durable in
 // the journal's bbolt file, so a receipt survives a printer that is off, and the payment
 // path never waits on paper.
-func (d *Daemon) openPrinter(p Parts) (err error) {
+func (d *Daemon) openPrinter(Parts) (err error) {
 	cfg := &d.cfg
-	d.prn = p.Printer
-	if d.prn == nil {
-		d.prn, err = printer.Open(cfg.Printer)
-		if err != nil {
-			return fmt.Errorf("printer: %w", err)
-		}
+	d.prn, err = printer.Open(cfg.Printer)
+	if err != nil {
+		return fmt.Errorf("printer: %w", err)
 	}
 	format := cfg.Printer.Format()
 	format.Location = d.db.Location() // receipts print the till's time
@@ -249,7 +247,7 @@ func (d *Daemon) openPrinter(p Parts) (err error) {
 		Format:   format,
 		Encoding: cfg.Printer.Encoding,
 		Font:     cfg.Printer.Font,
-		Enabled:  cfg.Printer.Kind != "none" || d.virtual != nil,
+		Enabled:  cfg.Printer.Kind != "none",
 		Sale:     d.eng.Sale,
 		Sales:    d.eng.Sales,
 		Failed:   d.metrics.PrintFailed,
@@ -297,12 +295,15 @@ func (d *Daemon) startBackground(Parts) error {
 	return nil
 }
 
-// openScanners builds the scanner supervisor; it runs once the UI is up.
-func (d *Daemon) openScanners(p Parts) (err error) {
+// openScanners builds the scanner supervisor; it runs once the UI is up. A virtual
+// scanner's codes come from the web UI (uiOptions), so the supervisor only shows it.
+func (d *Daemon) openScanners(Parts) (err error) {
+	for _, c := range d.cfg.Scanner {
+		d.virtualScanner = d.virtualScanner || c.Kind == "virtual"
+	}
 	d.scanners, err = scanner.NewSupervisor(d.cfg.Scanner, scanner.Options{
 		Handler: d.handleScan,
 		Logger:  d.logger("scanner"),
-		Extra:   p.ExtraScan,
 	})
 	if err != nil {
 		return &config.ConfigError{Problems: []config.Problem{{Key: "scanner", Msg: err.Error()}}}
@@ -477,9 +478,6 @@ func (d *Daemon) healthSources(version string) *monitor.HealthSources {
 		Printer: func() monitor.PrinterHealth {
 			st := d.spool.Status()
 			ph := monitor.PrinterHealth{Kind: d.cfg.Printer.Kind, OK: st.Healthy() || st.State == printer.SpoolDisabled, Error: st.LastError}
-			if d.virtual != nil {
-				ph.Kind = "virtual"
-			}
 			if !st.Healthy() && ph.Error == "" {
 				ph.Error = string(st.State)
 			}
@@ -517,7 +515,7 @@ func (d *Daemon) uiOptions(p Parts, h *monitor.HealthSources) (ui.Options, error
 		PINLockouts:      d.db.Aux("pin_lockout"),
 		HealthAccess:     d.cfg.HTTP.HealthAccess,
 		AllowedHosts:     d.cfg.HTTP.AllowedHosts,
-		Demo:             p.Demo,
+		Demo:             d.virtualScanner,
 		AmountTable:      p.Amounts,
 		DemoCustomerPays: p.CustomerPays,
 		Healthz:          h,
@@ -550,13 +548,13 @@ func (d *Daemon) uiOptions(p Parts, h *monitor.HealthSources) (ui.Options, error
 		kl := d.logger("ui")
 		opts.Kiosk = kioskCheck(uid, func(err error) { kl.WithError(err).Warn("cannot tell whether a client is the kiosk browser") })
 	}
-	if d.cfg.Printer.Kind != "none" || d.virtual != nil { // the demo's virtual printer prints it too
+	if d.cfg.Printer.Kind != "none" { // a virtual printer (posd demo) prints it too
 		opts.PrintDayReport = func(_ context.Context, r report.DayReport) error {
 			_, err := d.spool.EnqueueReport(receipts.ZReport(r, d.cfg.Till.MerchantName, 0, printer.LangBoth))
 			return err
 		}
 	}
-	if p.Demo {
+	if d.virtualScanner {
 		opts.VirtualScan = func(ctx context.Context, code string) error {
 			d.vscans.add(time.Now())
 			return d.scan(ctx, code, "virtual")

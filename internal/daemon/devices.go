@@ -48,7 +48,7 @@ func (d *Daemon) deviceReport(h *monitor.HealthSources) ui.DeviceReport {
 	for _, s := range d.scanners.Status() {
 		c := ui.ScannerCard{Name: s.Name, Kind: s.Kind, Connected: s.Connected, Since: s.Since,
 			LastScan: s.LastScan, Scans: s.Scans, Error: s.LastError}
-		if d.demo && s.Kind == "virtual" {
+		if d.virtualScanner && s.Kind == "virtual" {
 			// The demo's scanner is the virtual-scanner field of the page.
 			c.Scans += vn
 			if vlast.After(c.LastScan) {
@@ -57,12 +57,9 @@ func (d *Daemon) deviceReport(h *monitor.HealthSources) ui.DeviceReport {
 		}
 		r.Scanners = append(r.Scanners, c)
 	}
-	if d.cfg.Printer.Kind != "none" || d.virtual != nil {
+	if d.cfg.Printer.Kind != "none" {
 		st := d.spool.Status()
 		kind := d.cfg.Printer.Kind
-		if d.virtual != nil {
-			kind = "virtual"
-		}
 		state := strings.ReplaceAll(string(st.State), " ", "_")
 		if state == "ready" && st.Printer != nil && st.Printer.PaperNearEnd {
 			state = "paper_near_end"
