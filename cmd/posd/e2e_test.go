@@ -1056,8 +1056,16 @@ func TestE2E_Ledger(t *testing.T) {
 	if got := tl.sim.Captured(); got != want {
 		t.Fatalf("WeChat kept %d, the journal says %d was paid", got, want)
 	}
-	if v := tl.metric("posd_unresolved_attempts"); v != "0" {
-		t.Fatalf("unresolved attempts left: %s", v)
+	// The engine's counters follow the journal commit that the sale shows (a moment later).
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		v := tl.metric("posd_unresolved_attempts")
+		if v == "0" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("unresolved attempts left: %s", v)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 	if err := tl.sigterm(); err != nil {
 		t.Fatal(err)
