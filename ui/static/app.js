@@ -393,17 +393,6 @@
       if (a && a.kind === "qr" && a.state !== "unresolved") return qrPaying(a);
       const phase = (a && a.phase) || "sending";
       const v = { cls: "paying", title: has(phase) ? t(phase) : phase, detail: phase === "waiting_customer" ? t("waiting_customer_hint") : "" };
-      if (a && a.kind === "qr" && a.state !== "unresolved") {
-        // QR Code Payment: the customer display shows the code until it expires.
-        const left = a.expires_at ? new Date(a.expires_at).getTime() - now() : 0;
-        Object.assign(v, { cls: "scan", detail: "" });
-        if (!a.code_url) v.title = t("qr_creating");
-        else if (left > 0 && phase !== "reversing") {
-          Object.assign(v, { title: t("qr_shown"), detail: t("qr_shown_hint"), time: t("qr_time_left", { s: secondsLeft(a.expires_at) }) });
-          v.progress = progressOf(a.started_at, a.expires_at);
-        } else v.title = t("qr_checking");
-        return v;
-      }
       if (a && a.state === "unresolved") Object.assign(v, { cls: "unresolved", title: t("unresolved"), detail: t("unresolved_hint") });
       if (a && a.deadline && a.started_at) {
         const end = new Date(a.deadline).getTime();
