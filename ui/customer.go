@@ -34,12 +34,10 @@ func (s *Server) qrTill() QRTill {
 	return nil
 }
 
+// customerRoutes serves the customer display's page; its API calls (qr, qr.svg,
+// demo/customer-pays) are in apiRoutes, so that the OpenAPI test sees them.
 func (s *Server) customerRoutes() {
-	m := s.mux
-	m.HandleFunc("/customer", s.handleCustomer)
-	m.HandleFunc("/api/v1/sales/{id}/qr", s.api(route{"POST": {h: s.showQR}}))
-	m.HandleFunc("/api/v1/sales/{id}/qr.svg", s.api(route{"GET": {h: s.qrSVG}}))
-	m.HandleFunc("/api/v1/demo/customer-pays", s.api(route{"POST": {h: s.demoCustomerPays}}))
+	s.mux.HandleFunc("/customer", s.handleCustomer)
 }
 
 func (s *Server) handleCustomer(w http.ResponseWriter, r *http.Request) {
@@ -57,8 +55,12 @@ func (s *Server) handleCustomer(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(b)
 }
 
-var errNoQR = &apiError{Status: http.StatusNotImplemented, Code: "qr_disabled",
+var errNoQR = &apiError{Status: http.StatusNotImplemented, Code: CodeQRDisabled,
 	Message: "QR Code Payment is not set up on this till (wxpay.notify_url)"}
+
+// errNoOpenQR: the sale shows no QR code that can still be paid. One code answers one
+// status (errors.go), for qr.svg and the demo's customer alike.
+var errNoOpenQR = &apiError{Status: http.StatusNotFound, Code: CodeNoQR, Message: "This sale shows no QR code"}
 
 // showQR starts a QR Code Payment for an open sale.
 func (s *Server) showQR(w http.ResponseWriter, r *http.Request, _ caller) error {
@@ -94,7 +96,7 @@ func (s *Server) qrSVG(w http.ResponseWriter, r *http.Request, _ caller) error {
 	}
 	a := openQR(sale)
 	if a == nil {
-		return &apiError{Status: http.StatusNotFound, Code: "no_qr", Message: "This sale shows no QR code"}
+		return errNoOpenQR
 	}
 	svg, err := qrSVG(a.CodeURL)
 	if err != nil {
@@ -140,7 +142,7 @@ func qrSVG(content string) ([]byte, error) {
 // customer pays the sale's shown QR code at the simulator.
 func (s *Server) demoCustomerPays(w http.ResponseWriter, r *http.Request, _ caller) error {
 	if !s.opt.Demo || s.opt.DemoCustomerPays == nil {
-		return &apiError{Status: http.StatusNotFound, Code: "not_demo", Message: "Only the demo has a simulated customer"}
+		return &apiError{Status: http.StatusNotFound, Code: CodeNotDemo, Message: "Only the demo has a simulated customer"}
 	}
 	var req struct {
 		SaleID string `json:"sale_id"`
@@ -154,10 +156,10 @@ func (s *Server) demoCustomerPays(w http.ResponseWriter, r *http.Request, _ call
 	}
 	a := openQR(sale)
 	if a == nil {
-		return &apiError{Status: http.StatusConflict, Code: "no_qr", Message: "This sale shows no QR code"}
+		return errNoOpenQR
 	}
 	if err := s.opt.DemoCustomerPays(r.Context(), a.CodeURL); err != nil {
-		return &apiError{Status: http.StatusConflict, Code: "not_payable", Message: "The simulated customer could not pay: " + err.Error()}
+		return &apiError{Status: http.StatusConflict, Code: CodeNotPayable, Message: "The simulated customer could not pay: " + err.Error()}
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"out_trade_no": a.OutTradeNo})
 	return nil

@@ -70,6 +70,11 @@ const (
 	CodeBearerRequired       = "bearer_required"
 	CodeLoopbackOnly         = "loopback_only"
 	CodeInternal             = "internal"
+	// QR Code Payment (customer.go).
+	CodeQRDisabled = "qr_disabled" // no wxpay.notify_url: the till shows no QR codes
+	CodeNoQR       = "no_qr"       // the sale shows no QR code that can still be paid
+	CodeNotDemo    = "not_demo"    // the simulated customer exists only in the demo
+	CodeNotPayable = "not_payable" // the demo's simulated customer could not pay
 	// CodeScanFailed is a notice's code for a scan refused for a reason that carries no
 	// engine code (the daemon's scanner path).
 	CodeScanFailed = "scan_failed"
@@ -97,6 +102,10 @@ var uiStatus = map[string]int{
 	CodeBearerRequired:       http.StatusForbidden,
 	CodeLoopbackOnly:         http.StatusForbidden,
 	CodeInternal:             http.StatusInternalServerError,
+	CodeQRDisabled:           http.StatusNotImplemented,
+	CodeNoQR:                 http.StatusNotFound,
+	CodeNotDemo:              http.StatusNotFound,
+	CodeNotPayable:           http.StatusConflict,
 }
 
 // Codes lists every error code the local API can answer (the engine's and the UI's) and
