@@ -46,11 +46,14 @@ func (s *Server) apiRoutes() []apiRoute {
 		{"/api/v1/sales/{id}/pay", route{"POST": {h: s.paySale}}},
 		{"/api/v1/sales/{id}/refunds", route{"POST": {h: s.refundSale, manager: true}}},
 		{"/api/v1/sales/{id}/reprint", route{"POST": {h: s.reprint}}},
+		{"/api/v1/sales/{id}/qr", route{"POST": {h: s.showQR}}},
+		{"/api/v1/sales/{id}/qr.svg", route{"GET": {h: s.qrSVG}}},
 		{"/api/v1/scan", route{"POST": {h: s.virtualScan}}},
 		{"/api/v1/events", route{"GET": {h: s.events}}},
 		{"/api/v1/status", route{"GET": {h: s.status}}},
 		{"/api/v1/login-links", route{"POST": {h: s.loginLinks}}},
 		{"/api/v1/demo", route{"GET": {h: s.demo}}},
+		{"/api/v1/demo/customer-pays", route{"POST": {h: s.demoCustomerPays}}},
 		{"/api/v1/receipts", route{"GET": {h: s.receipts}}},
 		{"/api/v1/receipts/{file}", route{"GET": {h: s.receiptPNG}}},
 		{"/api/v1/jobs", route{"GET": {h: s.jobs, manager: true}}},
@@ -61,10 +64,6 @@ func (s *Server) apiRoutes() []apiRoute {
 		{"/api/v1/reports/reconciliation", route{
 			"GET": {h: s.reconciliation, manager: true}, "POST": {h: s.reconcileNow, manager: true}}},
 		{"/api/v1/export/journal", route{"GET": {h: s.exportJournal, manager: true}}},
-		// QR Code Payment and the customer display (customer.go).
-		{"/api/v1/sales/{id}/qr", route{"POST": {h: s.showQR}}},
-		{"/api/v1/sales/{id}/qr.svg", route{"GET": {h: s.qrSVG}}},
-		{"/api/v1/demo/customer-pays", route{"POST": {h: s.demoCustomerPays}}},
 	}
 }
 

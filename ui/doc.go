@@ -50,9 +50,14 @@
 //	                                   when exactly one waits for a code and no payment is in progress;
 //	                                   otherwise the scan is refused, sale_busy or scan_ambiguous 409)
 //	POST /api/v1/sales/{id}/reprint    print the sale's receipt again
+//	POST /api/v1/sales/{id}/qr         QR Code Payment: show a QR code for the sale → 200 sale (501 qr_disabled
+//	                                   without wxpay.notify_url; 409 sale_busy while a payment is in progress)
+//	GET  /api/v1/sales/{id}/qr.svg     the shown QR code as SVG, for the customer display (404 no_qr when none)
 //	POST /api/v1/scan                  {"code"}: the demo's virtual scanner (demo only)
 //	GET  /api/v1/status                engine status, alerts for the till, server time
 //	GET  /api/v1/demo                  demo flag and the simulator's amount table
+//	POST /api/v1/demo/customer-pays    {"sale_id"}: the simulated customer pays the shown QR code (demo only;
+//	                                   404 not_demo/no_qr, 409 not_payable)
 //	GET  /api/v1/receipts[?n=&sale=]   recent receipts (text; PNG at /api/v1/receipts/{id}.png); manager, or anyone in demo
 //	GET  /api/v1/jobs                  the durable queue, "needs attention" first (manager)
 //	GET  /api/v1/logs?level=&q=&n=     log lines (manager)
@@ -63,6 +68,7 @@
 //	GET  /api/v1/export/journal?date=&format=csv|json  journal download (manager)
 //	POST /api/v1/login-links           a one-time login link for a browser (bearer only) → 201 {"path","expires_at"}
 //	GET  /ui/session, POST /ui/login, POST /ui/logout ({"scope":"manager"} keeps the cashier), GET /ui/link?code=
+//	GET  /customer                     the customer display's page (a page, not in apiRoutes; its data needs a session)
 //
 // Manager calls accept a manager session, or a bearer token with X-Manager-PIN.
 //
@@ -78,6 +84,7 @@
 // pin_required 401, wrong_pin/manager_required/csrf/no_manager_pin/bearer_required 403, pin_locked 429,
 // too_many_sessions/too_many_streams 503,
 // method_not_allowed 405, too_large 413 (bodies over 64 KiB), unsupported_media_type 415,
-// bad_host 421, no_printer/no_reconciliation 501, reconcile_failed 502, print_failed/
-// too_many_streams 503, internal 500.
+// bad_host 421, loopback_only 403 (/healthz, /metrics), no_printer/no_reconciliation 501,
+// reconcile_failed 502, print_failed/too_many_streams 503, internal 500; QR Code Payment:
+// qr_disabled 501, no_qr/not_demo 404, not_payable 409.
 package ui

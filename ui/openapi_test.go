@@ -1,7 +1,9 @@
 package ui
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"os"
 	"slices"
@@ -9,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -155,10 +158,31 @@ func TestOpenAPI_AnswersAsDocumented(t *testing.T) {
 		o.Healthz = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("{}")) })
 		o.Metrics = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("# metrics\n")) })
 		o.Demo = true
+		// QR Code Payment on, and a simulated customer that pays a QR code once.
+		o.Till = qrFake{newFakeTill(o.Now), true}
+		paidQR := map[string]bool{}
+		o.DemoCustomerPays = func(_ context.Context, codeURL string) error {
+			if paidQR[codeURL] {
+				return errors.New("the simulator has this order paid already")
+			}
+			paidQR[codeURL] = true
+			return nil
+		}
 	})
+	e.till = e.srv.opt.Till.(qrFake).fakeTill
+	// plain is a till without QR Code Payment, not the demo.
+	plain := newEnv(t, nil)
+	plainSale := plain.openSale(500)
 	paid := e.paidSale(1500)
 	open := e.openSale(800)
+	qr := e.openSale(900)
 	pin := withPIN(testPIN)
+	link, _ := e.srv.LoginLink(time.Minute)
+	cookie, sess := e.session()
+	if cookie == nil {
+		t.Fatal("no kiosk session")
+	}
+	asPage := []reqOpt{withCookie(cookie), withHeader("X-CSRF-Token", sess.CSRF)}
 	type call struct {
 		method, path, doc, body string
 		opts                    []reqOpt
@@ -187,6 +211,19 @@ func TestOpenAPI_AnswersAsDocumented(t *testing.T) {
 		{"POST", "/api/v1/demo/customer-pays", "", `{"sale_id":"` + open.ID + `"}`, []reqOpt{bearer}},
 		{"POST", "/api/v1/scan", "", `{"code":"134567890123456789"}`, []reqOpt{bearer}},
 		{"POST", "/api/v1/scan", "", `{"code":"4006381333931"}`, []reqOpt{bearer}},
+		{"POST", "/api/v1/sales/" + qr.ID + "/qr", "/api/v1/sales/{id}/qr", "", []reqOpt{bearer}},
+		{"POST", "/api/v1/sales/nope/qr", "/api/v1/sales/{id}/qr", "", []reqOpt{bearer}},
+		{"GET", "/api/v1/sales/" + qr.ID + "/qr.svg", "/api/v1/sales/{id}/qr.svg", "", []reqOpt{bearer}},
+		{"GET", "/api/v1/sales/" + qr.ID + "/qr.svg", "/api/v1/sales/{id}/qr.svg", "", nil},
+		{"GET", "/api/v1/sales/" + paid.ID + "/qr.svg", "/api/v1/sales/{id}/qr.svg", "", []reqOpt{bearer}},
+		{"POST", "/api/v1/demo/customer-pays", "", `{"sale_id":"` + qr.ID + `"}`, []reqOpt{bearer}},
+		{"POST", "/api/v1/demo/customer-pays", "", `{"sale_id":"` + qr.ID + `"}`, []reqOpt{bearer}},
+		{"POST", "/api/v1/demo/customer-pays", "", `{"sale_id":"` + paid.ID + `"}`, []reqOpt{bearer}},
+		{"POST", "/api/v1/login-links", "", "", []reqOpt{bearer}},
+		{"POST", "/api/v1/login-links", "", `{}`, asPage},
+		{"POST", "/api/v1/login-links", "", "", nil},
+		{"GET", link, "", "", nil},
+		{"GET", link, "", "", nil},             // used already
 		{"GET", "/api/v1/events", "", "", nil}, // a stream that answers is in TestAPI_Events
 		{"GET", "/api/v1/status", "", "", []reqOpt{bearer}},
 		{"GET", "/api/v1/demo", "", "", []reqOpt{bearer}},
@@ -208,9 +245,27 @@ func TestOpenAPI_AnswersAsDocumented(t *testing.T) {
 		{"POST", "/ui/logout", "", `{}`, nil},
 		{"GET", "/healthz", "", "", nil},
 		{"GET", "/metrics", "", "", nil},
+		{"GET", "/healthz", "", "", []reqOpt{withRemote("192.168.1.20:4000")}},
+		{"GET", "/metrics", "", "", []reqOpt{withRemote("192.168.1.20:4000")}},
+	}
+	// Calls to the till without QR Code Payment, not the demo.
+	plainCalls := []call{
+		{"POST", "/api/v1/sales/" + plainSale.ID + "/qr", "/api/v1/sales/{id}/qr", "", []reqOpt{bearer}},
+		{"POST", "/api/v1/demo/customer-pays", "", `{"sale_id":"` + plainSale.ID + `"}`, []reqOpt{bearer}},
+	}
+	type run struct {
+		on *env
+		call
+	}
+	var runs []run
+	for _, c := range calls {
+		runs = append(runs, run{e, c})
+	}
+	for _, c := range plainCalls {
+		runs = append(runs, run{plain, c})
 	}
 	hit := map[string]bool{}
-	for _, c := range calls {
+	for _, c := range runs {
 		doc := c.doc
 		if doc == "" {
 			doc, _, _ = strings.Cut(c.path, "?")
@@ -221,7 +276,7 @@ func TestOpenAPI_AnswersAsDocumented(t *testing.T) {
 			continue
 		}
 		hit[c.method+" "+doc] = true
-		w := e.do(c.method, c.path, c.body, c.opts...)
+		w := c.on.do(c.method, c.path, c.body, c.opts...)
 		st := strconv.Itoa(w.Code)
 		r, ok := op.Responses[st]
 		if !ok {
