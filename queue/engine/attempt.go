@@ -129,9 +129,20 @@ func (e *Engine) newRunner(s *Sale, a *Attempt, queued bool) *runner {
 		r.t.reverseAfter = later(r.t.reverseAfter, t0.Add(qrCloseAfter))
 		for _, ev := range a.Events {
 			if ev.Call == "native" {
-				// Events keep wall time only; a clock set back counts as no time passed.
+				// Events keep wall time only. Two estimates of when the order was sent, and
+				// the later one counts (a close that waits longer is always safe): its age
+				// on the wall clock now (a clock set back counts as no time passed), and its
+				// offset from t0 on the wall clock of then (a clock stepped forward since
+				// does not age it).
 				r.t.reverseAfter = later(r.t.reverseAfter, nowM.Add(-max(0, now.Sub(ev.At))).Add(qrCloseAfter))
+				r.t.reverseAfter = later(r.t.reverseAfter, t0.Add(max(0, ev.At.Sub(a.StartedAt))).Add(qrCloseAfter))
 			}
+		}
+		if !sameBoot {
+			// After a reboot the order's real age is unknown (the wall clock may have
+			// jumped while the till was off): WeChat's 5 minutes count from now, as the
+			// reverse floor does above.
+			r.t.reverseAfter = later(r.t.reverseAfter, nowM.Add(qrCloseAfter))
 		}
 		if r.t.needCode {
 			// A native order may have left just before the stop without its event being

@@ -457,3 +457,61 @@ func TestQRRestartCloseFloor(t *testing.T) {
 		t.Fatalf("closes %v after the restart", offsets(c, restart))
 	}
 }
+
+// A reboot during a shown QR code while the wall clock steps a week forward (a till
+// with a dead RTC, then NTP): the order is as young as it was, and WeChat refuses a
+// close within 5 minutes of creating it. The close waits 5 min 30 s of real time after
+// the restart, not after the wall clock's idea of the order's age. (Found by the random
+// fault schedules: a close 1m27s after the order.)
+func TestQRRebootWithWallJumpCloseFloor(t *testing.T) {
+	for _, reboot := range []bool{false, true} {
+		t.Run(map[bool]string{false: "same boot", true: "reboot"}[reboot], func(t *testing.T) {
+			h := newHarness(t, qrConfig)
+			h.wx.OnNative = func(wxpay.NativeRequest, int) wxpay.NativeOrder { return enginetest.NativeOK() }
+			closed := false
+			var firstClose time.Duration // real time (the fake clock's Elapsed) of the first close
+			h.wx.OnClose = func(string, int) wxpay.CloseResult {
+				if !closed {
+					firstClose = h.clk.Elapsed()
+				}
+				closed = true
+				return enginetest.CloseOK()
+			}
+			h.wx.OnQuery = func(string, int) wxpay.Order {
+				if closed {
+					return enginetest.Closed()
+				}
+				return enginetest.NotPaid()
+			}
+			s := h.showQR(100)
+			h.settle(1, nil)
+			m0 := h.clk.Elapsed()
+			h.clk.Advance(time.Minute)
+			h.settle(1, nil)
+			h.stop()
+			if reboot {
+				h.clk.Reboot()
+			}
+			h.clk.Jump(8 * 24 * time.Hour)
+			h.start()
+			mRestart := h.clk.Elapsed()
+			if _, err := h.e.Cancel(context.Background(), s.ID); err != nil {
+				t.Fatal(err)
+			}
+			h.runQueue()
+			s = h.drive(s.ID, 1, 30*time.Minute, final)
+			if len(h.wx.CallsOf("close")) == 0 {
+				t.Fatalf("never closed: %+v", lastAttempt(s))
+			}
+			// Real time from the native order to the first close, on the clock that does
+			// not jump (after a reboot, counted from the restart: the order's age is unknown).
+			from := m0
+			if reboot {
+				from = mRestart
+			}
+			if got := firstClose - from; got < 5*time.Minute+30*time.Second {
+				t.Fatalf("first close %v after the order (real time)", got)
+			}
+		})
+	}
+}
