@@ -21,6 +21,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"posd/internal/testkit"
 	"slices"
 	"strconv"
 	"strings"
@@ -329,7 +330,7 @@ func (tl *till) start() {
 			t.Fatal(err)
 		}
 		defer f.Close()
-		dev, ino := statDevIno(t, f)
+		dev, ino := testkit.StatDevIno(t, f)
 		tl.cmd.Stderr = f
 		tl.cmd.Env = append(tl.cmd.Env, fmt.Sprintf("JOURNAL_STREAM=%d:%d", dev, ino))
 	}

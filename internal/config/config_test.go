@@ -1,14 +1,9 @@
 package config
 
 import (
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
 	"os"
 	"path/filepath"
+	"posd/internal/testkit"
 	"reflect"
 	"regexp"
 	"strings"
@@ -234,41 +229,11 @@ func TestResolveSecretPath(t *testing.T) {
 
 // testPKI writes a key and a self-signed certificate valid from notBefore to notAfter.
 func testPKI(t testing.TB, dir, name string, notBefore, notAfter time.Time) (certPath, keyPath string) {
-	t.Helper()
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano()),
-		Subject:      pkix.Name{CommonName: name},
-		NotBefore:    notBefore, NotAfter: notAfter,
-		DNSNames:    []string{"localhost"},
-		IPAddresses: nil,
-		KeyUsage:    x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment | x509.KeyUsageCertSign,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
-		IsCA:        true, BasicConstraintsValid: true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	certPath = filepath.Join(dir, name+".crt")
-	keyPath = filepath.Join(dir, name+".key")
-	writeFile(t, certPath, string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})), 0o644)
-	kd, _ := x509.MarshalPKCS8PrivateKey(key)
-	writeFile(t, keyPath, string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kd})), 0o600)
-	return certPath, keyPath
+	return testkit.PKI(t, dir, name, notBefore, notAfter)
 }
 
 func writeFile(t testing.TB, path, data string, mode os.FileMode) {
-	t.Helper()
-	if err := os.WriteFile(path, []byte(data), mode); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chmod(path, mode); err != nil {
-		t.Fatal(err)
-	}
+	testkit.WriteFile(t, path, data, mode)
 }
 
 func TestLoadSecrets(t *testing.T) {

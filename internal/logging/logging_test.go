@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"posd/internal/testkit"
 	"regexp"
 	"strings"
 	"testing"
@@ -117,7 +118,7 @@ func TestStderrIsJournal(t *testing.T) {
 	if StderrIsJournal(f) {
 		t.Fatal("unset JOURNAL_STREAM reported as journal")
 	}
-	dev, ino := statDevIno(t, f)
+	dev, ino := testkit.StatDevIno(t, f)
 	t.Setenv("JOURNAL_STREAM", fmt.Sprintf("%d:%d", dev, ino))
 	if !StderrIsJournal(f) {
 		t.Fatal("matching JOURNAL_STREAM not recognised")
@@ -324,10 +325,7 @@ func BenchmarkLogging_Redact(b *testing.B) {
 }
 
 func writeFile(t testing.TB, path, data string, mode os.FileMode) {
-	t.Helper()
-	if err := os.WriteFile(path, []byte(data), mode); err != nil {
-		t.Fatal(err)
-	}
+	testkit.WriteFile(t, path, data, mode)
 }
 
 // needTool returns the path of a tool the test needs: .ci/run installs it (apt); on a
