@@ -167,12 +167,7 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 // checkConfigCmd validates the file and every file it names; problems one a line, each
 // naming its key. Warnings (such as a key readable by others) are printed but pass.
 func (m *Main) checkConfigCmd(args []string) error {
-	fs := m.newFlagSet("check-config")
-	path := fs.String("config", config.DefaultConfigPath, "config file")
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	cfg, err := config.ReadConfigFile(*path)
+	cfg, path, err := m.readConfig("check-config", args)
 	if err != nil {
 		return err
 	}
@@ -194,8 +189,19 @@ func (m *Main) checkConfigCmd(args []string) error {
 	if len(probs) > 0 {
 		return &config.ConfigError{Problems: probs}
 	}
-	fmt.Fprintf(m.Stdout, "%s: ok\n", *path)
+	fmt.Fprintf(m.Stdout, "%s: ok\n", path)
 	return nil
+}
+
+// readConfig parses a command's only flag, -config, and reads that file.
+func (m *Main) readConfig(cmd string, args []string) (cfg config.Config, path string, err error) {
+	fs := m.newFlagSet(cmd)
+	p := fs.String("config", config.DefaultConfigPath, "config file")
+	if err := parseFlags(fs, args); err != nil {
+		return cfg, "", err
+	}
+	cfg, err = config.ReadConfigFile(*p)
+	return cfg, *p, err
 }
 
 func fileExists(v string) bool {
@@ -210,12 +216,7 @@ func fileExists(v string) bool {
 // rotateCodeKeyCmd puts a new code hash key first; posd uses it from its next start, and
 // the previous key keeps matching for a day.
 func (m *Main) rotateCodeKeyCmd(args []string) error {
-	fs := m.newFlagSet("rotate-code-key")
-	path := fs.String("config", config.DefaultConfigPath, "config file")
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	cfg, err := config.ReadConfigFile(*path)
+	cfg, _, err := m.readConfig("rotate-code-key", args)
 	if err != nil {
 		return err
 	}

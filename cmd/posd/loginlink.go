@@ -10,9 +10,10 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"posd/internal/config"
 	"strings"
 	"time"
+
+	"posd/internal/config"
 )
 
 // loginLinkCmd is `posd login-link`: it asks the running daemon for a one-time login link
@@ -21,12 +22,7 @@ import (
 // without anyone typing the token, and no other program on the till gets a session for
 // free. Whoever runs it must be able to read the token file.
 func (m *Main) loginLinkCmd(ctx context.Context, args []string) error {
-	fs := m.newFlagSet("login-link")
-	path := fs.String("config", config.DefaultConfigPath, "config file")
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	cfg, err := config.ReadConfigFile(*path)
+	cfg, _, err := m.readConfig("login-link", args)
 	if err != nil {
 		return err
 	}

@@ -15,12 +15,7 @@ import (
 
 // runCmd is `posd run`: the daemon, until SIGTERM.
 func (m *Main) runCmd(ctx context.Context, args []string) error {
-	fs := m.newFlagSet("run")
-	path := fs.String("config", config.DefaultConfigPath, "config file")
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	cfg, err := config.ReadConfigFile(*path)
+	cfg, _, err := m.readConfig("run", args)
 	if err != nil {
 		return err
 	}
