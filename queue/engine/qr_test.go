@@ -452,7 +452,7 @@ func TestQRRestartCloseFloor(t *testing.T) {
 	restart := h.clk.Now()
 	h.start()
 	h.runQueue()
-	s = h.drive(s.ID, 1, 30*time.Minute, final)
+	h.drive(s.ID, 1, 30*time.Minute, final)
 	if c := h.wx.CallsOf("close"); len(c) == 0 || c[0].At.Sub(restart) < 5*time.Minute+30*time.Second {
 		t.Fatalf("closes %v after the restart", offsets(c, restart))
 	}
