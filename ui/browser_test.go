@@ -320,7 +320,7 @@ func browser(t *testing.T) (context.Context, func() []string) {
 func shot(t *testing.T, ctx context.Context, dir, name string) {
 	t.Helper()
 	// A toast left over from the step before would cover the page in the README.
-	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.getElementById("toast").className = "", window.scrollTo(0, 0), true`)); err != nil {
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`((t) => { if (t) t.className = "" })(document.getElementById("toast")), window.scrollTo(0, 0), true`)); err != nil {
 		t.Fatal(err)
 	}
 	if err := chromedp.Do(ctx, chromedp.Sleep(150*time.Millisecond)); err != nil {
