@@ -122,33 +122,7 @@ func (e *Engine) newRunner(s *Sale, a *Attempt, queued bool) *runner {
 	// Believing the wall clock instead could settle a fresh order as "too old".
 	r.t.cancelled = s.State == SaleCancelled || s.State == SalePaid
 	if a.Kind == AttemptKindQR {
-		// The deadline is time_expire (journaled as Deadline); a close waits for WeChat's
-		// 5 minutes plus a margin.
-		r.t.qr, r.t.needCode = true, a.CodeURL == ""
-		r.expiresAt = a.ExpiresAt
-		r.t.reverseAfter = later(r.t.reverseAfter, t0.Add(qrCloseAfter))
-		for _, ev := range a.Events {
-			if ev.Call == "native" {
-				// Events keep wall time only. Two estimates of when the order was sent, and
-				// the later one counts (a close that waits longer is always safe): its age
-				// on the wall clock now (a clock set back counts as no time passed), and its
-				// offset from t0 on the wall clock of then (a clock stepped forward since
-				// does not age it).
-				r.t.reverseAfter = later(r.t.reverseAfter, nowM.Add(-max(0, now.Sub(ev.At))).Add(qrCloseAfter))
-				r.t.reverseAfter = later(r.t.reverseAfter, t0.Add(max(0, ev.At.Sub(a.StartedAt))).Add(qrCloseAfter))
-			}
-		}
-		if !sameBoot {
-			// After a reboot the order's real age is unknown (the wall clock may have
-			// jumped while the till was off): WeChat's 5 minutes count from now, as the
-			// reverse floor does above.
-			r.t.reverseAfter = later(r.t.reverseAfter, nowM.Add(qrCloseAfter))
-		}
-		if r.t.needCode {
-			// A native order may have left just before the stop without its event being
-			// journaled: WeChat may have created the order as late as now.
-			r.t.reverseAfter = later(r.t.reverseAfter, nowM.Add(qrCloseAfter))
-		}
+		r.qrTimes(a, t0, now, nowM, sameBoot)
 	}
 	r.resumeFrom(a.Events, now, nowM)
 	if r.t.undo == undoNone && r.t.cancelled && a.Phase == PhaseRefunding {
@@ -168,6 +142,39 @@ func (e *Engine) newRunner(s *Sale, a *Attempt, queued bool) *runner {
 	r.t.lastQuery = later(r.t.lastQuery, e.lastQuery[r.otn])
 	e.mu.Unlock()
 	return r
+}
+
+// qrTimes sets what differs for a QR attempt: its deadline is time_expire and
+// a close may only follow WeChat's 5 minutes from the latest time the native
+// order may have been created.
+func (r *runner) qrTimes(a *Attempt, t0, now, nowM time.Time, sameBoot bool) {
+	// The deadline is time_expire (journaled as Deadline); a close waits for WeChat's
+	// 5 minutes plus a margin.
+	r.t.qr, r.t.needCode = true, a.CodeURL == ""
+	r.expiresAt = a.ExpiresAt
+	r.t.reverseAfter = later(r.t.reverseAfter, t0.Add(qrCloseAfter))
+	for _, ev := range a.Events {
+		if ev.Call == "native" {
+			// Events keep wall time only. Two estimates of when the order was sent, and
+			// the later one counts (a close that waits longer is always safe): its age
+			// on the wall clock now (a clock set back counts as no time passed), and its
+			// offset from t0 on the wall clock of then (a clock stepped forward since
+			// does not age it).
+			r.t.reverseAfter = later(r.t.reverseAfter, nowM.Add(-max(0, now.Sub(ev.At))).Add(qrCloseAfter))
+			r.t.reverseAfter = later(r.t.reverseAfter, t0.Add(max(0, ev.At.Sub(a.StartedAt))).Add(qrCloseAfter))
+		}
+	}
+	if !sameBoot {
+		// After a reboot the order's real age is unknown (the wall clock may have
+		// jumped while the till was off): WeChat's 5 minutes count from now, as the
+		// reverse floor does in newRunner.
+		r.t.reverseAfter = later(r.t.reverseAfter, nowM.Add(qrCloseAfter))
+	}
+	if r.t.needCode {
+		// A native order may have left just before the stop without its event being
+		// journaled: WeChat may have created the order as late as now.
+		r.t.reverseAfter = later(r.t.reverseAfter, nowM.Add(qrCloseAfter))
+	}
 }
 
 // resumeFrom restores from the journaled timeline what the runner knew when it stopped,
