@@ -453,6 +453,12 @@ func (r *runner) query() bool {
 	if o.TransactionID != "" {
 		r.txID = o.TransactionID
 	}
+	return r.queryAnswer(o, now)
+}
+
+// queryAnswer acts on WeChat's answer to a query (already recorded as an
+// event); it reports whether the attempt is finished.
+func (r *runner) queryAnswer(o wxpay.Order, now time.Time) bool {
 	switch {
 	case (o.Outcome == wxpay.Paid || o.Outcome == wxpay.Refunded) && r.paidMismatch(o) != "":
 		return r.mismatch(o)
@@ -489,35 +495,50 @@ func (r *runner) query() bool {
 		r.unresolve()
 		return true
 	case o.Outcome == wxpay.Pending || o.Outcome == wxpay.NotPaid || o.Outcome == wxpay.NotFound:
-		// WeChat's own order state outranks an earlier "paid" refusal of the reverse.
-		r.t.paidClaimed = false
-		if r.t.reverseClaimed {
-			// WeChat said reversed but the order is still open: reverse again.
-			r.t.reverseClaimed = false
-			r.t.nextReverse = now.Add(backoff(reverseBackoff, maxReverseBackoff, r.t.reverseTries))
-		}
-		r.t.nextQuery = now.Add(pollEvery)
-		switch {
-		case o.Outcome == wxpay.Pending:
-			r.setPhase(PhaseWaitingCustomer)
-		case r.t.qr && !r.t.needCode && !r.t.cancelled && now.Before(r.t.deadline):
-			r.setPhase(PhaseShowingQR) // the code is on the customer display
-		default:
-			r.setPhase(PhaseQuerying)
-		}
+		r.stillOpen(o, now)
 	default:
-		// Unknown (system error, no answer) or a refusal of the query itself.
-		if r.queued && frequencyLimited(o.Error) {
-			return r.limited(o.Error)
-		}
-		if r.t.reverseClaimed {
-			r.t.mustQuery = true // the reverse is still to be confirmed
-		}
-		r.lastErr = describe(o.Error)
-		r.t.nextQuery = now.Add(unknownEvery)
-		if !r.t.cancelled {
-			r.setPhase(PhaseQuerying)
-		}
+		return r.queryUnknown(o, now)
+	}
+	return false
+}
+
+// stillOpen handles an order WeChat reports open (waiting for the customer,
+// not paid, or not found) within the reverse window: poll again, and reverse
+// again if a reverse had been claimed.
+func (r *runner) stillOpen(o wxpay.Order, now time.Time) {
+	// WeChat's own order state outranks an earlier "paid" refusal of the reverse.
+	r.t.paidClaimed = false
+	if r.t.reverseClaimed {
+		// WeChat said reversed but the order is still open: reverse again.
+		r.t.reverseClaimed = false
+		r.t.nextReverse = now.Add(backoff(reverseBackoff, maxReverseBackoff, r.t.reverseTries))
+	}
+	r.t.nextQuery = now.Add(pollEvery)
+	switch {
+	case o.Outcome == wxpay.Pending:
+		r.setPhase(PhaseWaitingCustomer)
+	case r.t.qr && !r.t.needCode && !r.t.cancelled && now.Before(r.t.deadline):
+		r.setPhase(PhaseShowingQR) // the code is on the customer display
+	default:
+		r.setPhase(PhaseQuerying)
+	}
+}
+
+// queryUnknown handles a query that told nothing (system error, no answer, or
+// a refusal of the query itself): ask again later, or for a queued runner that
+// was rate-limited, leave it to the queue. It reports whether the attempt is
+// finished.
+func (r *runner) queryUnknown(o wxpay.Order, now time.Time) bool {
+	if r.queued && frequencyLimited(o.Error) {
+		return r.limited(o.Error)
+	}
+	if r.t.reverseClaimed {
+		r.t.mustQuery = true // the reverse is still to be confirmed
+	}
+	r.lastErr = describe(o.Error)
+	r.t.nextQuery = now.Add(unknownEvery)
+	if !r.t.cancelled {
+		r.setPhase(PhaseQuerying)
 	}
 	return false
 }
