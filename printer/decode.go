@@ -209,29 +209,9 @@ func (d *decoder) esc() {
 			d.pos += 3
 		}
 	case '!':
-		if q, ok := arg(3); ok {
-			n := q[2]
-			d.st.bold = n&0x08 != 0
-			d.st.under = n&0x80 != 0
-			d.st.h, d.st.w = 1, 1
-			if n&0x10 != 0 {
-				d.st.h = 2
-			}
-			if n&0x20 != 0 {
-				d.st.w = 2
-			}
-			d.pos += 3
-		}
+		d.escPrintMode()
 	case 'd':
-		if q, ok := arg(3); ok {
-			if len(d.cur) > 0 {
-				d.flush()
-			}
-			for i := 0; i < int(q[2]); i++ {
-				d.flush()
-			}
-			d.pos += 3
-		}
+		d.escFeedLines()
 	case 'p':
 		if _, ok := arg(5); ok {
 			d.special(lineDrawer, "")
@@ -251,27 +231,9 @@ func (d *decoder) esc() {
 			d.pos += 4
 		}
 	case 'D', 'B':
-		// Tab positions / beeper variants: the tab list ends at NUL.
-		if p[1] == 'B' {
-			if _, ok := arg(4); ok {
-				d.pos += 4
-			}
-			return
-		}
-		end := d.pos + 2
-		for end < len(d.in) && d.in[end] != 0 && end-d.pos < 34 {
-			end++
-		}
-		d.pos = min(end+1, len(d.in))
+		d.escTabsOrBeep(p[1])
 	case '*':
-		if q, ok := arg(5); ok {
-			n := int(q[3]) + int(q[4])*256
-			if q[2] >= 32 {
-				n *= 3
-			}
-			d.special(lineImage, fmt.Sprintf("bit image %d columns", int(q[3])+int(q[4])*256))
-			d.pos = min(d.pos+5+n, len(d.in))
-		}
+		d.escBitImage()
 	case 'M', 't', 'R', ' ', '3', 'U', 'V', '{', 'J', 'K', 'r', 'T', '%', '?', '=', 'e':
 		if _, ok := arg(3); ok {
 			d.pos += 3
@@ -307,67 +269,11 @@ func (d *decoder) gs() {
 			}
 		}
 	case '(':
-		q, ok := arg(5)
-		if !ok {
-			return
-		}
-		n := int(q[3]) + int(q[4])*256
-		body, ok := arg(5 + n)
-		if !ok {
-			return
-		}
-		if q[2] == 'k' && n >= 2 && body[5] == 0x31 {
-			switch body[6] {
-			case 0x43: // module size
-				if n >= 3 {
-					d.qrMod = int(body[7])
-				}
-			case 0x50: // store data
-				if n >= 3 {
-					d.qrData = string(body[8:])
-				}
-			case 0x51: // print the stored symbol
-				d.special(lineQR, d.qrData)
-			}
-		}
-		d.pos += 5 + n
+		d.gsFunction()
 	case 'k':
-		q, ok := arg(3)
-		if !ok {
-			return
-		}
-		if q[2] < 65 {
-			end := d.pos + 3
-			for end < len(d.in) && d.in[end] != 0 {
-				end++
-			}
-			d.special(lineBarcode, string(d.in[d.pos+3:end]))
-			d.pos = min(end+1, len(d.in))
-			return
-		}
-		q, ok = arg(4)
-		if !ok {
-			return
-		}
-		n := int(q[3])
-		body, ok := arg(4 + n)
-		if !ok {
-			return
-		}
-		d.special(lineBarcode, string(body[4:]))
-		d.pos += 4 + n
+		d.gsBarcode()
 	case 'v':
-		q, ok := arg(8)
-		if !ok {
-			return
-		}
-		x, y := int(q[4])+int(q[5])*256, int(q[6])+int(q[7])*256
-		d.special(lineImage, fmt.Sprintf("raster %dx%d", x*8, y))
-		if body, ok := d.need(8 + x*y); ok && x > 0 && y > 0 {
-			// Kept for the preview, which draws the dots the printer would.
-			d.lines[len(d.lines)-1].raster = &rasterImage{xBytes: x, rows: y, wMul: int(q[3]&1) + 1, hMul: int(q[3]>>1&1) + 1, bits: body[8:]}
-		}
-		d.pos = min(d.pos+8+x*y, len(d.in))
+		d.gsRaster()
 	case 'L', 'W', 'P', '$', '\\':
 		if _, ok := arg(4); ok {
 			d.pos += 4
@@ -380,6 +286,142 @@ func (d *decoder) gs() {
 		d.unknown(p)
 		d.pos += 2
 	}
+}
+
+// escPrintMode decodes ESC ! n, which sets bold, underline and double
+// height/width together (and clears whichever bits are off).
+func (d *decoder) escPrintMode() {
+	if q, ok := d.take(3); ok {
+		n := q[2]
+		d.st.bold = n&0x08 != 0
+		d.st.under = n&0x80 != 0
+		d.st.h, d.st.w = 1, 1
+		if n&0x10 != 0 {
+			d.st.h = 2
+		}
+		if n&0x20 != 0 {
+			d.st.w = 2
+		}
+		d.pos += 3
+	}
+}
+
+// escFeedLines decodes ESC d n: it ends the line being built, then adds n
+// empty lines, as the paper would show them.
+func (d *decoder) escFeedLines() {
+	if q, ok := d.take(3); ok {
+		if len(d.cur) > 0 {
+			d.flush()
+		}
+		for i := 0; i < int(q[2]); i++ {
+			d.flush()
+		}
+		d.pos += 3
+	}
+}
+
+// escTabsOrBeep skips ESC B (beeper, fixed length) or ESC D (tab positions,
+// a list that ends at NUL) without printing anything.
+func (d *decoder) escTabsOrBeep(cmd byte) {
+	// Tab positions / beeper variants: the tab list ends at NUL.
+	if cmd == 'B' {
+		if _, ok := d.take(4); ok {
+			d.pos += 4
+		}
+		return
+	}
+	end := d.pos + 2
+	for end < len(d.in) && d.in[end] != 0 && end-d.pos < 34 {
+		end++
+	}
+	d.pos = min(end+1, len(d.in))
+}
+
+// escBitImage records ESC * as an image line and skips its column data, whose
+// length depends on the dot density (3 bytes a column in 24-dot modes).
+func (d *decoder) escBitImage() {
+	if q, ok := d.take(5); ok {
+		n := int(q[3]) + int(q[4])*256
+		if q[2] >= 32 {
+			n *= 3
+		}
+		d.special(lineImage, fmt.Sprintf("bit image %d columns", int(q[3])+int(q[4])*256))
+		d.pos = min(d.pos+5+n, len(d.in))
+	}
+}
+
+// gsFunction decodes GS ( k, the QR functions: it keeps the module size and
+// stored data and emits a QR line when the printer is told to print them.
+func (d *decoder) gsFunction() {
+	q, ok := d.take(5)
+	if !ok {
+		return
+	}
+	n := int(q[3]) + int(q[4])*256
+	body, ok := d.take(5 + n)
+	if !ok {
+		return
+	}
+	if q[2] == 'k' && n >= 2 && body[5] == 0x31 {
+		switch body[6] {
+		case 0x43: // module size
+			if n >= 3 {
+				d.qrMod = int(body[7])
+			}
+		case 0x50: // store data
+			if n >= 3 {
+				d.qrData = string(body[8:])
+			}
+		case 0x51: // print the stored symbol
+			d.special(lineQR, d.qrData)
+		}
+	}
+	d.pos += 5 + n
+}
+
+// gsBarcode decodes GS k in both of its forms: NUL-terminated data (m < 65)
+// or a length byte (m >= 65).
+func (d *decoder) gsBarcode() {
+	q, ok := d.take(3)
+	if !ok {
+		return
+	}
+	if q[2] < 65 {
+		end := d.pos + 3
+		for end < len(d.in) && d.in[end] != 0 {
+			end++
+		}
+		d.special(lineBarcode, string(d.in[d.pos+3:end]))
+		d.pos = min(end+1, len(d.in))
+		return
+	}
+	q, ok = d.take(4)
+	if !ok {
+		return
+	}
+	n := int(q[3])
+	body, ok := d.take(4 + n)
+	if !ok {
+		return
+	}
+	d.special(lineBarcode, string(body[4:]))
+	d.pos += 4 + n
+}
+
+// gsRaster decodes GS v 0, a raster image, keeping its dots when all of them
+// have arrived.
+func (d *decoder) gsRaster() {
+	q, ok := d.take(8)
+	if !ok {
+		return
+	}
+	x, y := int(q[4])+int(q[5])*256, int(q[6])+int(q[7])*256
+	d.special(lineImage, fmt.Sprintf("raster %dx%d", x*8, y))
+	if body, ok := d.need(8 + x*y); ok && x > 0 && y > 0 {
+		// Kept for the preview, which draws the dots the printer would.
+		d.lines[len(d.lines)-1].raster = &rasterImage{xBytes: x, rows: y, wMul: int(q[3]&1) + 1, hMul: int(q[3]>>1&1) + 1, bits: body[8:]}
+	}
+	d.pos = min(d.pos+8+x*y, len(d.in))
 }
 
 func (d *decoder) fs() {

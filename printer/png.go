@@ -40,9 +40,27 @@ func RenderPNGFont(b []byte, enc, fontPath string) ([]byte, error) {
 		return nil, err
 	}
 	f, _ := fontFor(fontPath) // nil: the bitmap fallback below
-	cols := 32
-	height := 2 * pngMargin
-	qrs := make(map[int][][]bool)
+	cols, height, qrs := measurePNG(lines)
+	width := cols*pngCellW + 2*pngMargin
+	img := image.NewGray(image.Rect(0, 0, width, height))
+	for i := range img.Pix {
+		img.Pix[i] = 0xFF
+	}
+	drawPNGLines(img, lines, qrs, f, cols)
+	var out bytes.Buffer
+	pe := png.Encoder{CompressionLevel: png.BestSpeed} // previews are made on demand
+	if err := pe.Encode(&out, img); err != nil {
+		return nil, fmt.Errorf("encode receipt preview: %w", err)
+	}
+	return out.Bytes(), nil
+}
+
+// measurePNG sizes the image before drawing (width in columns, height in
+// pixels, capped) and encodes each QR line once, so drawing needs no second pass.
+func measurePNG(lines []docLine) (cols, height int, qrs map[int][][]bool) {
+	cols = 32
+	height = 2 * pngMargin
+	qrs = make(map[int][][]bool)
 	byData := make(map[string][][]bool)
 	for i, l := range lines {
 		switch l.kind {
@@ -77,11 +95,13 @@ func RenderPNGFont(b []byte, enc, fontPath string) ([]byte, error) {
 			break
 		}
 	}
-	width := cols*pngCellW + 2*pngMargin
-	img := image.NewGray(image.Rect(0, 0, width, height))
-	for i := range img.Pix {
-		img.Pix[i] = 0xFF
-	}
+	return cols, height, qrs
+}
+
+// drawPNGLines paints the lines top to bottom on the blank image, stopping at
+// the bottom margin of the (possibly capped) height measurePNG chose.
+func drawPNGLines(img *image.Gray, lines []docLine, qrs map[int][][]bool, f *cjkFont, cols int) {
+	width, height := img.Rect.Dx(), img.Rect.Dy()
 	y := pngMargin
 	for i, l := range lines {
 		if y >= height-pngMargin {
@@ -89,16 +109,7 @@ func RenderPNGFont(b []byte, enc, fontPath string) ([]byte, error) {
 		}
 		switch l.kind {
 		case lineText:
-			w, h := lineSize(l.glyphs)
-			x := pngMargin + alignOffset(l.align, cols, w)*pngCellW
-			for _, g := range l.glyphs {
-				gy := y + pngLineH*(h-int(g.st.h))
-				if f == nil || !drawGlyphs(img, x, gy, []glyph{g}, f) {
-					drawGlyph(img, x, gy, g)
-				}
-				x += int(g.cols) * int(g.st.w) * pngCellW
-			}
-			y += pngLineH * h
+			y = drawPNGText(img, l, f, cols, y)
 		case lineQR:
 			bm := qrs[i]
 			px := qrModulePx(l.module)
@@ -112,21 +123,7 @@ func RenderPNGFont(b []byte, enc, fontPath string) ([]byte, error) {
 			}
 			y += len(bm)*px + pngLineH/2
 		case lineImage:
-			if ri := l.raster; ri != nil {
-				w := ri.xBytes * 8 * ri.wMul
-				x := pngMargin + alignOffset(l.align, cols*pngCellW, w)
-				for ry := 0; ry < ri.rows; ry++ {
-					for rx := 0; rx < ri.xBytes*8; rx++ {
-						if ri.dot(rx, ry) {
-							fill(img, x+rx*ri.wMul, y+ry*ri.hMul, ri.wMul, ri.hMul)
-						}
-					}
-				}
-				y += ri.rows * ri.hMul
-				break
-			}
-			drawLabel(img, "[IMAGE]", y)
-			y += pngLineH
+			y = drawPNGImage(img, l, cols, y)
 		case lineCut:
 			for x := 0; x < width; x += 16 {
 				fill(img, x, y+pngLineH/2, 8, 2)
@@ -137,12 +134,40 @@ func RenderPNGFont(b []byte, enc, fontPath string) ([]byte, error) {
 			y += pngLineH
 		}
 	}
-	var out bytes.Buffer
-	pe := png.Encoder{CompressionLevel: png.BestSpeed} // previews are made on demand
-	if err := pe.Encode(&out, img); err != nil {
-		return nil, fmt.Errorf("encode receipt preview: %w", err)
+}
+
+// drawPNGText draws one text line glyph by glyph, with the outline font when it
+// has the glyph and the bitmap font otherwise; it returns the next line's y.
+func drawPNGText(img *image.Gray, l docLine, f *cjkFont, cols, y int) int {
+	w, h := lineSize(l.glyphs)
+	x := pngMargin + alignOffset(l.align, cols, w)*pngCellW
+	for _, g := range l.glyphs {
+		gy := y + pngLineH*(h-int(g.st.h))
+		if f == nil || !drawGlyphs(img, x, gy, []glyph{g}, f) {
+			drawGlyph(img, x, gy, g)
+		}
+		x += int(g.cols) * int(g.st.w) * pngCellW
 	}
-	return out.Bytes(), nil
+	return y + pngLineH*h
+}
+
+// drawPNGImage draws a raster image line dot for dot, or a placeholder label
+// when the image could not be decoded; it returns the next line's y.
+func drawPNGImage(img *image.Gray, l docLine, cols, y int) int {
+	if ri := l.raster; ri != nil {
+		w := ri.xBytes * 8 * ri.wMul
+		x := pngMargin + alignOffset(l.align, cols*pngCellW, w)
+		for ry := 0; ry < ri.rows; ry++ {
+			for rx := 0; rx < ri.xBytes*8; rx++ {
+				if ri.dot(rx, ry) {
+					fill(img, x+rx*ri.wMul, y+ry*ri.hMul, ri.wMul, ri.hMul)
+				}
+			}
+		}
+		return y + ri.rows*ri.hMul
+	}
+	drawLabel(img, "[IMAGE]", y)
+	return y + pngLineH
 }
 
 // lineSize is a text line's width in columns and height in text lines.

@@ -305,6 +305,22 @@ func Render(r Receipt, f Format) ([]byte, error) {
 }
 
 func (w *builder) receipt(r Receipt, f Format, copyLabel string) error {
+	if err := w.receiptHeader(r, copyLabel); err != nil {
+		return err
+	}
+	w.receiptDetails(r)
+	w.receiptAmounts(r)
+	w.receiptWeChat(r, f)
+	if r.Kind == KindSale {
+		w.center(w.label("thanks"))
+	}
+	w.end()
+	return nil
+}
+
+// receiptHeader prints the merchant, store and the receipt's headline (paid,
+// refund, reversed, copy, interrupted); an unknown kind stops the render here.
+func (w *builder) receiptHeader(r Receipt, copyLabel string) error {
 	w.start()
 	w.setAlign('C')
 	w.bold(true)
@@ -336,7 +352,11 @@ func (w *builder) receipt(r Receipt, f Format, copyLabel string) error {
 	w.bold(false)
 	w.setAlign('L')
 	w.rule('-')
+	return nil
+}
 
+// receiptDetails prints when and what was sold: date, reference, sale id, item.
+func (w *builder) receiptDetails(r Receipt) {
 	w.pair(w.label("date"), w.local(r.Time).Format("2006-01-02 15:04:05"))
 	if r.Reference != "" {
 		w.pair(w.label("ref"), r.Reference)
@@ -346,7 +366,11 @@ func (w *builder) receipt(r Receipt, f Format, copyLabel string) error {
 		w.line(w.label("item") + ": " + r.Description)
 	}
 	w.rule('-')
+}
 
+// receiptAmounts prints the money block, which differs per kind (a refund shows
+// the original and the refunded amount, a reversal its note).
+func (w *builder) receiptAmounts(r Receipt) {
 	switch r.Kind {
 	case KindSale:
 		w.bold(true)
@@ -373,6 +397,11 @@ func (w *builder) receipt(r Receipt, f Format, copyLabel string) error {
 		}
 	}
 	w.rule('-')
+}
+
+// receiptWeChat prints WeChat's identifiers for the payment or refund and,
+// unless the payment was reversed, the transaction id as a QR code.
+func (w *builder) receiptWeChat(r Receipt, f Format) {
 	w.line(w.label("wechat"))
 	if r.TransactionID != "" {
 		w.pair(w.label("txn"), r.TransactionID)
@@ -400,11 +429,6 @@ func (w *builder) receipt(r Receipt, f Format, copyLabel string) error {
 		w.b = append(w.b, '\n')
 		w.setAlign('L')
 	}
-	if r.Kind == KindSale {
-		w.center(w.label("thanks"))
-	}
-	w.end()
-	return nil
 }
 
 // RenderReport returns the ESC/POS bytes of a day report.

@@ -223,41 +223,19 @@ func (t *tx) PutSale(s *engine.Sale) (err error) {
 	if s == nil || s.ID == "" {
 		return errors.New("put sale: no sale id")
 	}
-	sales, err := t.bucket(bSales)
-	if err != nil {
-		return err
-	}
-	byDay, err := t.bucket(bByDay)
-	if err != nil {
-		return err
-	}
-	byOTN, err := t.bucket(bByOTN)
-	if err != nil {
-		return err
-	}
-	codes, err := t.bucket(bCodes)
-	if err != nil {
-		return err
-	}
-	open, err := t.bucket(bOpen)
+	b, err := t.saleBuckets()
 	if err != nil {
 		return err
 	}
 	id := []byte(s.ID)
 
 	// Refuse an out_trade_no that another sale already holds: a number is never reused.
-	for i := range s.Attempts {
-		otn := s.Attempts[i].OutTradeNo
-		if otn == "" {
-			continue
-		}
-		if owner := byOTN.Get([]byte(otn)); owner != nil && !bytes.Equal(owner, id) {
-			return fmt.Errorf("put sale %s: out_trade_no %s already belongs to sale %s", s.ID, otn, owner)
-		}
+	if err := checkOTNOwners(b.byOTN, s, id); err != nil {
+		return err
 	}
 
 	var old *engine.Sale
-	if v := sales.Get(id); v != nil {
+	if v := b.sales.Get(id); v != nil {
 		if old, err = decodeSale(id, v); err != nil {
 			return fmt.Errorf("put sale %s: %w", s.ID, err)
 		}
@@ -268,32 +246,8 @@ func (t *tx) PutSale(s *engine.Sale) (err error) {
 	}
 	newDayKey := dayIndexKey(t.dayOf(s.CreatedAt), s.CreatedAt, s.ID)
 	if old != nil {
-		if k := dayIndexKey(t.dayOf(old.CreatedAt), old.CreatedAt, old.ID); !bytes.Equal(k, newDayKey) {
-			if err := byDay.Delete(k); err != nil {
-				return fmt.Errorf("put sale %s: day index: %w", s.ID, err)
-			}
-		}
-		// Attempts are append-only: dropping one would lose the record of a charge that may
-		// have moved money. A code hash that changed frees its old entry, so Prune (which
-		// follows the sale's attempts) leaves nothing behind.
-		newCode := map[string]string{}
-		for i := range s.Attempts {
-			newCode[s.Attempts[i].OutTradeNo] = s.Attempts[i].CodeHash
-		}
-		for i := range old.Attempts {
-			a := &old.Attempts[i]
-			if a.OutTradeNo == "" {
-				continue
-			}
-			h, kept := newCode[a.OutTradeNo]
-			if !kept {
-				return fmt.Errorf("put sale %s: attempt %s would be dropped (attempts are append-only)", s.ID, a.OutTradeNo)
-			}
-			if a.CodeHash != "" && h != a.CodeHash && bytes.Equal(codes.Get([]byte(a.CodeHash)), id) {
-				if err := codes.Delete([]byte(a.CodeHash)); err != nil {
-					return fmt.Errorf("put sale %s: code index: %w", s.ID, err)
-				}
-			}
+		if err := t.unindexOld(b, s, old, id, newDayKey); err != nil {
+			return err
 		}
 	}
 
@@ -303,30 +257,112 @@ func (t *tx) PutSale(s *engine.Sale) (err error) {
 		s.Version = version
 		return err
 	}
-	if err := sales.Put(id, val); err != nil {
+	if err := b.sales.Put(id, val); err != nil {
 		s.Version = version
 		return fmt.Errorf("put sale %s: %w", s.ID, err)
 	}
-	if err := byDay.Put(newDayKey, emptyValue); err != nil {
+	return indexSale(b, s, id, newDayKey)
+}
+
+// saleBuckets are the buckets a sale is stored and indexed in.
+type saleBuckets struct {
+	sales, byDay, byOTN, codes, open *bolt.Bucket
+}
+
+// saleBuckets looks up every bucket PutSale writes, so a missing one is
+// reported before anything is written.
+func (t *tx) saleBuckets() (b saleBuckets, err error) {
+	if b.sales, err = t.bucket(bSales); err != nil {
+		return b, err
+	}
+	if b.byDay, err = t.bucket(bByDay); err != nil {
+		return b, err
+	}
+	if b.byOTN, err = t.bucket(bByOTN); err != nil {
+		return b, err
+	}
+	if b.codes, err = t.bucket(bCodes); err != nil {
+		return b, err
+	}
+	if b.open, err = t.bucket(bOpen); err != nil {
+		return b, err
+	}
+	return b, nil
+}
+
+// checkOTNOwners refuses s when one of its out_trade_nos is indexed to
+// another sale: a number is never reused.
+func checkOTNOwners(byOTN *bolt.Bucket, s *engine.Sale, id []byte) error {
+	for i := range s.Attempts {
+		otn := s.Attempts[i].OutTradeNo
+		if otn == "" {
+			continue
+		}
+		if owner := byOTN.Get([]byte(otn)); owner != nil && !bytes.Equal(owner, id) {
+			return fmt.Errorf("put sale %s: out_trade_no %s already belongs to sale %s", s.ID, otn, owner)
+		}
+	}
+	return nil
+}
+
+// unindexOld removes the stored version's index entries that s no longer
+// has (a moved day key, a changed code hash) and refuses s if it drops one of
+// old's attempts.
+func (t *tx) unindexOld(b saleBuckets, s, old *engine.Sale, id, newDayKey []byte) error {
+	if k := dayIndexKey(t.dayOf(old.CreatedAt), old.CreatedAt, old.ID); !bytes.Equal(k, newDayKey) {
+		if err := b.byDay.Delete(k); err != nil {
+			return fmt.Errorf("put sale %s: day index: %w", s.ID, err)
+		}
+	}
+	// Attempts are append-only: dropping one would lose the record of a charge that may
+	// have moved money. A code hash that changed frees its old entry, so Prune (which
+	// follows the sale's attempts) leaves nothing behind.
+	newCode := map[string]string{}
+	for i := range s.Attempts {
+		newCode[s.Attempts[i].OutTradeNo] = s.Attempts[i].CodeHash
+	}
+	for i := range old.Attempts {
+		a := &old.Attempts[i]
+		if a.OutTradeNo == "" {
+			continue
+		}
+		h, kept := newCode[a.OutTradeNo]
+		if !kept {
+			return fmt.Errorf("put sale %s: attempt %s would be dropped (attempts are append-only)", s.ID, a.OutTradeNo)
+		}
+		if a.CodeHash != "" && h != a.CodeHash && bytes.Equal(b.codes.Get([]byte(a.CodeHash)), id) {
+			if err := b.codes.Delete([]byte(a.CodeHash)); err != nil {
+				return fmt.Errorf("put sale %s: code index: %w", s.ID, err)
+			}
+		}
+	}
+	return nil
+}
+
+// indexSale points the day, out_trade_no, code and open indexes at the sale
+// just stored.
+func indexSale(b saleBuckets, s *engine.Sale, id, dayKey []byte) error {
+	if err := b.byDay.Put(dayKey, emptyValue); err != nil {
 		return fmt.Errorf("put sale %s: day index: %w", s.ID, err)
 	}
 	for i := range s.Attempts {
 		a := &s.Attempts[i]
 		if a.OutTradeNo != "" {
-			if err := byOTN.Put([]byte(a.OutTradeNo), id); err != nil {
+			if err := b.byOTN.Put([]byte(a.OutTradeNo), id); err != nil {
 				return fmt.Errorf("put sale %s: out_trade_no index: %w", s.ID, err)
 			}
 		}
 		if a.CodeHash != "" {
-			if err := codes.Put([]byte(a.CodeHash), id); err != nil {
+			if err := b.codes.Put([]byte(a.CodeHash), id); err != nil {
 				return fmt.Errorf("put sale %s: code index: %w", s.ID, err)
 			}
 		}
 	}
+	var err error
 	if saleOpen(s) {
-		err = open.Put(id, emptyValue)
+		err = b.open.Put(id, emptyValue)
 	} else {
-		err = open.Delete(id)
+		err = b.open.Delete(id)
 	}
 	if err != nil {
 		return fmt.Errorf("put sale %s: open index: %w", s.ID, err)

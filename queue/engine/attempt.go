@@ -122,33 +122,7 @@ func (e *Engine) newRunner(s *Sale, a *Attempt, queued bool) *runner {
 	// Believing the wall clock instead could settle a fresh order as "too old".
 	r.t.cancelled = s.State == SaleCancelled || s.State == SalePaid
 	if a.Kind == AttemptKindQR {
-		// The deadline is time_expire (journaled as Deadline); a close waits for WeChat's
-		// 5 minutes plus a margin.
-		r.t.qr, r.t.needCode = true, a.CodeURL == ""
-		r.expiresAt = a.ExpiresAt
-		r.t.reverseAfter = later(r.t.reverseAfter, t0.Add(qrCloseAfter))
-		for _, ev := range a.Events {
-			if ev.Call == "native" {
-				// Events keep wall time only. Two estimates of when the order was sent, and
-				// the later one counts (a close that waits longer is always safe): its age
-				// on the wall clock now (a clock set back counts as no time passed), and its
-				// offset from t0 on the wall clock of then (a clock stepped forward since
-				// does not age it).
-				r.t.reverseAfter = later(r.t.reverseAfter, nowM.Add(-max(0, now.Sub(ev.At))).Add(qrCloseAfter))
-				r.t.reverseAfter = later(r.t.reverseAfter, t0.Add(max(0, ev.At.Sub(a.StartedAt))).Add(qrCloseAfter))
-			}
-		}
-		if !sameBoot {
-			// After a reboot the order's real age is unknown (the wall clock may have
-			// jumped while the till was off): WeChat's 5 minutes count from now, as the
-			// reverse floor does above.
-			r.t.reverseAfter = later(r.t.reverseAfter, nowM.Add(qrCloseAfter))
-		}
-		if r.t.needCode {
-			// A native order may have left just before the stop without its event being
-			// journaled: WeChat may have created the order as late as now.
-			r.t.reverseAfter = later(r.t.reverseAfter, nowM.Add(qrCloseAfter))
-		}
+		r.qrTimes(a, t0, now, nowM, sameBoot)
 	}
 	r.resumeFrom(a.Events, now, nowM)
 	if r.t.undo == undoNone && r.t.cancelled && a.Phase == PhaseRefunding {
@@ -168,6 +142,39 @@ func (e *Engine) newRunner(s *Sale, a *Attempt, queued bool) *runner {
 	r.t.lastQuery = later(r.t.lastQuery, e.lastQuery[r.otn])
 	e.mu.Unlock()
 	return r
+}
+
+// qrTimes sets what differs for a QR attempt: its deadline is time_expire and
+// a close may only follow WeChat's 5 minutes from the latest time the native
+// order may have been created.
+func (r *runner) qrTimes(a *Attempt, t0, now, nowM time.Time, sameBoot bool) {
+	// The deadline is time_expire (journaled as Deadline); a close waits for WeChat's
+	// 5 minutes plus a margin.
+	r.t.qr, r.t.needCode = true, a.CodeURL == ""
+	r.expiresAt = a.ExpiresAt
+	r.t.reverseAfter = later(r.t.reverseAfter, t0.Add(qrCloseAfter))
+	for _, ev := range a.Events {
+		if ev.Call == "native" {
+			// Events keep wall time only. Two estimates of when the order was sent, and
+			// the later one counts (a close that waits longer is always safe): its age
+			// on the wall clock now (a clock set back counts as no time passed), and its
+			// offset from t0 on the wall clock of then (a clock stepped forward since
+			// does not age it).
+			r.t.reverseAfter = later(r.t.reverseAfter, nowM.Add(-max(0, now.Sub(ev.At))).Add(qrCloseAfter))
+			r.t.reverseAfter = later(r.t.reverseAfter, t0.Add(max(0, ev.At.Sub(a.StartedAt))).Add(qrCloseAfter))
+		}
+	}
+	if !sameBoot {
+		// After a reboot the order's real age is unknown (the wall clock may have
+		// jumped while the till was off): WeChat's 5 minutes count from now, as the
+		// reverse floor does in newRunner.
+		r.t.reverseAfter = later(r.t.reverseAfter, nowM.Add(qrCloseAfter))
+	}
+	if r.t.needCode {
+		// A native order may have left just before the stop without its event being
+		// journaled: WeChat may have created the order as late as now.
+		r.t.reverseAfter = later(r.t.reverseAfter, nowM.Add(qrCloseAfter))
+	}
 }
 
 // resumeFrom restores from the journaled timeline what the runner knew when it stopped,
@@ -446,6 +453,12 @@ func (r *runner) query() bool {
 	if o.TransactionID != "" {
 		r.txID = o.TransactionID
 	}
+	return r.queryAnswer(o, now)
+}
+
+// queryAnswer acts on WeChat's answer to a query (already recorded as an
+// event); it reports whether the attempt is finished.
+func (r *runner) queryAnswer(o wxpay.Order, now time.Time) bool {
 	switch {
 	case (o.Outcome == wxpay.Paid || o.Outcome == wxpay.Refunded) && r.paidMismatch(o) != "":
 		return r.mismatch(o)
@@ -482,35 +495,50 @@ func (r *runner) query() bool {
 		r.unresolve()
 		return true
 	case o.Outcome == wxpay.Pending || o.Outcome == wxpay.NotPaid || o.Outcome == wxpay.NotFound:
-		// WeChat's own order state outranks an earlier "paid" refusal of the reverse.
-		r.t.paidClaimed = false
-		if r.t.reverseClaimed {
-			// WeChat said reversed but the order is still open: reverse again.
-			r.t.reverseClaimed = false
-			r.t.nextReverse = now.Add(backoff(reverseBackoff, maxReverseBackoff, r.t.reverseTries))
-		}
-		r.t.nextQuery = now.Add(pollEvery)
-		switch {
-		case o.Outcome == wxpay.Pending:
-			r.setPhase(PhaseWaitingCustomer)
-		case r.t.qr && !r.t.needCode && !r.t.cancelled && now.Before(r.t.deadline):
-			r.setPhase(PhaseShowingQR) // the code is on the customer display
-		default:
-			r.setPhase(PhaseQuerying)
-		}
+		r.stillOpen(o, now)
 	default:
-		// Unknown (system error, no answer) or a refusal of the query itself.
-		if r.queued && frequencyLimited(o.Error) {
-			return r.limited(o.Error)
-		}
-		if r.t.reverseClaimed {
-			r.t.mustQuery = true // the reverse is still to be confirmed
-		}
-		r.lastErr = describe(o.Error)
-		r.t.nextQuery = now.Add(unknownEvery)
-		if !r.t.cancelled {
-			r.setPhase(PhaseQuerying)
-		}
+		return r.queryUnknown(o, now)
+	}
+	return false
+}
+
+// stillOpen handles an order WeChat reports open (waiting for the customer,
+// not paid, or not found) within the reverse window: poll again, and reverse
+// again if a reverse had been claimed.
+func (r *runner) stillOpen(o wxpay.Order, now time.Time) {
+	// WeChat's own order state outranks an earlier "paid" refusal of the reverse.
+	r.t.paidClaimed = false
+	if r.t.reverseClaimed {
+		// WeChat said reversed but the order is still open: reverse again.
+		r.t.reverseClaimed = false
+		r.t.nextReverse = now.Add(backoff(reverseBackoff, maxReverseBackoff, r.t.reverseTries))
+	}
+	r.t.nextQuery = now.Add(pollEvery)
+	switch {
+	case o.Outcome == wxpay.Pending:
+		r.setPhase(PhaseWaitingCustomer)
+	case r.t.qr && !r.t.needCode && !r.t.cancelled && now.Before(r.t.deadline):
+		r.setPhase(PhaseShowingQR) // the code is on the customer display
+	default:
+		r.setPhase(PhaseQuerying)
+	}
+}
+
+// queryUnknown handles a query that told nothing (system error, no answer, or
+// a refusal of the query itself): ask again later, or for a queued runner that
+// was rate-limited, leave it to the queue. It reports whether the attempt is
+// finished.
+func (r *runner) queryUnknown(o wxpay.Order, now time.Time) bool {
+	if r.queued && frequencyLimited(o.Error) {
+		return r.limited(o.Error)
+	}
+	if r.t.reverseClaimed {
+		r.t.mustQuery = true // the reverse is still to be confirmed
+	}
+	r.lastErr = describe(o.Error)
+	r.t.nextQuery = now.Add(unknownEvery)
+	if !r.t.cancelled {
+		r.setPhase(PhaseQuerying)
 	}
 	return false
 }

@@ -152,26 +152,11 @@ func (e *Engine) Run(ctx context.Context) error {
 	defer cancel()
 	stopAfter := context.AfterFunc(e.ctx, cancel)
 	defer stopAfter()
-	e.busy.Add(1)
-	e.qmu.Lock()
-	e.qrun = true
-	e.qmu.Unlock()
-	defer func() {
-		e.qmu.Lock()
-		e.qrun = false
-		select {
-		case <-e.qwake:
-			e.busy.Add(-1)
-		default:
-		}
-		e.qmu.Unlock()
-		e.busy.Add(-1)
-	}()
+	e.markQueueRunning()
+	defer e.markQueueStopped()
 
-	var mu sync.Mutex
-	inflight := map[string]bool{}
-	var wg sync.WaitGroup
-	defer wg.Wait()
+	f := &inflightJobs{ids: map[string]bool{}}
+	defer f.wg.Wait()
 	// notBefore holds jobs that could not start (their attempt's live runner is still
 	// leaving, an unreadable sale): tried again a second later, not in a busy loop.
 	notBefore := map[string]time.Time{}
@@ -188,64 +173,109 @@ func (e *Engine) Run(ctx context.Context) error {
 			return nil
 		}
 		now := e.now()
-		mu.Lock()
-		n := len(inflight)
-		mu.Unlock()
+		f.mu.Lock()
+		n := len(f.ids)
+		f.mu.Unlock()
 		if e.jobsAdded.Swap(false) || !now.Before(nextDue) {
 			refresh = true
 		}
 		if refresh {
 			// One pass over the queue: what is due now, and when the rest is.
 			refresh = false
-			mu.Lock()
-			ready, nextDue = e.dueJobs(now, notBefore, inflight)
-			mu.Unlock()
+			f.mu.Lock()
+			ready, nextDue = e.dueJobs(now, notBefore, f.ids)
+			f.mu.Unlock()
 		}
-		for free := e.cfg.QueueWorkers - n; free > 0 && len(ready) > 0; {
-			j := ready[0]
-			ready = ready[1:]
-			mu.Lock()
-			busy := inflight[j.ID]
-			if !busy {
-				inflight[j.ID] = true
-			}
-			mu.Unlock()
-			if busy {
-				continue
-			}
-			free--
-			id := j.ID
-			wg.Add(1)
-			done := func() {
-				mu.Lock()
-				delete(inflight, id)
-				mu.Unlock()
-				e.wakeQueue()
-				wg.Done()
-			}
-			if !e.startJob(qctx, j, done) {
-				notBefore[id] = now.Add(time.Second)
-				if nextDue.After(notBefore[id]) {
-					nextDue = notBefore[id]
-				}
-				mu.Lock()
-				delete(inflight, id)
-				mu.Unlock()
-				wg.Done()
-			}
-		}
-		// Sleep until the next job is due; a finished or new job wakes us sooner.
-		wait := nextDue.Sub(now)
-		if len(ready) > 0 || wait > queueIdleWait {
-			wait = queueIdleWait // full: a finished job wakes us
-		}
-		if wait <= 0 {
-			wait = time.Millisecond
-		}
-		if _, ok := e.wait(qctx, wait, e.qwake); !ok {
+		ready, nextDue = e.startReady(qctx, now, e.cfg.QueueWorkers-n, ready, nextDue, f, notBefore)
+		if !e.sleepQueue(qctx, now, len(ready), nextDue) {
 			return nil
 		}
 	}
+}
+
+// inflightJobs are the jobs Run has started and not yet seen finish.
+type inflightJobs struct {
+	mu  sync.Mutex
+	ids map[string]bool // guarded by mu
+	wg  sync.WaitGroup  // Run waits for every job it started
+}
+
+// markQueueRunning counts Run as busy and flags the queue as worked, so that
+// wakeQueue signals it.
+func (e *Engine) markQueueRunning() {
+	e.busy.Add(1)
+	e.qmu.Lock()
+	e.qrun = true
+	e.qmu.Unlock()
+}
+
+// markQueueStopped undoes markQueueRunning, dropping a wake-up nobody will
+// take (and the busy count it carried).
+func (e *Engine) markQueueStopped() {
+	e.qmu.Lock()
+	e.qrun = false
+	select {
+	case <-e.qwake:
+		e.busy.Add(-1)
+	default:
+	}
+	e.qmu.Unlock()
+	e.busy.Add(-1)
+}
+
+// startReady starts jobs from the head of ready into the free worker slots,
+// skipping any already in flight; a job that cannot start yet is held back a
+// second in notBefore. It returns what is left of ready and the (possibly
+// earlier) time the next job is due.
+func (e *Engine) startReady(ctx context.Context, now time.Time, free int, ready []Job, nextDue time.Time, f *inflightJobs, notBefore map[string]time.Time) ([]Job, time.Time) {
+	for free > 0 && len(ready) > 0 {
+		j := ready[0]
+		ready = ready[1:]
+		f.mu.Lock()
+		busy := f.ids[j.ID]
+		if !busy {
+			f.ids[j.ID] = true
+		}
+		f.mu.Unlock()
+		if busy {
+			continue
+		}
+		free--
+		id := j.ID
+		f.wg.Add(1)
+		done := func() {
+			f.mu.Lock()
+			delete(f.ids, id)
+			f.mu.Unlock()
+			e.wakeQueue()
+			f.wg.Done()
+		}
+		if !e.startJob(ctx, j, done) {
+			notBefore[id] = now.Add(time.Second)
+			if nextDue.After(notBefore[id]) {
+				nextDue = notBefore[id]
+			}
+			f.mu.Lock()
+			delete(f.ids, id)
+			f.mu.Unlock()
+			f.wg.Done()
+		}
+	}
+	return ready, nextDue
+}
+
+// sleepQueue sleeps until the next job is due; a finished or new job wakes it
+// sooner. false: ctx is done.
+func (e *Engine) sleepQueue(ctx context.Context, now time.Time, ready int, nextDue time.Time) bool {
+	wait := nextDue.Sub(now)
+	if ready > 0 || wait > queueIdleWait {
+		wait = queueIdleWait // full: a finished job wakes us
+	}
+	if wait <= 0 {
+		wait = time.Millisecond
+	}
+	_, ok := e.wait(ctx, wait, e.qwake)
+	return ok
 }
 
 // dueJobs lists the jobs due at now that are not in flight (including those flagged for

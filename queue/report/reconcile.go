@@ -160,10 +160,29 @@ type Input struct {
 func ReconcileInput(in Input) Result {
 	date, loc, sales, previous, st, f := in.Date, in.Location, in.Sales, in.Previous, in.Statement, in.Filter
 	res := Result{Date: date, State: "done", Counts: map[Class]int{}}
+	local, byTx := indexAttempts(previous, sales)
+	refs := newRefunds(in.Earlier, previous, sales)
+	res.Items = make([]Item, 0, len(st.Rows))
+	wechat, order := res.readStatement(st, f, local, byTx, refs)
+	for _, key := range order {
+		w := wechat[key]
+		if !w.paid && !w.revoked {
+			continue // listed but never paid (e.g. closed): nothing moved
+		}
+		res.add(classifyOrder(date, loc, key, w, local))
+	}
+	res.missingAtWeChat(date, loc, sales, local, wechat)
+	refs.classify(date, loc, res.add)
+	return res
+}
+
+// indexAttempts maps every attempt of the journal by out_trade_no and by
+// transaction id, the two keys statement rows are matched on.
+func indexAttempts(previous, sales []*engine.Sale) (local map[string]localAttempt, byTx map[string]string) {
 	// Sized up front: a busy till has tens of thousands of rows a day, and growing maps
 	// and the item list cost more than the matching itself.
-	local := make(map[string]localAttempt, len(sales)+len(previous))
-	byTx := make(map[string]string, len(sales)+len(previous))
+	local = make(map[string]localAttempt, len(sales)+len(previous))
+	byTx = make(map[string]string, len(sales)+len(previous))
 	for _, group := range [][]*engine.Sale{previous, sales} { // this day's records win
 		for _, s := range group {
 			for i := range s.Attempts {
@@ -175,10 +194,15 @@ func ReconcileInput(in Input) Result {
 			}
 		}
 	}
-	refs := newRefunds(in.Earlier, previous, sales)
+	return local, byTx
+}
+
+// readStatement folds the statement's rows (those the filter keeps) into one
+// record per order, in the statement's order, counting rows and trade types
+// and handing REFUND rows to refs.
+func (res *Result) readStatement(st wxpay.Statement, f Filter, local map[string]localAttempt, byTx map[string]string, refs *refundSet) (map[string]*wechatOrder, []string) {
 	wechat := make(map[string]*wechatOrder, len(st.Rows))
 	order := make([]string, 0, len(st.Rows))
-	res.Items = make([]Item, 0, len(st.Rows))
 	for _, row := range st.Rows {
 		key := row.OutTradeNo
 		if _, ok := local[key]; !ok && row.TransactionID != "" {
@@ -227,58 +251,65 @@ func ReconcileInput(in Input) Result {
 		}
 		w.state = strings.ToUpper(row.TradeState)
 	}
-	add := func(it Item) {
-		it.Alert = it.Class.Alert(it.LocalState)
-		res.Counts[it.Class]++
-		if it.Alert {
-			res.Alerts++
-		}
-		res.Items = append(res.Items, it)
+	return wechat, order
+}
+
+// add counts an item (and its alert) and appends it to the result.
+func (res *Result) add(it Item) {
+	it.Alert = it.Class.Alert(it.LocalState)
+	res.Counts[it.Class]++
+	if it.Alert {
+		res.Alerts++
 	}
-	for _, key := range order {
-		w := wechat[key]
-		if !w.paid && !w.revoked {
-			continue // listed but never paid (e.g. closed): nothing moved
-		}
-		la, ok := local[key]
-		it := Item{OutTradeNo: key, TransactionID: w.tx, WeChatAmount: w.amount, WeChatCurr: w.currency, TradeType: w.tradeType}
-		it.WeChatState = "SUCCESS"
-		if w.revoked {
-			it.WeChatState = "REVOKED"
-		}
-		if ok {
-			it.TradeType = nz(it.TradeType, TradeTypeOf(la.a))
-			it.SaleID, it.LocalState = la.sale.ID, string(la.a.State)
-			it.LocalAmount, it.LocalCurrency = la.sale.Amount, la.sale.Currency
-			if it.TransactionID == "" {
-				it.TransactionID = la.a.TransactionID
-			}
-		}
-		switch {
-		case w.revoked:
-			it.Class = ReversedAfterPayment
-			if ok && la.a.State == engine.AttemptPaid {
-				it.Action = "WeChat reversed a payment the till holds as paid: check the sale and collect the money again"
-			}
-		case ok && la.a.State == engine.AttemptReversed && !reversedAt(la.a).Before(dayEnd(date, or(loc, la.a.StartedAt.Location()))):
-			// Paid this day, reversed by the till after midnight: the REVOKED row is on
-			// the next day's statement. Nothing to refund.
-			it.Class = ReversedAfterPayment
-			it.Action = "reversed after midnight: on the next day's statement"
-		case !ok || la.a.State != engine.AttemptPaid:
-			it.Class = PaidNotLocal
-			it.Action = "refund"
-		case la.sale.Currency != "" && w.currency != "" && !strings.EqualFold(la.sale.Currency, w.currency):
-			it.Class = CurrencyMismatch
-			it.Action = "compare the sale with WeChat's record; refund or charge the difference"
-		case la.sale.Amount != w.amount:
-			it.Class = AmountMismatch
-			it.Action = "compare the sale with WeChat's record; refund or charge the difference"
-		default:
-			it.Class = Matched
-		}
-		add(it)
+	res.Items = append(res.Items, it)
+}
+
+// classifyOrder compares one order WeChat paid or reversed with the journal's
+// attempt of the same number and says what, if anything, to do about it.
+func classifyOrder(date string, loc *time.Location, key string, w *wechatOrder, local map[string]localAttempt) Item {
+	la, ok := local[key]
+	it := Item{OutTradeNo: key, TransactionID: w.tx, WeChatAmount: w.amount, WeChatCurr: w.currency, TradeType: w.tradeType}
+	it.WeChatState = "SUCCESS"
+	if w.revoked {
+		it.WeChatState = "REVOKED"
 	}
+	if ok {
+		it.TradeType = nz(it.TradeType, TradeTypeOf(la.a))
+		it.SaleID, it.LocalState = la.sale.ID, string(la.a.State)
+		it.LocalAmount, it.LocalCurrency = la.sale.Amount, la.sale.Currency
+		if it.TransactionID == "" {
+			it.TransactionID = la.a.TransactionID
+		}
+	}
+	switch {
+	case w.revoked:
+		it.Class = ReversedAfterPayment
+		if ok && la.a.State == engine.AttemptPaid {
+			it.Action = "WeChat reversed a payment the till holds as paid: check the sale and collect the money again"
+		}
+	case ok && la.a.State == engine.AttemptReversed && !reversedAt(la.a).Before(dayEnd(date, or(loc, la.a.StartedAt.Location()))):
+		// Paid this day, reversed by the till after midnight: the REVOKED row is on
+		// the next day's statement. Nothing to refund.
+		it.Class = ReversedAfterPayment
+		it.Action = "reversed after midnight: on the next day's statement"
+	case !ok || la.a.State != engine.AttemptPaid:
+		it.Class = PaidNotLocal
+		it.Action = "refund"
+	case la.sale.Currency != "" && w.currency != "" && !strings.EqualFold(la.sale.Currency, w.currency):
+		it.Class = CurrencyMismatch
+		it.Action = "compare the sale with WeChat's record; refund or charge the difference"
+	case la.sale.Amount != w.amount:
+		it.Class = AmountMismatch
+		it.Action = "compare the sale with WeChat's record; refund or charge the difference"
+	default:
+		it.Class = Matched
+	}
+	return it
+}
+
+// missingAtWeChat adds the day's payments the journal holds as paid but the
+// statement neither paid nor reversed, in journal order.
+func (res *Result) missingAtWeChat(date string, loc *time.Location, sales []*engine.Sale, local map[string]localAttempt, wechat map[string]*wechatOrder) {
 	// Paid in the journal but absent from the statement, in journal order.
 	for _, s := range sales {
 		for i := range s.Attempts {
@@ -294,13 +325,11 @@ func ReconcileInput(in Input) Result {
 			if end := dayEnd(date, or(loc, la.a.StartedAt.Location())); !la.a.StartedAt.Before(end.Add(-midnightMargin)) {
 				action = "paid around midnight: check the next day's statement before contacting WeChat Pay support"
 			}
-			add(Item{Class: MissingAtWeChat, OutTradeNo: k, TransactionID: la.a.TransactionID, SaleID: la.sale.ID, TradeType: TradeTypeOf(la.a),
+			res.add(Item{Class: MissingAtWeChat, OutTradeNo: k, TransactionID: la.a.TransactionID, SaleID: la.sale.ID, TradeType: TradeTypeOf(la.a),
 				LocalState: string(la.a.State), LocalAmount: la.sale.Amount, LocalCurrency: la.sale.Currency,
 				Action: action})
 		}
 	}
-	refs.classify(date, loc, add)
-	return res
 }
 
 // Trade types as WeChat names them (statement column 交易类型, query trade_type).

@@ -204,28 +204,7 @@ func validAuthCode(c string) bool {
 // MainlandWallet). Caller holds s.mu.
 func (s *Server) pay(r payReq, behaviour []Fault, now time.Time) outcome {
 	if o, ok := s.orders[r.outTradeNo]; ok {
-		s.advance(o, now)
-		switch {
-		case o.TradeType == TradeNative || o.AuthCode != r.authCode || o.Amount != r.amount || o.Currency != r.currency:
-			s.violate(now, RuleOutTradeNoReused, r.outTradeNo, "out_trade_no resubmitted with another payment code or amount")
-			return fail("OUT_TRADE_NO_USED", "商户订单号重复")
-		case o.State == StateRevoked:
-			s.violate(now, RuleOutTradeNoReused, r.outTradeNo, "out_trade_no reused after it was reversed")
-			return fail("ORDERREVERSED", "订单已撤销")
-		case o.State == StateClosed:
-			s.violate(now, RuleOutTradeNoReused, r.outTradeNo, "out_trade_no reused after it was closed")
-			return fail("ORDERCLOSED", "订单已关闭")
-		case o.State == StateSuccess || o.State == StateRefund:
-			c := o.clone()
-			return outcome{code: "ORDERPAID", desc: "订单已支付", order: &c}
-		case o.State == StateUserPaying:
-			c := o.clone()
-			return outcome{code: "USERPAYING", desc: "需要用户输入支付密码", order: &c}
-		case o.State == StatePayError:
-			return fail(nz(o.FailCode, "TRADE_ERROR"), "支付失败")
-		default:
-			return fail("INVALID_REQUEST", "重复的支付请求")
-		}
+		return s.payAgain(o, r, now)
 	}
 	if r.amount <= 0 || r.outTradeNo == "" || len(r.outTradeNo) > 32 {
 		return fail("PARAM_ERROR", "参数错误: amount or out_trade_no")
@@ -237,6 +216,55 @@ func (s *Server) pay(r payReq, behaviour []Fault, now time.Time) outcome {
 		s.violate(now, RuleAuthCodeReused, r.outTradeNo, "payment code already used by "+prev)
 		return fail("AUTH_CODE_INVALID", "付款码已使用，请重新扫码")
 	}
+	o := s.newPayOrder(r, now)
+	state := s.applyPayFaults(o, behaviour, now)
+	switch state {
+	case StateSuccess:
+		s.markPaid(o, now)
+	default:
+		o.State = state
+	}
+	c := o.clone()
+	switch state {
+	case StateUserPaying:
+		return outcome{code: "USERPAYING", desc: "需要用户输入支付密码", order: &c}
+	case StatePayError:
+		return outcome{code: o.FailCode, desc: failDesc(o.FailCode), order: &c}
+	}
+	return outcome{order: &c}
+}
+
+// payAgain answers a micropay for an out_trade_no the ledger already holds, as
+// WeChat does: the order's current state for a true retry, an error (and a
+// rule violation) for a number reused for another payment. Caller holds s.mu.
+func (s *Server) payAgain(o *Order, r payReq, now time.Time) outcome {
+	s.advance(o, now)
+	switch {
+	case o.TradeType == TradeNative || o.AuthCode != r.authCode || o.Amount != r.amount || o.Currency != r.currency:
+		s.violate(now, RuleOutTradeNoReused, r.outTradeNo, "out_trade_no resubmitted with another payment code or amount")
+		return fail("OUT_TRADE_NO_USED", "商户订单号重复")
+	case o.State == StateRevoked:
+		s.violate(now, RuleOutTradeNoReused, r.outTradeNo, "out_trade_no reused after it was reversed")
+		return fail("ORDERREVERSED", "订单已撤销")
+	case o.State == StateClosed:
+		s.violate(now, RuleOutTradeNoReused, r.outTradeNo, "out_trade_no reused after it was closed")
+		return fail("ORDERCLOSED", "订单已关闭")
+	case o.State == StateSuccess || o.State == StateRefund:
+		c := o.clone()
+		return outcome{code: "ORDERPAID", desc: "订单已支付", order: &c}
+	case o.State == StateUserPaying:
+		c := o.clone()
+		return outcome{code: "USERPAYING", desc: "需要用户输入支付密码", order: &c}
+	case o.State == StatePayError:
+		return fail(nz(o.FailCode, "TRADE_ERROR"), "支付失败")
+	default:
+		return fail("INVALID_REQUEST", "重复的支付请求")
+	}
+}
+
+// newPayOrder records a new micropay order (not yet in any state) under its
+// out_trade_no, transaction id and payment code. Caller holds s.mu.
+func (s *Server) newPayOrder(r payReq, now time.Time) *Order {
 	s.seq++
 	o := &Order{
 		OutTradeNo:    r.outTradeNo,
@@ -259,6 +287,12 @@ func (s *Server) pay(r payReq, behaviour []Fault, now time.Time) outcome {
 	s.byTxID[o.TransactionID] = o
 	s.codes[r.authCode] = o.OutTradeNo
 	s.order = append(s.order, o.OutTradeNo)
+	return o
+}
+
+// applyPayFaults shapes a new order by the test's faults (mainland wallet,
+// user paying, failure) and returns the state the order should take.
+func (s *Server) applyPayFaults(o *Order, behaviour []Fault, now time.Time) string {
 	state := StateSuccess
 	for _, f := range behaviour {
 		switch f.Kind {
@@ -279,20 +313,7 @@ func (s *Server) pay(r payReq, behaviour []Fault, now time.Time) outcome {
 			o.FailCode = nz(f.Code, "TRADE_ERROR")
 		}
 	}
-	switch state {
-	case StateSuccess:
-		s.markPaid(o, now)
-	default:
-		o.State = state
-	}
-	c := o.clone()
-	switch state {
-	case StateUserPaying:
-		return outcome{code: "USERPAYING", desc: "需要用户输入支付密码", order: &c}
-	case StatePayError:
-		return outcome{code: o.FailCode, desc: failDesc(o.FailCode), order: &c}
-	}
-	return outcome{order: &c}
+	return state
 }
 
 func failDesc(code string) string {
