@@ -64,7 +64,7 @@ func (m *Main) demoCmd(ctx context.Context, args []string) error {
 
 	d, err := daemon.Start(daemon.Parts{
 		Config: cfg, Secrets: secrets, Logging: logs,
-		GWConfig: wxpayConfig(&cfg, secrets),
+		GWConfig: cfg.WxPayClientConfig(secrets),
 		Amounts:  wxpaytest.AmountTable(),
 		Version:  version(),
 		Commit:   commit(),
