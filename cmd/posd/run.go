@@ -10,7 +10,6 @@ import (
 	"posd/internal/daemon"
 	"posd/internal/logging"
 	"posd/scanner"
-	"posd/wxpay"
 )
 
 // runCmd is `posd run`: the daemon, until SIGTERM.
@@ -37,7 +36,7 @@ func (m *Main) runCmd(ctx context.Context, args []string) error {
 	}
 	d, err := daemon.Start(daemon.Parts{
 		Config: cfg, Secrets: secrets, Logging: logs,
-		GWConfig: wxpayConfig(&cfg, secrets), Version: version(), Commit: commit(),
+		GWConfig: cfg.WxPayClientConfig(secrets), Version: version(), Commit: commit(),
 	})
 	if err != nil {
 		logs.Logger.WithError(err).Error("posd failed to start")
@@ -46,36 +45,6 @@ func (m *Main) runCmd(ctx context.Context, args []string) error {
 	<-ctx.Done()
 	d.Shutdown(context.Background())
 	return nil
-}
-
-// wxpayConfig maps [wxpay] and the loaded secrets to the client's Config.
-func wxpayConfig(cfg *config.Config, s *config.Secrets) wxpay.Config {
-	w := &cfg.WxPay
-	return wxpay.Config{
-		API:                  w.API,
-		BaseURL:              w.BaseURL,
-		BackupBaseURL:        w.BackupBaseURL,
-		RootCAs:              s.RootCAs,
-		Currency:             w.Currency,
-		MerchantCategoryCode: w.MerchantCategoryCode,
-		NotifyURL:            w.NotifyURL,
-		AppID:                w.AppID,
-		MchID:                w.MchID,
-		SubMchID:             w.SubMchID,
-		SubAppID:             w.SubAppID,
-		APIKey:               s.APIKey,
-		SignType:             w.SignType,
-		ClientCert:           s.ClientCert,
-		PrivateKey:           s.PrivateKey,
-		MerchantSerialNo:     w.MerchantSerialNo,
-		APIv3Key:             s.APIv3Key,
-		PlatformCerts:        s.PlatformCerts,
-		PublicKey:            s.PublicKey,
-		PublicKeyID:          w.PublicKeyID,
-		DeviceID:             cfg.Till.TillID,
-		StoreID:              cfg.Till.StoreID,
-		StoreName:            cfg.Till.MerchantName,
-	}
 }
 
 // devicesCmd lists scanners (serial ports and HID interfaces) with the config lines to use.

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"posd/internal/manpage"
 )
 
 // needTool returns the path of a tool the test needs. .ci/run installs them (apt packages
@@ -235,24 +237,24 @@ func TestManPages(t *testing.T) {
 	}
 	p8 := string(pages["posd.8"])
 	// Every command of the usage text and every flag -h prints is in posd(8).
-	for _, c := range usageCommands() {
-		if !strings.Contains(p8, roffEscape(c.synopsis)) {
-			t.Errorf("posd.8 lacks %q", c.synopsis)
+	for _, c := range manpage.Commands(usage) {
+		if !strings.Contains(p8, manpage.Escape(c.Synopsis)) {
+			t.Errorf("posd.8 lacks %q", c.Synopsis)
 		}
-		fh, _ := flagHelp(strings.Fields(c.synopsis)[1])
+		fh, _ := flagHelp(strings.Fields(c.Synopsis)[1])
 		for _, m := range regexp.MustCompile(`(?m)^  -([a-z-]+)`).FindAllStringSubmatch(fh, -1) {
-			if !strings.Contains(p8, `\fB\-`+roffEscape(m[1])+`\fR`) {
-				t.Errorf("posd.8 lacks flag -%s of %s", m[1], c.synopsis)
+			if !strings.Contains(p8, `\fB\-`+manpage.Escape(m[1])+`\fR`) {
+				t.Errorf("posd.8 lacks flag -%s of %s", m[1], c.Synopsis)
 			}
 		}
 	}
-	if len(usageCommands()) < 9 {
-		t.Errorf("usage parsed into %d commands", len(usageCommands()))
+	if len(manpage.Commands(usage)) < 9 {
+		t.Errorf("usage parsed into %d commands", len(manpage.Commands(usage)))
 	}
 	// Every key of the example config is in posd.toml(5).
 	ex, _ := os.ReadFile("../../configs/posd.toml")
 	for _, m := range regexp.MustCompile(`(?m)^([a-z_0-9]+)\s*=`).FindAllStringSubmatch(string(ex), -1) {
-		if !strings.Contains(string(pages["posd.toml.5"]), `\fB`+roffEscape(m[1])+`\fR`) {
+		if !strings.Contains(string(pages["posd.toml.5"]), `\fB`+manpage.Escape(m[1])+`\fR`) {
 			t.Errorf("posd.toml.5 lacks key %s", m[1])
 		}
 	}

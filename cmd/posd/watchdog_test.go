@@ -43,7 +43,7 @@ func TestDaemon_Watchdog(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer lg.Close()
-	d, err := daemon.Start(daemon.Parts{Config: cfg, Secrets: secrets, Logging: lg, GWConfig: wxpayConfig(&cfg, secrets)})
+	d, err := daemon.Start(daemon.Parts{Config: cfg, Secrets: secrets, Logging: lg, GWConfig: cfg.WxPayClientConfig(secrets)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +102,7 @@ func BenchmarkDaemon_StartReady(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		d, err := daemon.Start(daemon.Parts{Config: cfg, Secrets: secrets, Logging: lg, GWConfig: wxpayConfig(&cfg, secrets)})
+		d, err := daemon.Start(daemon.Parts{Config: cfg, Secrets: secrets, Logging: lg, GWConfig: cfg.WxPayClientConfig(secrets)})
 		if err != nil {
 			b.Fatal(err)
 		}

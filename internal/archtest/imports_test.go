@@ -31,6 +31,9 @@ var allowed = map[string][]string{
 	"posd/internal/check":    nil,
 	"posd/internal/discard":  nil,
 	"posd/internal/logging":  {"posd/wxpay"},
+	"posd/internal/demo":     {"posd/internal/config", "posd/scanner", "posd/wxpay/wxpaytest"},
+	"posd/internal/manager":  {"posd/internal/config", "posd/internal/daemon", "posd/queue", "posd/queue/report", "posd/wxpay"},
+	"posd/internal/manpage":  nil, // posd(8) and posd.toml(5) from the usage text and flags cmd/posd passes in
 	"posd/internal/config":   {"posd/internal/logging", "posd/printer", "posd/queue/engine", "posd/scanner", "posd/wxpay"},
 	"posd/internal/monitor":  {"posd/internal/config", "posd/printer", "posd/queue/engine", "posd/queue/report", "posd/scanner", "posd/ui", "posd/wxpay"},
 	"posd/internal/receipts": {"posd/printer", "posd/queue/engine", "posd/queue/report", "posd/ui", "posd/wxpay"},
@@ -39,7 +42,7 @@ var allowed = map[string][]string{
 	"posd/internal/archtest": nil,
 	"posd/internal/testkit":  nil, // helpers for tests only
 	"posd/internal/cpuhog":   nil, // make stress: a CPU hog for the loaded-till test runs
-	"posd/cmd/posd": {"posd/internal/config", "posd/internal/daemon", "posd/internal/logging",
+	"posd/cmd/posd": {"posd/internal/config", "posd/internal/daemon", "posd/internal/logging", "posd/internal/demo", "posd/internal/manager", "posd/internal/manpage",
 		"posd/printer", "posd/queue", "posd/queue/report", "posd/scanner", "posd/wxpay", "posd/wxpay/wxpaytest"},
 }
 

@@ -352,11 +352,12 @@ func (r *runner) sleepUntil(at time.Time) bool {
 func (r *runner) event(call string, outcome wxpay.Outcome, err *wxpay.Error, detail string) {
 	ev := Event{At: r.e.now(), Call: call, Outcome: outcome.String(), Detail: detail}
 	if err != nil {
-		ev.Code = err.Code
+		ev.Code = weChatText(err.Code)
 		if ev.Detail == "" {
 			ev.Detail = err.Message
 		}
 	}
+	ev.Detail = weChatText(ev.Detail)
 	r.pending = append(r.pending, ev)
 	r.e.observe(!silent(outcome, err), verified(outcome, err))
 }
@@ -365,7 +366,7 @@ func (r *runner) event(call string, outcome wxpay.Outcome, err *wxpay.Error, det
 // callers treat it as no answer.
 func (r *runner) callErr(call string, err error) {
 	r.e.log.WithError(err).WithField("out_trade_no", r.otn).Warnf("%s not sent", call)
-	r.pending = append(r.pending, Event{At: r.e.now(), Call: call, Detail: "not sent: " + err.Error()})
+	r.pending = append(r.pending, Event{At: r.e.now(), Call: call, Detail: weChatText("not sent: " + err.Error())})
 }
 
 // micropay sends the charge; it reports whether the attempt is finished (or the runner
@@ -915,6 +916,14 @@ func (r *runner) save(fn func(s *Sale, a *Attempt), more ...func(tx *wtx, s *Sal
 
 var errAlreadyFinal = errors.New("attempt already final")
 
+// weChatText is the one door through which WeChat Pay's free text (an answer's error code
+// and message, and the client's own error text) enters the engine's types: ErrorInfo,
+// Event.Detail, a job's LastError and the attention messages built from describe. WeChat's
+// messages may echo the auth_code sent (security review), so code-shaped digit runs are
+// masked here, before anything is journaled or published, and every consumer of a Sale
+// (UI, receipts, journal export, logs) gets masked text by construction.
+func weChatText(s string) string { return wxpay.MaskCodeRuns(s) }
+
 func errInfo(err *wxpay.Error, fallback string) *ErrorInfo {
 	if err == nil {
 		return &ErrorInfo{Code: InfoFailed, Message: fallback}
@@ -923,12 +932,13 @@ func errInfo(err *wxpay.Error, fallback string) *ErrorInfo {
 	if msg == "" {
 		msg = fallback
 	}
-	return &ErrorInfo{Code: err.Code, Message: msg}
+	return &ErrorInfo{Code: weChatText(err.Code), Message: weChatText(msg)}
 }
 
+// describe is WeChat's answer as one line of text (masked: see weChatText).
 func describe(err *wxpay.Error) string {
 	if err == nil {
 		return ""
 	}
-	return err.Code + ": " + err.Message
+	return weChatText(err.Code + ": " + err.Message)
 }

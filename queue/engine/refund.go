@@ -94,7 +94,7 @@ func (e *Engine) Refund(ctx context.Context, saleID string, amount int64, reason
 	if s != nil {
 		for _, r := range s.Refunds {
 			if r.OutRefundNo == no && r.State == RefundFailed {
-				return s, &Error{Code: CodeWeChat, Message: r.Error.Message}
+				return s, &Error{Code: CodeWeChat, Message: r.Error.Message} // masked by errInfo
 			}
 		}
 	}
