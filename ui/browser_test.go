@@ -219,7 +219,7 @@ func newRealStack(t *testing.T) *realStack {
 					r.OutTradeNo, r.TransactionID, r.Code = a.OutTradeNo, a.TransactionID, a.Code
 				}
 			}
-			b, err := printer.Render(r, printer.Format{Encoding: "big5", Columns: 42})
+			b, err := printer.Render(r, printer.Format{Encoding: "big5", Columns: 42, Location: engine.HongKong()})
 			if err != nil {
 				return nil, err
 			}
