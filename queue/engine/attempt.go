@@ -159,9 +159,16 @@ func (r *runner) qrTimes(a *Attempt, t0, now, nowM time.Time, sameBoot bool) {
 			// the later one counts (a close that waits longer is always safe): its age
 			// on the wall clock now (a clock set back counts as no time passed), and its
 			// offset from t0 on the wall clock of then (a clock stepped forward since
-			// does not age it).
-			r.t.reverseAfter = later(r.t.reverseAfter, nowM.Add(-max(0, now.Sub(ev.At))).Add(qrCloseAfter))
-			r.t.reverseAfter = later(r.t.reverseAfter, t0.Add(max(0, ev.At.Sub(a.StartedAt))).Add(qrCloseAfter))
+			// does not age it). Neither is later than now: the event was journaled
+			// before this runner was built. Without that bound a wall clock stepped
+			// forward between t0 and the native call (an 8-day NTP step) put the
+			// close a week out, past the reverse window, and the attempt was queried
+			// once a second for a week instead of being closed and settled.
+			sent := later(nowM.Add(-max(0, now.Sub(ev.At))), t0.Add(max(0, ev.At.Sub(a.StartedAt))))
+			if sent.After(nowM) {
+				sent = nowM
+			}
+			r.t.reverseAfter = later(r.t.reverseAfter, sent.Add(qrCloseAfter))
 		}
 	}
 	if !sameBoot {

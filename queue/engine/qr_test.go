@@ -515,3 +515,45 @@ func TestQRRebootWithWallJumpCloseFloor(t *testing.T) {
 		})
 	}
 }
+
+// The wall clock steps a week forward between journaling a QR attempt and the native
+// order that got its code (the first send had no answer), then posd restarts on the same
+// boot. The close is due 5 min 30 s after the order was created in real time, not after
+// t0 plus the wall clock's idea of when it was sent (a week later, past the reverse
+// window): the attempt closes and settles within minutes. (Found by the random fault
+// schedules: an order queried once a second for a week, never closed.)
+func TestQRWallJumpBeforeNativeRestartCloses(t *testing.T) {
+	h := newHarness(t, qrConfig)
+	h.wx.OnNative = func(_ wxpay.NativeRequest, n int) wxpay.NativeOrder {
+		if n == 1 {
+			return wxpay.NativeOrder{Outcome: wxpay.Unknown, Error: &wxpay.Error{Code: "TIMEOUT"}}
+		}
+		return enginetest.NativeOK()
+	}
+	closed := false
+	h.wx.OnClose = func(string, int) wxpay.CloseResult { closed = true; return enginetest.CloseOK() }
+	h.wx.OnQuery = func(string, int) wxpay.Order {
+		if closed {
+			return enginetest.Closed()
+		}
+		return enginetest.NotPaid()
+	}
+	s := h.showQR(100)
+	h.settle(1, nil)
+	m0 := h.clk.Elapsed()
+	h.clk.Jump(8 * 24 * time.Hour)
+	s = h.drive(s.ID, 1, time.Minute, func(a engine.Attempt) bool { return a.CodeURL != "" })
+	h.stop()
+	h.start()
+	h.runQueue()
+	s = h.drive(s.ID, 1, 30*time.Minute, final)
+	a := lastAttempt(s)
+	if a.State != engine.AttemptReversed || len(h.wx.CallsOf("close")) == 0 {
+		t.Fatalf("not closed: %+v", a)
+	}
+	// Real time from the start to the settlement: the 5-minute QR lifetime and the close
+	// floor, not a week.
+	if got := h.clk.Elapsed() - m0; got > 15*time.Minute {
+		t.Fatalf("settled %v after the order (real time)", got)
+	}
+}
