@@ -240,40 +240,8 @@ func parseV3Native(n NativeOrder, body []byte, status int) NativeOrder {
 // CloseOrder closes an unpaid order (POST .../transactions/out-trade-no/{}/close). WeChat
 // takes it only CloseMinAge after the order was created.
 func (c *v3Client) CloseOrder(ctx context.Context, outTradeNo string) (CloseResult, error) {
-	if !validOutNo(outTradeNo) {
-		return CloseResult{}, fmt.Errorf("close: bad out_trade_no %q", outTradeNo)
-	}
-	if err := c.ensureKeys(ctx, true); err != nil {
-		return CloseResult{}, fmt.Errorf("close %s: %w: %w", outTradeNo, ErrNotSent, err)
-	}
-	var body []byte
-	if c.cfg.institutional() {
-		body, _ = marshalJSON(map[string]string{"sp_mchid": c.cfg.MchID, "sub_mchid": c.cfg.SubMchID})
-	} else {
-		body, _ = marshalJSON(map[string]string{"mchid": c.cfg.MchID})
-	}
-	resp, apiErr, err := c.send(ctx, "close", http.MethodPost, c.pathWith(c.paths.close, outTradeNo), "", body, c.cfg.Timeouts.Reverse, c.cfg.MaxResponseBytes)
-	if err != nil {
-		return CloseResult{}, fmt.Errorf("close %s: %w", outTradeNo, err)
-	}
-	var cr CloseResult
-	switch {
-	case apiErr != nil:
-		cr.Outcome, cr.Error = Unknown, apiErr
-	case resp.Status >= 200 && resp.Status <= 299:
-		if e := c.verify(ctx, resp, resp.Body); e != nil {
-			cr.Outcome, cr.Error = Unknown, e
-		} else {
-			cr.Outcome = Reversed // 204, no body
-		}
-	default:
-		r, e := c.answerError(ctx, opClose, resp)
-		cr.Outcome, cr.Error = r.outcome, e
-	}
-	if c.info {
-		c.log.WithFields(logrus.Fields{"out_trade_no": outTradeNo, "outcome": cr.Outcome.String()}).Info("close answered")
-	}
-	return cr, nil
+	o, e, err := c.orderAction(ctx, "close", opClose, c.paths.close, outTradeNo)
+	return CloseResult{Outcome: o, Error: e}, err
 }
 
 // v2 paths of QR Code Payment. Neither needs the client certificate.

@@ -496,11 +496,18 @@ func fillOrder(o Order, a *v3Order, status int, wantAmount int64, wantCurrency s
 
 // Reverse cancels an order (撤销): closes it if unpaid, refunds the payer if paid.
 func (c *v3Client) Reverse(ctx context.Context, outTradeNo string) (ReverseResult, error) {
+	o, e, err := c.orderAction(ctx, "reverse", opReverse, c.paths.reverse, outTradeNo)
+	return ReverseResult{Outcome: o, Error: e}, err
+}
+
+// orderAction sends one of the body-less order actions (reverse, close): the merchant ids
+// as the body, 204 when WeChat took it, the shared error classes otherwise.
+func (c *v3Client) orderAction(ctx context.Context, name string, op operation, pathTmpl, outTradeNo string) (Outcome, *Error, error) {
 	if !validOutNo(outTradeNo) {
-		return ReverseResult{}, fmt.Errorf("reverse: bad out_trade_no %q", outTradeNo)
+		return 0, nil, fmt.Errorf("%s: bad out_trade_no %q", name, outTradeNo)
 	}
 	if err := c.ensureKeys(ctx, true); err != nil {
-		return ReverseResult{}, fmt.Errorf("reverse %s: %w: %w", outTradeNo, ErrNotSent, err)
+		return 0, nil, fmt.Errorf("%s %s: %w: %w", name, outTradeNo, ErrNotSent, err)
 	}
 	var body []byte
 	if c.cfg.institutional() {
@@ -508,28 +515,30 @@ func (c *v3Client) Reverse(ctx context.Context, outTradeNo string) (ReverseResul
 	} else {
 		body, _ = marshalJSON(map[string]string{"mchid": c.cfg.MchID})
 	}
-	resp, apiErr, err := c.send(ctx, "reverse", http.MethodPost, c.pathWith(c.paths.reverse, outTradeNo), "", body, c.cfg.Timeouts.Reverse, c.cfg.MaxResponseBytes)
+	resp, apiErr, err := c.send(ctx, name, http.MethodPost, c.pathWith(pathTmpl, outTradeNo), "", body, c.cfg.Timeouts.Reverse, c.cfg.MaxResponseBytes)
 	if err != nil {
-		return ReverseResult{}, fmt.Errorf("reverse %s: %w", outTradeNo, err)
+		return 0, nil, fmt.Errorf("%s %s: %w", name, outTradeNo, err)
 	}
-	var rr ReverseResult
+	var out Outcome
+	var e *Error
 	switch {
 	case apiErr != nil:
-		rr.Outcome, rr.Error = Unknown, apiErr
+		out, e = Unknown, apiErr
 	case resp.Status >= 200 && resp.Status <= 299:
-		if e := c.verify(ctx, resp, resp.Body); e != nil {
-			rr.Outcome, rr.Error = Unknown, e
+		if e = c.verify(ctx, resp, resp.Body); e != nil {
+			out = Unknown
 		} else {
-			rr.Outcome = Reversed // 204, no body
+			out = Reversed // 204, no body
 		}
 	default:
-		r, e := c.answerError(ctx, opReverse, resp)
-		rr.Outcome, rr.Error = r.outcome, e
+		var r rule
+		r, e = c.answerError(ctx, op, resp)
+		out = r.outcome
 	}
 	if c.info {
-		c.log.WithFields(logrus.Fields{"out_trade_no": outTradeNo, "outcome": rr.Outcome.String()}).Info("reverse answered")
+		c.log.WithFields(logrus.Fields{"out_trade_no": outTradeNo, "outcome": out.String()}).Info(name + " answered")
 	}
-	return rr, nil
+	return out, e, nil
 }
 
 type v3RefundBody struct {
