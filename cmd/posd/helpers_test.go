@@ -33,28 +33,6 @@ func parse(t *testing.T, s string) (config.Config, error) {
 	return config.ParseConfig(strings.NewReader(s))
 }
 
-func problems(err error) []string {
-	ce, ok := err.(*config.ConfigError)
-	if !ok {
-		return nil
-	}
-	var out []string
-	for _, p := range ce.Problems {
-		out = append(out, p.String())
-	}
-	return out
-}
-
-func wantProblem(t *testing.T, err error, substr string) {
-	t.Helper()
-	for _, p := range problems(err) {
-		if strings.Contains(p, substr) {
-			return
-		}
-	}
-	t.Fatalf("no problem containing %q in %q (err %v)", substr, problems(err), err)
-}
-
 // testPKI writes a key and a self-signed certificate valid from notBefore to notAfter.
 func testPKI(t testing.TB, dir, name string, notBefore, notAfter time.Time) (certPath, keyPath string) {
 	return testkit.PKI(t, dir, name, notBefore, notAfter)

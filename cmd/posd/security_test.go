@@ -142,22 +142,13 @@ func TestSecurity_BlankTokenRefused(t *testing.T) {
 			t.Errorf("%s token file: problems %v, token %q", name, probs, s.APIToken)
 		}
 	}
-	_, err = parse(t, minimalConfig+"[http]\napi_token_file = \"\"\n")
-	wantProblem(t, err, "http.api_token_file: required")
+	// A ConfigError's text is its problems, one a line.
+	if _, err = parse(t, minimalConfig+"[http]\napi_token_file = \"\"\n"); err == nil || !strings.Contains(err.Error(), "http.api_token_file: required") {
+		t.Errorf("empty api_token_file: %v", err)
+	}
 }
 
 func ptr[T any](v T) *T { return &v }
-
-// A listen address other machines can reach needs TLS; the error says what to set.
-func TestSecurity_NonLoopbackListenNeedsTLS(t *testing.T) {
-	for _, l := range []string{"0.0.0.0:8080", ":8080", "[::]:8080", "192.168.1.10:8080", "till1.shop.lan:8080", "127.0.0.1.evil.example:80"} {
-		_, err := parse(t, minimalConfig+"[http]\nlisten = \""+l+"\"\n")
-		wantProblem(t, err, "is not a loopback address: set http.tls_cert_file and http.tls_key_file")
-		// Half a pair is not TLS either.
-		_, err = parse(t, minimalConfig+"[http]\nlisten = \""+l+"\"\ntls_cert_file = \"/c.pem\"\n")
-		wantProblem(t, err, "http.listen")
-	}
-}
 
 // /healthz is unauthenticated: it must carry no secret and no code even when a component
 // reports an error that contains one.

@@ -79,3 +79,14 @@ func TestSecurity_CheckConfigStrict(t *testing.T) {
 		t.Errorf("mismatched pair: %v", probs)
 	}
 }
+
+// A listen address other machines can reach needs TLS; the error says what to set.
+func TestSecurity_NonLoopbackListenNeedsTLS(t *testing.T) {
+	for _, l := range []string{"0.0.0.0:8080", ":8080", "[::]:8080", "192.168.1.10:8080", "till1.shop.lan:8080", "127.0.0.1.evil.example:80"} {
+		_, err := parse(t, minimalConfig+"[http]\nlisten = \""+l+"\"\n")
+		wantProblem(t, err, "is not a loopback address: set http.tls_cert_file and http.tls_key_file")
+		// Half a pair is not TLS either.
+		_, err = parse(t, minimalConfig+"[http]\nlisten = \""+l+"\"\ntls_cert_file = \"/c.pem\"\n")
+		wantProblem(t, err, "http.listen")
+	}
+}
