@@ -1133,22 +1133,7 @@ func TestE2E_Demo(t *testing.T) {
 			<-exited
 		}
 	})
-	var url, token string
-	deadline := time.Now().Add(15 * time.Second)
-	for url == "" || token == "" {
-		if time.Now().After(deadline) {
-			t.Fatalf("demo did not print its URL and token:\n%s", out)
-		}
-		for _, line := range strings.Split(out.String(), "\n") {
-			if u, ok := strings.CutPrefix(line, "posd demo: open "); ok {
-				url = strings.TrimSpace(u)
-			}
-			if tok, ok := strings.CutPrefix(line, "api token: "); ok {
-				token = strings.TrimSpace(tok)
-			}
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	url, token := demoLogin(t, out, 15*time.Second)
 	if !strings.Contains(out.String(), "manager PIN: ") {
 		t.Fatalf("no manager PIN line:\n%s", out)
 	}
@@ -1175,7 +1160,7 @@ func TestE2E_Demo(t *testing.T) {
 	tl.api("POST", "/api/v1/sales/"+s.ID+"/pay", map[string]string{"auth_code": newCode()})
 	s = tl.waitSale(s.ID, 10*time.Second, "paid", paid)
 	// The virtual printer's receipt shows in the UI's receipt list.
-	deadline = time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(10 * time.Second)
 	for {
 		st, b := tl.api("GET", "/api/v1/receipts", nil)
 		if st == 200 && bytes.Contains(b, []byte(lastAttempt(s).TransactionID)) {
@@ -1325,4 +1310,25 @@ func TestE2E_Ledger(t *testing.T) {
 	if err := tl.sigterm(); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// demoLogin waits for a starting `posd demo` to print its login link and API token.
+func demoLogin(t *testing.T, out *syncBuffer, wait time.Duration) (url, token string) {
+	t.Helper()
+	deadline := time.Now().Add(wait)
+	for url == "" || token == "" {
+		if time.Now().After(deadline) {
+			t.Fatalf("demo did not print its URL and token:\n%s", out)
+		}
+		for _, line := range strings.Split(out.String(), "\n") {
+			if u, ok := strings.CutPrefix(line, "posd demo: open "); ok {
+				url = strings.TrimSpace(u)
+			}
+			if tok, ok := strings.CutPrefix(line, "api token: "); ok {
+				token = strings.TrimSpace(tok)
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return url, token
 }

@@ -39,22 +39,7 @@ func TestMonitoringKit(t *testing.T) {
 			<-exited
 		}
 	}()
-	var url, token string
-	deadline := time.Now().Add(30 * time.Second)
-	for url == "" || token == "" {
-		if time.Now().After(deadline) {
-			t.Fatalf("demo did not print its URL and token:\n%s", out)
-		}
-		for _, line := range strings.Split(out.String(), "\n") {
-			if u, ok := strings.CutPrefix(line, "posd demo: open "); ok {
-				url = strings.TrimSpace(u)
-			}
-			if tok, ok := strings.CutPrefix(line, "api token: "); ok {
-				token = strings.TrimSpace(tok)
-			}
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	url, token := demoLogin(t, out, 30*time.Second)
 	// The printed URL is a one-time login link; the API and /metrics are on its origin.
 	if u, err := neturl.Parse(url); err == nil {
 		url = u.Scheme + "://" + u.Host + "/"
